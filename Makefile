@@ -1,0 +1,55 @@
+# The two commands of the README: `make demo` and `make test`. Each installs
+# what is missing (Debian 12 packages), configures, builds and runs.
+
+BUILD   ?= build
+STAGE   := $(CURDIR)/$(BUILD)/stage
+PACKAGES := g++ pkg-config meson ninja-build ccache libcaf-dev libhiredis-dev \
+            libmsgpack-cxx-dev nlohmann-json3-dev doctest-dev redis-server \
+            redis-tools
+SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all deps build test demo install-check options clean
+
+all: build
+
+deps:
+	@missing=$$(for p in $(PACKAGES); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
+	  done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:" $$missing; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+$(BUILD)/build.ninja: | deps
+	meson setup $(BUILD)
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+test: build
+	meson test -C $(BUILD) --print-errorlogs
+	$(MAKE) --no-print-directory install-check
+
+# Installs into a staging folder and builds a program outside the tree against
+# the installed copy, found through pkg-config only.
+install-check: build
+	rm -rf $(STAGE)
+	DESTDIR=$(STAGE) meson install -C $(BUILD) --quiet
+	@pc=$$(dirname $$(find $(STAGE) -name cafcache.pc)); \
+	lib=$$(dirname $$(find $(STAGE) -name 'libcafcache.so' | head -1)); \
+	flags=$$(PKG_CONFIG_SYSROOT_DIR=$(STAGE) PKG_CONFIG_PATH=$$pc pkg-config --cflags --libs cafcache); \
+	echo "pkg-config --cflags --libs cafcache: $$flags"; \
+	c++ -std=c++17 -o $(BUILD)/install_check tests/install_check.cpp $$flags && \
+	LD_LIBRARY_PATH=$$lib $(BUILD)/install_check
+
+demo: build
+	$(BUILD)/tools/cafcache-demo
+
+# Prints the option table that README.md must contain.
+options: build
+	$(BUILD)/tools/cafcache-options
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,661 @@
+#include "actors/cache.hpp"
+
+#include <algorithm>
+#include <functional>
+#include <memory>
+
+#include "actors/breaker.hpp"
+#include "actors/fallback.hpp"
+#include "actors/supervisor.hpp"
+#include "messages/errc.hpp"
+
+namespace cafcache {
+
+namespace {
+
+/// Keys per UNLINK during a replay.
+constexpr uint32_t replay_batch = 1000;
+
+/// Escapes glob characters so that SCAN MATCH sees the prefix literally.
+std::string glob_escape(const std::string& x) {
+  std::string out;
+  for (char c : x) {
+    if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\')
+      out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+std::string ttl_millis(caf::timespan ttl) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(ttl).count();
+  return std::to_string(std::max<int64_t>(ms, 1));
+}
+
+bool wrong_type(const resp_value& r) {
+  return r.is_error() && r.str.compare(0, 9, "WRONGTYPE") == 0;
+}
+
+} // namespace
+
+// -- initialization -----------------------------------------------------------
+
+void cache_state::init(config cfg) {
+  cfg_ = std::move(cfg);
+  redis_redacted_ = redacted(cfg_.endpoint());
+  conns_.resize(cfg_.pool_size);
+  ever_connected_.resize(cfg_.pool_size, false);
+  auto self_handle = caf::actor_cast<cache_internal_actor>(self_);
+  fallback_ = self_->spawn<caf::linked>(fallback, cfg_);
+  breaker_ = self_->spawn<caf::linked>(breaker, cfg_, self_handle);
+  supervisor_ = self_->spawn<caf::linked>(supervisor, cfg_, self_handle,
+                                          breaker_);
+  self_->set_exit_handler([this](caf::exit_msg& msg) { on_exit(msg); });
+}
+
+// -- request plumbing ---------------------------------------------------------
+
+cache_state::request_info cache_state::begin(caf::timespan requested) {
+  auto now = self_->clock().now();
+  auto budget = requested > caf::timespan{0} ? requested
+                                             : cfg_.request_timeout;
+  ++outstanding_;
+  return {now, now + budget};
+}
+
+template <class T>
+void cache_state::finish(caf::typed_response_promise<T>& rp,
+                         const request_info& info, T value) {
+  latency_.record(self_->clock().now() - info.start);
+  rp.deliver(std::move(value));
+  if (--outstanding_ == 0 && stopping_)
+    self_->quit(stop_reason_);
+}
+
+template <class T>
+void cache_state::fail(caf::typed_response_promise<T>& rp,
+                       const request_info& info, caf::error err) {
+  ++stats_.errors;
+  latency_.record(self_->clock().now() - info.start);
+  rp.deliver(std::move(err));
+  if (--outstanding_ == 0 && stopping_)
+    self_->quit(stop_reason_);
+}
+
+caf::error cache_state::check_key(const std::string& key) {
+  if (stopping_)
+    return make_error(errc::shutting_down);
+  if (key.empty())
+    return make_error(errc::invalid_key);
+  if (key.size() > cfg_.max_key_bytes)
+    return make_error(errc::key_too_large,
+                      std::to_string(key.size()) + " bytes, at most "
+                        + std::to_string(cfg_.max_key_bytes));
+  return caf::none;
+}
+
+caf::timespan cache_state::remaining(const request_info& info) const {
+  return info.deadline - self_->clock().now();
+}
+
+caf::timespan cache_state::redis_budget(const request_info& info) const {
+  auto left = remaining(info);
+  auto reserve = cfg_.fallback_reserve;
+  return left > 2 * reserve ? left - reserve : left / 2;
+}
+
+caf::actor cache_state::route_for(const std::string& key) const {
+  if (route_ != breaker_state::closed || needs_replay_ || replaying_)
+    return nullptr;
+  auto slot = std::hash<std::string>{}(key) % conns_.size();
+  return conns_[slot];
+}
+
+caf::actor cache_state::any_connection() const {
+  for (auto& conn : conns_)
+    if (conn)
+      return conn;
+  return nullptr;
+}
+
+bool cache_state::auth_broken() const {
+  return is(conn_error_, errc::auth_failed) && !any_connection();
+}
+
+std::string cache_state::redis_key(const std::string& key) const {
+  return cfg_.key_prefix + key;
+}
+
+// -- get ----------------------------------------------------------------------
+
+caf::result<get_result> cache_state::get(std::string& key,
+                                         const request_options& opts) {
+  ++stats_.gets;
+  if (auto err = check_key(key)) {
+    ++stats_.errors;
+    return err;
+  }
+  if (auth_broken()) {
+    ++stats_.errors;
+    return conn_error_;
+  }
+  auto info = begin(opts.deadline);
+  auto rp = self_->make_response_promise<get_result>();
+  if (auto conn = route_for(key))
+    redis_get(rp, info, std::move(key), std::move(conn));
+  else
+    fallback_get(rp, info, std::move(key), false);
+  return rp;
+}
+
+void cache_state::redis_get(caf::typed_response_promise<get_result> rp,
+                            request_info info, std::string key,
+                            caf::actor conn) {
+  std::vector<std::string> argv{"GET", redis_key(key)};
+  self_->request(conn, redis_budget(info), cmd_atom::value, std::move(argv))
+    .then(
+      [=](resp_value& reply) mutable {
+        if (reply.type == resp_value::kind::string) {
+          on_redis_success();
+          if (auto value = decode_envelope(reply.str)) {
+            ++stats_.hits_redis;
+            auto ttl = cfg_.fallback_read_ttl;
+            self_->send(fallback_, put_atom::value, key, std::move(reply.str),
+                        ttl, false);
+            finish(rp, info,
+                   get_result{true, std::move(*value), tier::redis, false});
+            return;
+          }
+          ++stats_.decode_errors;
+        } else if (reply.is_nil()) {
+          on_redis_success();
+        } else if (wrong_type(reply)) {
+          on_redis_success();
+          ++stats_.decode_errors;
+        } else {
+          on_redis_failure(make_error(errc::redis_error, reply.str));
+          fallback_get(rp, info, std::move(key), true);
+          return;
+        }
+        // Redis holds nothing usable: neither may the fallback.
+        ++stats_.misses;
+        self_->send(fallback_, delete_atom::value, key, false);
+        finish(rp, info, get_result{false, {}, tier::redis, false});
+      },
+      [=](caf::error& err) mutable {
+        on_redis_failure(err);
+        fallback_get(rp, info, std::move(key), true);
+      });
+}
+
+void cache_state::fallback_get(caf::typed_response_promise<get_result> rp,
+                               request_info info, std::string key,
+                               bool redis_failed) {
+  auto left = remaining(info);
+  if (left <= caf::timespan{0}) {
+    fail(rp, info, make_error(errc::timeout));
+    return;
+  }
+  self_->request(fallback_, left, get_atom::value, std::move(key))
+    .then(
+      [=](std::vector<std::string>& found) mutable {
+        if (!found.empty()) {
+          if (auto value = decode_envelope(found.front())) {
+            ++stats_.hits_fallback;
+            ++stats_.stale_served;
+            finish(rp, info,
+                   get_result{true, std::move(*value), tier::fallback, true});
+            return;
+          }
+        }
+        ++stats_.misses;
+        finish(rp, info, get_result{false, {}, tier::fallback, redis_failed});
+      },
+      [=](caf::error&) mutable { fail(rp, info, make_error(errc::timeout)); });
+}
+
+// -- set and invalidate -------------------------------------------------------
+
+caf::result<write_result> cache_state::set(std::string& key,
+                                           cache_value& value,
+                                           const set_options& opts) {
+  ++stats_.sets;
+  if (auto err = check_key(key)) {
+    ++stats_.errors;
+    return err;
+  }
+  if (value.data.size() > cfg_.max_value_bytes) {
+    ++stats_.errors;
+    return make_error(errc::value_too_large,
+                      std::to_string(value.data.size()) + " bytes, at most "
+                        + std::to_string(cfg_.max_value_bytes));
+  }
+  if (!body_is_valid(value.codec, value.data)) {
+    ++stats_.errors;
+    return make_error(errc::decode_error,
+                      std::string{"the value is not valid "}
+                        + to_string(value.codec));
+  }
+  if (auth_broken()) {
+    ++stats_.errors;
+    return conn_error_;
+  }
+  auto ttl = opts.ttl > caf::timespan{0} ? opts.ttl : cfg_.default_ttl;
+  auto stored = encode_envelope(value);
+  auto info = begin(opts.deadline);
+  auto rp = self_->make_response_promise<write_result>();
+  auto conn = route_for(key);
+  if (!conn) {
+    degrade_write(std::move(key), std::move(stored), ttl);
+    finish(rp, info, write_result{tier::fallback});
+    return rp;
+  }
+  std::vector<std::string> argv{"SET", redis_key(key), stored, "PX",
+                                ttl_millis(ttl)};
+  self_->request(conn, redis_budget(info), cmd_atom::value, std::move(argv))
+    .then(
+      [=](resp_value& reply) mutable {
+        if (reply.is_ok()) {
+          on_redis_success();
+          self_->send(fallback_, put_atom::value, key, std::move(stored), ttl,
+                      false);
+          finish(rp, info, write_result{tier::redis});
+          return;
+        }
+        // Not applied; whatever Redis holds under key is now older than what
+        // the caller wanted: never read it again.
+        on_redis_failure(make_error(errc::redis_error, reply.str));
+        degrade_write(std::move(key), {}, ttl);
+        fail(rp, info, make_error(errc::redis_error, reply.str));
+      },
+      [=](caf::error& err) mutable {
+        on_redis_failure(err);
+        degrade_write(std::move(key), std::move(stored), ttl);
+        finish(rp, info, write_result{tier::fallback});
+      });
+  return rp;
+}
+
+caf::result<write_result>
+cache_state::invalidate(std::string& key, const request_options& opts) {
+  ++stats_.invalidations;
+  if (auto err = check_key(key)) {
+    ++stats_.errors;
+    return err;
+  }
+  if (auth_broken()) {
+    ++stats_.errors;
+    return conn_error_;
+  }
+  auto info = begin(opts.deadline);
+  auto rp = self_->make_response_promise<write_result>();
+  auto conn = route_for(key);
+  if (!conn) {
+    degrade_write(std::move(key), {}, {});
+    finish(rp, info, write_result{tier::fallback});
+    return rp;
+  }
+  std::vector<std::string> argv{"UNLINK", redis_key(key)};
+  self_->request(conn, redis_budget(info), cmd_atom::value, std::move(argv))
+    .then(
+      [=](resp_value& reply) mutable {
+        if (!reply.is_error()) {
+          on_redis_success();
+          self_->send(fallback_, delete_atom::value, key, false);
+          finish(rp, info, write_result{tier::redis});
+          return;
+        }
+        on_redis_failure(make_error(errc::redis_error, reply.str));
+        degrade_write(std::move(key), {}, {});
+        fail(rp, info, make_error(errc::redis_error, reply.str));
+      },
+      [=](caf::error& err) mutable {
+        on_redis_failure(err);
+        degrade_write(std::move(key), {}, {});
+        finish(rp, info, write_result{tier::fallback});
+      });
+  return rp;
+}
+
+void cache_state::degrade_write(std::string key, std::string stored,
+                                caf::timespan ttl) {
+  ++stats_.degraded_writes;
+  ++dirty_since_drain_;
+  needs_replay_ = true;
+  if (stored.empty())
+    self_->send(fallback_, delete_atom::value, std::move(key), true);
+  else
+    self_->send(fallback_, put_atom::value, std::move(key), std::move(stored),
+                ttl, true);
+  maybe_recover();
+}
+
+void cache_state::on_redis_failure(const caf::error& err) {
+  ++stats_.redis_failures;
+  ++unreported_failures_;
+  conn_error_ = is(err, errc::auth_failed) ? err : conn_error_;
+  self_->send(breaker_, outcome_atom::value, false);
+}
+
+void cache_state::on_redis_success() {
+  // Successes only matter to the breaker when they end a run of failures;
+  // reporting every one would double the messages on the hot path.
+  if (unreported_failures_ == 0)
+    return;
+  unreported_failures_ = 0;
+  self_->send(breaker_, outcome_atom::value, true);
+}
+
+// -- recovery -----------------------------------------------------------------
+
+void cache_state::maybe_recover() {
+  if (replaying_ || stopping_)
+    return;
+  if (route_ == breaker_state::half_open && probe_pending_) {
+    probe_pending_ = false;
+    auto conn = any_connection();
+    if (!conn) {
+      self_->send(breaker_, probe_atom::value, false);
+      return;
+    }
+    replaying_ = true;
+    replay_step(true, conn);
+    return;
+  }
+  if (route_ == breaker_state::closed && needs_replay_) {
+    if (auto conn = any_connection()) {
+      replaying_ = true;
+      replay_step(false, conn);
+    }
+  }
+}
+
+void cache_state::replay_step(bool probe, caf::actor conn) {
+  dirty_since_drain_ = 0;
+  self_->request(fallback_, cfg_.probe_timeout, drain_atom::value,
+                 replay_batch)
+    .then(
+      [=](dirty_batch& batch) {
+        if (batch.overflowed) {
+          flush_namespace(probe, conn, "0", std::move(batch));
+          return;
+        }
+        if (!batch.keys.empty()) {
+          replay_keys(probe, conn, std::move(batch));
+          return;
+        }
+        if (dirty_since_drain_ > 0) {
+          replay_step(probe, conn);
+          return;
+        }
+        // Log empty and nothing written since the drain: Redis holds no value
+        // older than an acknowledged write. A PING proves it answers.
+        self_->request(conn, cfg_.probe_timeout, cmd_atom::value,
+                       std::vector<std::string>{"PING"})
+          .then([=](resp_value& reply) { replay_done(probe, !reply.is_error(),
+                                                     nullptr); },
+                [=](caf::error&) { replay_done(probe, false, nullptr); });
+      },
+      [=](caf::error&) { replay_done(probe, false, nullptr); });
+}
+
+void cache_state::replay_keys(bool probe, caf::actor conn, dirty_batch batch) {
+  // Each key is deleted over the connection that carries its writes, so a
+  // write still queued in Redis is applied before the delete, never after.
+  std::vector<std::vector<std::string>> per_slot(conns_.size());
+  for (auto& key : batch.keys) {
+    auto slot = std::hash<std::string>{}(key) % conns_.size();
+    if (per_slot[slot].empty())
+      per_slot[slot].push_back("UNLINK");
+    per_slot[slot].push_back(redis_key(key));
+  }
+  struct join_state {
+    size_t left = 0;
+    bool ok = true;
+    dirty_batch batch;
+  };
+  auto join = std::make_shared<join_state>();
+  join->batch = std::move(batch);
+  for (auto& argv : per_slot)
+    if (!argv.empty())
+      ++join->left;
+  for (size_t slot = 0; slot < per_slot.size(); ++slot) {
+    if (per_slot[slot].empty())
+      continue;
+    auto target = conns_[slot] ? conns_[slot] : conn;
+    auto done = [=](bool ok) {
+      join->ok = join->ok && ok;
+      if (--join->left > 0)
+        return;
+      if (!join->ok) {
+        replay_done(probe, false, &join->batch);
+        return;
+      }
+      stats_.replayed_keys += join->batch.keys.size();
+      replay_step(probe, conn);
+    };
+    self_->request(target, cfg_.probe_timeout, cmd_atom::value,
+                   std::move(per_slot[slot]))
+      .then([=](resp_value& reply) { done(!reply.is_error()); },
+            [=](caf::error&) { done(false); });
+  }
+}
+
+void cache_state::flush_namespace(bool probe, caf::actor conn,
+                                  std::string cursor, dirty_batch batch) {
+  std::vector<std::string> argv{"SCAN", std::move(cursor), "MATCH",
+                                glob_escape(cfg_.key_prefix) + "*", "COUNT",
+                                "1000"};
+  self_->request(conn, cfg_.probe_timeout, cmd_atom::value, std::move(argv))
+    .then(
+      [=](resp_value& reply) mutable {
+        if (reply.type != resp_value::kind::array
+            || reply.elements.size() != 2) {
+          replay_done(probe, false, &batch);
+          return;
+        }
+        auto next = reply.elements[0].str;
+        auto& found = reply.elements[1].elements;
+        auto continue_scan = [=]() mutable {
+          if (next == "0") {
+            ++stats_.namespace_flushes;
+            batch.overflowed = false;
+            if (batch.keys.empty())
+              replay_step(probe, conn);
+            else
+              replay_keys(probe, conn, std::move(batch));
+          } else {
+            flush_namespace(probe, conn, next, std::move(batch));
+          }
+        };
+        if (found.empty()) {
+          continue_scan();
+          return;
+        }
+        std::vector<std::string> unlink{"UNLINK"};
+        for (auto& key : found)
+          unlink.push_back(std::move(key.str));
+        stats_.replayed_keys += found.size();
+        self_->request(conn, cfg_.probe_timeout, cmd_atom::value,
+                       std::move(unlink))
+          .then(
+            [=](resp_value& r) mutable {
+              if (r.is_error())
+                replay_done(probe, false, &batch);
+              else
+                continue_scan();
+            },
+            [=](caf::error&) mutable { replay_done(probe, false, &batch); });
+      },
+      [=](caf::error&) mutable { replay_done(probe, false, &batch); });
+}
+
+void cache_state::replay_done(bool probe, bool ok,
+                              const dirty_batch* unreplayed) {
+  replaying_ = false;
+  if (unreplayed != nullptr
+      && (unreplayed->overflowed || !unreplayed->keys.empty()))
+    self_->send(fallback_, dirty_atom::value, *unreplayed);
+  if (ok)
+    needs_replay_ = false;
+  if (probe) {
+    self_->send(breaker_, probe_atom::value, ok);
+  } else if (!ok) {
+    on_redis_failure(make_error(errc::redis_unavailable, "replay failed"));
+    self_->delayed_send(self_, cfg_.reconnect_min, tick_atom::value);
+  }
+  if (ok)
+    maybe_recover();
+}
+
+// -- signals from breaker and supervisor --------------------------------------
+
+void cache_state::on_route(breaker_state state) {
+  if (state == route_)
+    return;
+  route_ = state;
+  switch (state) {
+    case breaker_state::open:
+      ++stats_.breaker_opened;
+      needs_replay_ = true;
+      break;
+    case breaker_state::half_open:
+      ++stats_.breaker_half_opened;
+      needs_replay_ = true;
+      probe_pending_ = true;
+      break;
+    case breaker_state::closed:
+      ++stats_.breaker_closed;
+      break;
+  }
+  maybe_recover();
+}
+
+void cache_state::on_connection(uint32_t slot, caf::actor conn,
+                                caf::error err) {
+  if (slot >= conns_.size())
+    return;
+  conns_[slot] = conn;
+  if (conn) {
+    if (ever_connected_[slot])
+      ++stats_.reconnects;
+    ever_connected_[slot] = true;
+    conn_error_ = caf::none;
+  } else {
+    conn_error_ = std::move(err);
+  }
+  if (!first_outcome_ && (!conn || all_slots_reported())) {
+    // Ready once every slot is up or one has failed: a request routed to a
+    // slot that is still connecting would otherwise degrade needlessly.
+    first_outcome_ = true;
+    for (auto& rp : ready_waiters_) {
+      if (is(conn_error_, errc::auth_failed) || is(conn_error_, errc::bad_config))
+        rp.deliver(conn_error_);
+      else
+        rp.deliver(static_cast<bool>(conn));
+    }
+    ready_waiters_.clear();
+  }
+  maybe_recover();
+}
+
+bool cache_state::all_slots_reported() const {
+  return std::all_of(ever_connected_.begin(), ever_connected_.end(),
+                     [](bool x) { return x; });
+}
+
+caf::result<bool> cache_state::ready() {
+  if (first_outcome_) {
+    if (is(conn_error_, errc::auth_failed) || is(conn_error_, errc::bad_config))
+      return conn_error_;
+    return static_cast<bool>(any_connection());
+  }
+  ready_waiters_.push_back(self_->make_response_promise<bool>());
+  return ready_waiters_.back();
+}
+
+void cache_state::on_exit(const caf::exit_msg& msg) {
+  if (stopping_)
+    return;
+  stopping_ = true;
+  stop_reason_ = msg.reason;
+  if (outstanding_ == 0) {
+    self_->quit(stop_reason_);
+    return;
+  }
+  // Every outstanding request ends by its deadline; this is a safety net.
+  self_->delayed_send(self_, cfg_.request_timeout * 4, tick_atom::value);
+}
+
+void cache_state::on_tick() {
+  if (stopping_)
+    self_->quit(stop_reason_);
+  else
+    maybe_recover();
+}
+
+// -- health and stats ---------------------------------------------------------
+
+caf::result<stats_report> cache_state::stats() {
+  auto rp = self_->make_response_promise<stats_report>();
+  auto report = stats_;
+  report.latency_p50_us = latency_.percentile_us(0.50);
+  report.latency_p99_us = latency_.percentile_us(0.99);
+  self_->request(fallback_, std::chrono::seconds(1), stats_atom::value)
+    .then(
+      [=](const fallback_stats& fb) mutable {
+        report.fallback_entries = fb.entries;
+        report.fallback_bytes = fb.bytes;
+        report.dirty_keys = fb.dirty_keys;
+        rp.deliver(report);
+      },
+      [=](caf::error&) mutable { rp.deliver(report); });
+  return rp;
+}
+
+caf::result<health_report> cache_state::health() {
+  auto rp = self_->make_response_promise<health_report>();
+  health_report report;
+  report.connected = static_cast<bool>(any_connection());
+  report.breaker = route_;
+  report.healthy = report.connected && route_ == breaker_state::closed
+                   && !needs_replay_;
+  report.redis = redis_redacted_;
+  report.last_error = conn_error_ ? to_sentence(conn_error_) : std::string{};
+  self_->request(caf::actor_cast<cache_actor>(self_), std::chrono::seconds(1),
+                 stats_atom::value)
+    .then(
+      [=](stats_report& stats) mutable {
+        report.stats = std::move(stats);
+        rp.deliver(report);
+      },
+      [=](caf::error&) mutable { rp.deliver(report); });
+  return rp;
+}
+
+// -- behavior -----------------------------------------------------------------
+
+cache_internal_actor::behavior_type
+cache(cache_internal_actor::stateful_pointer<cache_state> self, config cfg) {
+  self->state.init(std::move(cfg));
+  return {
+    [=](get_atom, std::string& key, const request_options& opts) {
+      return self->state.get(key, opts);
+    },
+    [=](put_atom, std::string& key, cache_value& value,
+        const set_options& opts) { return self->state.set(key, value, opts); },
+    [=](delete_atom, std::string& key, const request_options& opts) {
+      return self->state.invalidate(key, opts);
+    },
+    [=](health_atom) { return self->state.health(); },
+    [=](stats_atom) { return self->state.stats(); },
+    [=](ready_atom) { return self->state.ready(); },
+    [=](route_atom, breaker_state state) { self->state.on_route(state); },
+    [=](conn_atom, uint32_t slot, caf::actor& conn, caf::error& err) {
+      self->state.on_connection(slot, std::move(conn), std::move(err));
+    },
+    [=](tick_atom) { self->state.on_tick(); },
+  };
+}
+
+} // namespace cafcache

@@ -1,0 +1,87 @@
+#include "actors/fallback.hpp"
+
+namespace cafcache {
+
+void fallback_state::init(const config& cfg) {
+  cache_.emplace(cfg.fallback_max_entries, cfg.fallback_max_bytes);
+  dirty_max_ = cfg.dirty_max_keys;
+}
+
+std::vector<std::string> fallback_state::lookup(const std::string& key) {
+  if (auto value = cache_->get(key, clock::now()))
+    return {*value};
+  return {};
+}
+
+void fallback_state::store(std::string key, std::string stored,
+                           caf::timespan ttl, bool dirty) {
+  if (dirty)
+    mark_dirty(key);
+  auto now = clock::now();
+  cache_->put(std::move(key), std::move(stored),
+             now + std::chrono::duration_cast<clock::duration>(ttl), now);
+}
+
+void fallback_state::erase(const std::string& key, bool dirty) {
+  if (dirty)
+    mark_dirty(key);
+  cache_->erase(key);
+}
+
+dirty_batch fallback_state::drain(uint32_t n) {
+  dirty_batch out;
+  out.overflowed = overflowed_;
+  overflowed_ = false;
+  auto i = dirty_.begin();
+  while (i != dirty_.end() && out.keys.size() < n) {
+    out.keys.push_back(std::move(dirty_.extract(i++).value()));
+  }
+  return out;
+}
+
+void fallback_state::restore(dirty_batch batch) {
+  overflowed_ = overflowed_ || batch.overflowed;
+  for (auto& key : batch.keys)
+    mark_dirty(key);
+}
+
+fallback_stats fallback_state::stats() const {
+  return {cache_->size(), cache_->bytes(), dirty_.size(), cache_->evictions()};
+}
+
+void fallback_state::mark_dirty(const std::string& key) {
+  if (overflowed_)
+    return;
+  if (dirty_.size() >= dirty_max_ && dirty_.count(key) == 0) {
+    // The log can no longer name every dirty key: recovery flushes the whole
+    // namespace instead, so the individual keys are useless.
+    dirty_.clear();
+    overflowed_ = true;
+    return;
+  }
+  dirty_.insert(key);
+}
+
+fallback_actor::behavior_type
+fallback(fallback_actor::stateful_pointer<fallback_state> self, config cfg) {
+  self->state.init(cfg);
+  return {
+    [=](get_atom, const std::string& key) {
+      return self->state.lookup(key);
+    },
+    [=](put_atom, std::string& key, std::string& stored, caf::timespan ttl,
+        bool dirty) {
+      self->state.store(std::move(key), std::move(stored), ttl, dirty);
+    },
+    [=](delete_atom, const std::string& key, bool dirty) {
+      self->state.erase(key, dirty);
+    },
+    [=](drain_atom, uint32_t n) { return self->state.drain(n); },
+    [=](dirty_atom, dirty_batch& batch) {
+      self->state.restore(std::move(batch));
+    },
+    [=](stats_atom) { return self->state.stats(); },
+  };
+}
+
+} // namespace cafcache

@@ -1,0 +1,69 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <unordered_set>
+
+#include "messages/interfaces.hpp"
+#include "runtime/config.hpp"
+#include "runtime/lru_cache.hpp"
+
+namespace cafcache {
+
+/// State of the fallback actor: the in-memory tier and the dirty-key log.
+///
+/// The cache actor mirrors every value it reads from or writes to Redis into
+/// this tier, so that an outage serves recent data. Writes and invalidations
+/// made while Redis is unreachable are recorded as dirty; the cache actor
+/// deletes those keys in Redis before it routes to Redis again.
+class fallback_state {
+public:
+  // -- member types ---------------------------------------------------------
+
+  using clock = lru_cache::clock;
+
+  // -- constructors ---------------------------------------------------------
+
+  fallback_state() = default;
+
+  /// Sizes the tier from the config.
+  void init(const config& cfg);
+
+  // -- callbacks for the behavior -------------------------------------------
+
+  /// Returns the stored envelope, or an empty vector on a miss.
+  std::vector<std::string> lookup(const std::string& key);
+
+  /// Stores an envelope; `dirty` records the key for replay.
+  void store(std::string key, std::string stored, caf::timespan ttl,
+             bool dirty);
+
+  /// Erases a key; `dirty` records the key for replay.
+  void erase(const std::string& key, bool dirty);
+
+  /// Takes up to `n` keys (and the overflow flag) out of the dirty log.
+  dirty_batch drain(uint32_t n);
+
+  /// Puts a batch back into the dirty log after a failed replay.
+  void restore(dirty_batch batch);
+
+  /// Sizes for stats and health.
+  fallback_stats stats() const;
+
+  /// The name CAF shows for this actor.
+  static inline const char* name = "cafcache.fallback";
+
+private:
+  void mark_dirty(const std::string& key);
+
+  std::optional<lru_cache> cache_;
+  std::unordered_set<std::string> dirty_;
+  uint64_t dirty_max_ = 0;
+  bool overflowed_ = false;
+};
+
+/// Spawnable behavior of the fallback actor.
+fallback_actor::behavior_type
+fallback(fallback_actor::stateful_pointer<fallback_state> self, config cfg);
+
+} // namespace cafcache

@@ -1,0 +1,132 @@
+#include "actors/redis_connection.hpp"
+
+#include "messages/errc.hpp"
+
+namespace cafcache {
+
+void redis_connection_state::init(caf::io::connection_handle hdl,
+                                  caf::actor supervisor, uint32_t slot,
+                                  uint64_t attempt,
+                                  const redis_endpoint& endpoint,
+                                  uint32_t max_pending) {
+  hdl_ = hdl;
+  supervisor_ = std::move(supervisor);
+  slot_ = slot;
+  attempt_ = attempt;
+  max_pending_ = max_pending;
+  // A connection whose attempt outlived its supervisor must not linger.
+  self_->monitor(supervisor_);
+  self_->configure_read(hdl_, caf::io::receive_policy::at_most(64 * 1024));
+  if (!endpoint.password.empty()) {
+    if (endpoint.user.empty())
+      write({"AUTH", endpoint.password});
+    else
+      write({"AUTH", endpoint.user, endpoint.password});
+    ++handshake_left_;
+  }
+  if (endpoint.db != 0) {
+    write({"SELECT", std::to_string(endpoint.db)});
+    ++handshake_left_;
+  }
+  if (handshake_left_ == 0) {
+    // PING proves that the peer speaks RESP before anyone relies on it.
+    write({"PING"});
+    ++handshake_left_;
+  }
+  self_->flush(hdl_);
+}
+
+redis_connection_state::promise_type
+redis_connection_state::on_command(const std::vector<std::string>& argv) {
+  auto rp = self_->make_response_promise<resp_value>();
+  if (pending_.size() >= max_pending_) {
+    rp.deliver(make_error(errc::overloaded));
+    return rp;
+  }
+  write(argv);
+  self_->flush(hdl_);
+  pending_.push_back(rp);
+  return rp;
+}
+
+void redis_connection_state::on_data(const std::vector<char>& buf) {
+  reader_.feed(buf.data(), buf.size());
+  resp_value reply;
+  for (;;) {
+    switch (reader_.next(reply)) {
+      case resp_reader::status::need_more:
+        return;
+      case resp_reader::status::protocol_error:
+        on_closed(make_error(errc::redis_unavailable,
+                             "protocol error: " + reader_.error_text()));
+        return;
+      case resp_reader::status::reply:
+        if (handshake_left_ > 0) {
+          on_handshake_reply(reply);
+        } else if (!pending_.empty()) {
+          pending_.front().deliver(std::move(reply));
+          pending_.pop_front();
+        }
+        reply = resp_value{};
+        break;
+    }
+  }
+}
+
+void redis_connection_state::on_handshake_reply(const resp_value& reply) {
+  --handshake_left_;
+  auto self_handle = caf::actor_cast<caf::actor>(self_);
+  if (reply.is_error()) {
+    auto code = reply.str.compare(0, 8, "WRONGPAS") == 0
+                    || reply.str.compare(0, 6, "NOAUTH") == 0
+                    || reply.str.find("AUTH") != std::string::npos
+                  ? errc::auth_failed
+                  : errc::bad_config;
+    auto err = make_error(code, reply.str);
+    self_->send(supervisor_, hello_atom::value, slot_, attempt_, self_handle,
+                err);
+    on_closed(err);
+    return;
+  }
+  if (handshake_left_ == 0)
+    self_->send(supervisor_, hello_atom::value, slot_, attempt_, self_handle,
+                caf::error{});
+}
+
+void redis_connection_state::on_closed(caf::error reason) {
+  for (auto& rp : pending_)
+    rp.deliver(reason);
+  pending_.clear();
+  self_->quit(std::move(reason));
+}
+
+void redis_connection_state::write(const std::vector<std::string>& argv) {
+  scratch_.clear();
+  append_command(scratch_, argv);
+  auto& buf = self_->wr_buf(hdl_);
+  buf.insert(buf.end(), scratch_.begin(), scratch_.end());
+}
+
+caf::behavior
+redis_connection(caf::io::stateful_broker<redis_connection_state>* self,
+                 caf::io::connection_handle hdl, caf::actor supervisor,
+                 uint32_t slot, uint64_t attempt, redis_endpoint endpoint,
+                 uint32_t max_pending) {
+  self->state.init(hdl, std::move(supervisor), slot, attempt, endpoint,
+                   max_pending);
+  return {
+    [=](cmd_atom, const std::vector<std::string>& argv) {
+      return self->state.on_command(argv);
+    },
+    [=](const caf::io::new_data_msg& msg) { self->state.on_data(msg.buf); },
+    [=](const caf::down_msg&) {
+      self->state.on_closed(make_error(errc::shutting_down));
+    },
+    [=](const caf::io::connection_closed_msg&) {
+      self->state.on_closed(
+        make_error(errc::redis_unavailable, "connection to Redis lost"));
+    },
+  };
+}
+
+} // namespace cafcache

@@ -1,0 +1,86 @@
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <vector>
+
+#include <caf/io/broker.hpp>
+#include <caf/typed_response_promise.hpp>
+
+#include "messages/interfaces.hpp"
+#include "runtime/redis_url.hpp"
+#include "runtime/resp.hpp"
+
+namespace cafcache {
+
+/// State of a Redis connection actor: one TCP connection, owned by a CAF io
+/// broker. Commands are RESP-encoded into the broker's write buffer as they
+/// arrive; CAF writes everything buffered once the socket is writable, so
+/// commands that arrive together leave in one pipelined write. Replies come
+/// back in command order and are matched FIFO to response promises.
+///
+/// Interface: `(cmd_atom, std::vector<std::string> argv) -> resp_value`.
+/// A Redis error reply is a resp_value of kind error; a lost connection fails
+/// every pending request at once with `errc::redis_unavailable`; more than
+/// `max_pending` requests in flight are refused with `errc::overloaded`.
+class redis_connection_state {
+public:
+  // -- member types ---------------------------------------------------------
+
+  using promise_type = caf::typed_response_promise<resp_value>;
+
+  // -- constructors ---------------------------------------------------------
+
+  explicit redis_connection_state(
+    caf::io::stateful_broker<redis_connection_state>* self)
+    : self_(self) {
+    // Nothing to do.
+  }
+
+  /// Starts the handshake (AUTH, SELECT) and reports its outcome to
+  /// `supervisor` as `(hello_atom, slot, attempt, handle, error)`.
+  void init(caf::io::connection_handle hdl, caf::actor supervisor,
+            uint32_t slot, uint64_t attempt, const redis_endpoint& endpoint,
+            uint32_t max_pending);
+
+  // -- callbacks for the behavior -------------------------------------------
+
+  /// Encodes and sends one command; the promise is answered with its reply.
+  promise_type on_command(const std::vector<std::string>& argv);
+
+  /// Parses received bytes and answers the oldest pending requests.
+  void on_data(const std::vector<char>& buf);
+
+  /// Fails everything pending and terminates.
+  void on_closed(caf::error reason);
+
+  /// The name CAF shows for this actor.
+  static inline const char* name = "cafcache.redis_connection";
+
+private:
+  void write(const std::vector<std::string>& argv);
+
+  void on_handshake_reply(const resp_value& reply);
+
+  caf::io::stateful_broker<redis_connection_state>* self_;
+  caf::io::connection_handle hdl_;
+  caf::actor supervisor_;
+  uint32_t slot_ = 0;
+  uint64_t attempt_ = 0;
+  uint32_t max_pending_ = 0;
+  resp_reader reader_;
+  std::string scratch_;
+  size_t handshake_left_ = 0;
+  std::deque<promise_type> pending_;
+};
+
+/// Spawnable behavior of the connection actor (see
+/// `caf::io::middleman::spawn_client`).
+caf::behavior
+redis_connection(caf::io::stateful_broker<redis_connection_state>* self,
+                 caf::io::connection_handle hdl, caf::actor supervisor,
+                 uint32_t slot, uint64_t attempt, redis_endpoint endpoint,
+                 uint32_t max_pending);
+
+} // namespace cafcache

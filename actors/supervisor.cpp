@@ -1,0 +1,148 @@
+#include "actors/supervisor.hpp"
+
+#include <random>
+
+#include <caf/io/middleman.hpp>
+
+#include "actors/redis_connection.hpp"
+#include "messages/errc.hpp"
+
+namespace cafcache {
+
+namespace {
+
+/// Runs on its own thread: connects, then hands the socket to a connection
+/// actor, which reports the handshake to the supervisor itself.
+void connector(caf::event_based_actor* self, caf::actor supervisor,
+               uint32_t slot, uint64_t attempt, redis_endpoint endpoint,
+               uint32_t max_pending) {
+  auto& mm = self->system().middleman();
+  auto conn = mm.spawn_client(redis_connection, endpoint.host, endpoint.port,
+                              supervisor, slot, attempt, endpoint,
+                              max_pending);
+  if (!conn)
+    self->send(supervisor, connect_atom::value, slot, attempt,
+               make_error(errc::redis_unavailable,
+                          "cannot connect to " + endpoint.host + ":"
+                            + std::to_string(endpoint.port)));
+}
+
+} // namespace
+
+void supervisor_state::init(const config& cfg, cache_internal_actor cache,
+                            breaker_actor breaker) {
+  cfg_ = cfg;
+  endpoint_ = cfg.endpoint();
+  cache_ = std::move(cache);
+  breaker_ = std::move(breaker);
+  slots_.resize(cfg.pool_size);
+  std::random_device rd;
+  for (auto& slot : slots_)
+    slot.delays.emplace(
+      std::chrono::duration_cast<std::chrono::milliseconds>(cfg.reconnect_min),
+      std::chrono::duration_cast<std::chrono::milliseconds>(cfg.reconnect_max),
+      cfg.backoff_factor, cfg.jitter, rd());
+  self_->set_exit_handler([this](caf::exit_msg& msg) { on_exit(msg); });
+  for (uint32_t i = 0; i < slots_.size(); ++i)
+    connect(i);
+}
+
+void supervisor_state::connect(uint32_t slot) {
+  auto& s = slots_[slot];
+  s.connecting = true;
+  ++s.attempt;
+  self_->spawn<caf::detached>(connector, caf::actor_cast<caf::actor>(self_),
+                              slot, s.attempt, endpoint_, cfg_.max_pending);
+  self_->delayed_send(self_, cfg_.connect_timeout, tick_atom::value, slot,
+                      s.attempt);
+}
+
+void supervisor_state::on_hello(uint32_t slot, uint64_t attempt,
+                                caf::actor conn, caf::error err) {
+  if (slot >= slots_.size() || attempt != slots_[slot].attempt
+      || !slots_[slot].connecting) {
+    // An attempt we already gave up on finished after all.
+    self_->send_exit(conn, caf::exit_reason::kill);
+    return;
+  }
+  auto& s = slots_[slot];
+  s.connecting = false;
+  if (err) {
+    failed(slot, std::move(err));
+    return;
+  }
+  s.conn = conn;
+  s.delays->reset();
+  self_->link_to(conn);
+  self_->send(cache_, conn_atom::value, slot, conn, caf::error{});
+  self_->send(breaker_, conn_atom::value, true);
+}
+
+void supervisor_state::on_connect_failed(uint32_t slot, uint64_t attempt,
+                                         caf::error err) {
+  if (slot >= slots_.size() || attempt != slots_[slot].attempt
+      || !slots_[slot].connecting)
+    return;
+  slots_[slot].connecting = false;
+  failed(slot, std::move(err));
+}
+
+void supervisor_state::on_attempt_timeout(uint32_t slot, uint64_t attempt) {
+  if (slot >= slots_.size() || attempt != slots_[slot].attempt
+      || !slots_[slot].connecting)
+    return;
+  slots_[slot].connecting = false;
+  failed(slot, make_error(errc::redis_unavailable,
+                          "connecting to Redis took longer than "
+                          "cafcache.connect-timeout"));
+}
+
+void supervisor_state::on_exit(const caf::exit_msg& msg) {
+  for (uint32_t i = 0; i < slots_.size(); ++i) {
+    auto& s = slots_[i];
+    if (s.conn && s.conn.address() == msg.source) {
+      s.conn = nullptr;
+      auto err = msg.reason && msg.reason.category() == errc_category
+                   ? msg.reason
+                   : make_error(errc::redis_unavailable,
+                                "connection to Redis lost");
+      failed(i, std::move(err));
+      return;
+    }
+  }
+  // Not one of ours: the owner is going away.
+  self_->quit(msg.reason);
+}
+
+void supervisor_state::on_retry(uint32_t slot) {
+  if (slot < slots_.size() && !slots_[slot].conn && !slots_[slot].connecting)
+    connect(slot);
+}
+
+void supervisor_state::failed(uint32_t slot, caf::error err) {
+  self_->send(cache_, conn_atom::value, slot, caf::actor{}, err);
+  self_->send(breaker_, conn_atom::value, false);
+  auto delay = slots_[slot].delays->next();
+  self_->delayed_send(self_, delay, connect_atom::value, slot);
+}
+
+caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self,
+                         config cfg, cache_internal_actor cache,
+                         breaker_actor breaker) {
+  self->state.init(cfg, std::move(cache), std::move(breaker));
+  return {
+    [=](hello_atom, uint32_t slot, uint64_t attempt, caf::actor& conn,
+        caf::error& err) {
+      self->state.on_hello(slot, attempt, std::move(conn), std::move(err));
+    },
+    [=](connect_atom, uint32_t slot, uint64_t attempt, caf::error& err) {
+      self->state.on_connect_failed(slot, attempt, std::move(err));
+    },
+    [=](tick_atom, uint32_t slot, uint64_t attempt) {
+      self->state.on_attempt_timeout(slot, attempt);
+    },
+    [=](connect_atom, uint32_t slot) { self->state.on_retry(slot); },
+  };
+}
+
+} // namespace cafcache

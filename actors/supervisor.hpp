@@ -1,0 +1,84 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include <caf/event_based_actor.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "messages/interfaces.hpp"
+#include "runtime/backoff.hpp"
+#include "runtime/config.hpp"
+
+namespace cafcache {
+
+/// State of the supervisor: keeps `pool_size` connection actors alive.
+///
+/// Each slot connects through a short-lived detached actor, because CAF's
+/// `spawn_client` blocks for the TCP connect and a scheduler thread must never
+/// wait on the network. A slot whose attempt does not report within
+/// `connect-timeout` counts as failed. Connections are linked to the
+/// supervisor: when one dies (Redis gone, protocol error) the slot is reported
+/// down to the cache and the breaker and reconnected after an exponential
+/// backoff with jitter. Late reports of abandoned attempts are killed.
+class supervisor_state {
+public:
+  // -- constructors ---------------------------------------------------------
+
+  explicit supervisor_state(caf::stateful_actor<supervisor_state>* self)
+    : self_(self) {
+    // Nothing to do.
+  }
+
+  /// Starts one connection attempt per slot.
+  void init(const config& cfg, cache_internal_actor cache,
+            breaker_actor breaker);
+
+  // -- callbacks for the behavior -------------------------------------------
+
+  /// A connection finished its handshake (`err` empty) or refused it.
+  void on_hello(uint32_t slot, uint64_t attempt, caf::actor conn,
+                caf::error err);
+
+  /// The TCP connect of an attempt failed.
+  void on_connect_failed(uint32_t slot, uint64_t attempt, caf::error err);
+
+  /// An attempt ran out of time.
+  void on_attempt_timeout(uint32_t slot, uint64_t attempt);
+
+  /// A linked actor terminated: a connection (slot goes down) or the owner.
+  void on_exit(const caf::exit_msg& msg);
+
+  /// Time to try slot again.
+  void on_retry(uint32_t slot);
+
+  /// The name CAF shows for this actor.
+  static inline const char* name = "cafcache.supervisor";
+
+private:
+  struct slot_state {
+    caf::actor conn;
+    uint64_t attempt = 0;
+    bool connecting = false;
+    std::optional<backoff> delays;
+  };
+
+  void connect(uint32_t slot);
+
+  void failed(uint32_t slot, caf::error err);
+
+  caf::stateful_actor<supervisor_state>* self_;
+  config cfg_;
+  redis_endpoint endpoint_;
+  cache_internal_actor cache_;
+  breaker_actor breaker_;
+  std::vector<slot_state> slots_;
+};
+
+/// Spawnable behavior of the supervisor.
+caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self,
+                         config cfg, cache_internal_actor cache,
+                         breaker_actor breaker);
+
+} // namespace cafcache

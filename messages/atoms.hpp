@@ -1,0 +1,53 @@
+#pragma once
+
+#include <caf/atom.hpp>
+
+/// Atoms of cafcache's messages. CAF 0.17 already defines `get_atom`,
+/// `put_atom` (set) and `delete_atom` (invalidate); the cache interface uses
+/// those so that it reads like any other CAF key-value interface.
+namespace cafcache {
+
+using caf::delete_atom;
+using caf::get_atom;
+using caf::put_atom;
+
+/// Asks for the health report.
+using health_atom = caf::atom_constant<caf::atom("health")>;
+
+/// Asks for the counters.
+using stats_atom = caf::atom_constant<caf::atom("stats")>;
+
+/// Waits until the first connection attempt to Redis has an outcome.
+using ready_atom = caf::atom_constant<caf::atom("ready")>;
+
+/// Carries one Redis command to a connection actor.
+using cmd_atom = caf::atom_constant<caf::atom("cmd")>;
+
+/// Breaker -> cache: the route changed.
+using route_atom = caf::atom_constant<caf::atom("route")>;
+
+/// Cache -> breaker: outcome of a regular call to Redis.
+using outcome_atom = caf::atom_constant<caf::atom("outcome")>;
+
+/// Cache -> breaker: outcome of the half-open probe.
+using probe_atom = caf::atom_constant<caf::atom("probe")>;
+
+/// Supervisor -> cache / breaker: a connection slot went up or down.
+using conn_atom = caf::atom_constant<caf::atom("conn")>;
+
+/// Connection -> supervisor: the handshake succeeded or failed.
+using hello_atom = caf::atom_constant<caf::atom("hello")>;
+
+/// Timer messages an actor sends to itself.
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+
+/// Cache -> fallback: take a batch of dirty keys out of the log.
+using drain_atom = caf::atom_constant<caf::atom("drain")>;
+
+/// Cache -> fallback: put keys back into the dirty log after a failed replay.
+using dirty_atom = caf::atom_constant<caf::atom("dirty")>;
+
+/// Supervisor -> itself: start the next connection attempt.
+using connect_atom = caf::atom_constant<caf::atom("connect")>;
+
+} // namespace cafcache

@@ -1,0 +1,74 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/error.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "messages/atoms.hpp"
+#include "messages/types.hpp"
+#include "runtime/resp.hpp"
+
+namespace cafcache {
+
+/// The cache as users see it, locally or from another node.
+///
+/// - `get(key, options)` -> found, value, tier, stale
+/// - `set(key, value, options)` (put_atom) -> where the write went
+/// - `invalidate(key, options)` (delete_atom) -> where the delete went
+/// - `health` -> health_report, `stats` -> stats_report
+///
+/// Every request is answered before its deadline; failures arrive as
+/// `cafcache::errc` errors (see messages/errc.hpp).
+using cache_actor = caf::typed_actor<
+  caf::replies_to<get_atom, std::string, request_options>::with<get_result>,
+  caf::replies_to<put_atom, std::string, cache_value, set_options>::with<
+    write_result>,
+  caf::replies_to<delete_atom, std::string, request_options>::with<
+    write_result>,
+  caf::replies_to<health_atom>::with<health_report>,
+  caf::replies_to<stats_atom>::with<stats_report>>;
+
+/// The cache actor as the module's own actors see it: the user interface plus
+/// the signals of breaker and supervisor.
+using cache_internal_actor = cache_actor::extend<
+  // Breaker: the route changed.
+  caf::reacts_to<route_atom, breaker_state>,
+  // Supervisor: connection slot is up (valid handle) or down (error).
+  caf::reacts_to<conn_atom, uint32_t, caf::actor, caf::error>,
+  // spawn_cache: answered once the first connection attempt has an outcome.
+  caf::replies_to<ready_atom>::with<bool>,
+  // Timer: replay retry or shutdown watchdog.
+  caf::reacts_to<tick_atom>>;
+
+/// The in-memory fallback tier (local only).
+using fallback_actor = caf::typed_actor<
+  // Lookup: the stored envelope, or an empty vector on a miss.
+  caf::replies_to<get_atom, std::string>::with<std::vector<std::string>>,
+  // Store key, envelope, ttl; `dirty` records the key for replay.
+  caf::reacts_to<put_atom, std::string, std::string, caf::timespan, bool>,
+  // Erase key; `dirty` records the key for replay.
+  caf::reacts_to<delete_atom, std::string, bool>,
+  // Takes up to n keys out of the dirty log.
+  caf::replies_to<drain_atom, uint32_t>::with<dirty_batch>,
+  // Puts keys back after a failed replay.
+  caf::reacts_to<dirty_atom, dirty_batch>,
+  caf::replies_to<stats_atom>::with<fallback_stats>>;
+
+/// The breaker (local only).
+using breaker_actor = caf::typed_actor<
+  // Outcome of a regular Redis call (true = success).
+  caf::reacts_to<outcome_atom, bool>,
+  // Outcome of the half-open probe.
+  caf::reacts_to<probe_atom, bool>,
+  // The supervisor saw the connection go up (true) or down (false).
+  caf::reacts_to<conn_atom, bool>,
+  // Timer.
+  caf::reacts_to<tick_atom, uint64_t>>;
+
+} // namespace cafcache

@@ -1,0 +1,186 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/meta/type_name.hpp>
+#include <caf/timespan.hpp>
+
+#include "runtime/circuit_breaker.hpp"
+#include "runtime/codec.hpp"
+
+namespace cafcache {
+
+/// Which storage tier answered a request.
+enum class tier : uint8_t {
+  /// Nobody stored or found anything (a miss answered without a tier).
+  none = 0,
+  /// Redis answered.
+  redis = 1,
+  /// The in-memory fallback answered because Redis could not.
+  fallback = 2,
+};
+
+/// Returns "none", "redis" or "fallback".
+const char* to_string(tier x);
+
+/// Per-request options of `get` and `invalidate`.
+struct request_options {
+  /// Deadline for the answer; zero means `cafcache.request-timeout`.
+  caf::timespan deadline{0};
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, request_options& x) {
+  return f(caf::meta::type_name("cafcache.request_options"), x.deadline);
+}
+
+/// Per-request options of `set`.
+struct set_options {
+  /// Time to live in Redis and in the fallback; zero means
+  /// `cafcache.default-ttl`.
+  caf::timespan ttl{0};
+  /// Deadline for the answer; zero means `cafcache.request-timeout`.
+  caf::timespan deadline{0};
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, set_options& x) {
+  return f(caf::meta::type_name("cafcache.set_options"), x.ttl, x.deadline);
+}
+
+/// Answer to `get`. A miss is an answer (`found == false`), not an error.
+struct get_result {
+  /// Whether a value was found.
+  bool found = false;
+  /// The value, when found.
+  cache_value value;
+  /// Which tier answered.
+  tier source = tier::none;
+  /// True when the value came from the fallback: it may be older than what
+  /// Redis holds.
+  bool stale = false;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, get_result& x) {
+  return f(caf::meta::type_name("cafcache.get_result"), x.found, x.value,
+           x.source, x.stale);
+}
+
+/// Answer to `set` and `invalidate`.
+struct write_result {
+  /// Where the write went: Redis, or only the fallback while Redis is
+  /// unreachable (the key is then deleted in Redis before Redis is used again).
+  tier target = tier::none;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, write_result& x) {
+  return f(caf::meta::type_name("cafcache.write_result"), x.target);
+}
+
+/// Counters and gauges of one cache actor.
+struct stats_report {
+  /// Requests received, by operation.
+  uint64_t gets = 0;
+  uint64_t sets = 0;
+  uint64_t invalidations = 0;
+  /// Values found, by tier.
+  uint64_t hits_redis = 0;
+  uint64_t hits_fallback = 0;
+  /// Gets that found nothing.
+  uint64_t misses = 0;
+  /// Requests answered with an error.
+  uint64_t errors = 0;
+  /// Redis calls that failed or ran past their share of the deadline.
+  uint64_t redis_failures = 0;
+  /// Values in Redis that did not decode (answered as misses).
+  uint64_t decode_errors = 0;
+  /// Answers served from the fallback because Redis failed.
+  uint64_t stale_served = 0;
+  /// Writes that went to the fallback only.
+  uint64_t degraded_writes = 0;
+  /// Keys deleted in Redis by dirty-key replays.
+  uint64_t replayed_keys = 0;
+  /// Replays that flushed the whole namespace because the dirty log overflowed.
+  uint64_t namespace_flushes = 0;
+  /// Breaker transitions, by target state.
+  uint64_t breaker_opened = 0;
+  uint64_t breaker_half_opened = 0;
+  uint64_t breaker_closed = 0;
+  /// Successful reconnects to Redis.
+  uint64_t reconnects = 0;
+  /// Request latency percentiles in microseconds (all operations).
+  uint64_t latency_p50_us = 0;
+  uint64_t latency_p99_us = 0;
+  /// Fallback size.
+  uint64_t fallback_entries = 0;
+  uint64_t fallback_bytes = 0;
+  /// Keys waiting for replay.
+  uint64_t dirty_keys = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stats_report& x) {
+  return f(caf::meta::type_name("cafcache.stats_report"), x.gets, x.sets,
+           x.invalidations, x.hits_redis, x.hits_fallback, x.misses, x.errors,
+           x.redis_failures, x.decode_errors, x.stale_served,
+           x.degraded_writes, x.replayed_keys, x.namespace_flushes,
+           x.breaker_opened, x.breaker_half_opened, x.breaker_closed,
+           x.reconnects, x.latency_p50_us, x.latency_p99_us,
+           x.fallback_entries, x.fallback_bytes, x.dirty_keys);
+}
+
+/// Answer to `health`.
+struct health_report {
+  /// Redis connected and the breaker closed.
+  bool healthy = false;
+  /// At least one connection to Redis is up.
+  bool connected = false;
+  /// The route the cache uses now.
+  breaker_state breaker = breaker_state::closed;
+  /// The Redis URL with the password redacted.
+  std::string redis;
+  /// The last connection error as a sentence, empty when none.
+  std::string last_error;
+  /// Counters at the time of the report.
+  stats_report stats;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, health_report& x) {
+  return f(caf::meta::type_name("cafcache.health_report"), x.healthy,
+           x.connected, x.breaker, x.redis, x.last_error, x.stats);
+}
+
+/// Size of the fallback and its dirty-key log.
+struct fallback_stats {
+  uint64_t entries = 0;
+  uint64_t bytes = 0;
+  uint64_t dirty_keys = 0;
+  uint64_t evictions = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, fallback_stats& x) {
+  return f(caf::meta::type_name("cafcache.fallback_stats"), x.entries, x.bytes,
+           x.dirty_keys, x.evictions);
+}
+
+/// A batch taken out of the dirty-key log.
+struct dirty_batch {
+  /// Keys (without prefix) written or invalidated while Redis was unreachable.
+  std::vector<std::string> keys;
+  /// The log overflowed since the last drain: some dirty keys are unknown, so
+  /// the whole namespace has to be flushed.
+  bool overflowed = false;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, dirty_batch& x) {
+  return f(caf::meta::type_name("cafcache.dirty_batch"), x.keys, x.overflowed);
+}
+
+} // namespace cafcache

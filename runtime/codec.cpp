@@ -1,0 +1,79 @@
+#include "runtime/codec.hpp"
+
+namespace cafcache {
+
+namespace {
+
+// Envelope layout: magic byte, codec byte, body.
+constexpr size_t envelope_header_size = 2;
+
+bool msgpack_body_is_valid(std::string_view data) {
+  // The null visitor only checks the structure and never allocates for the
+  // element counts a forged header may claim.
+  msgpack::null_visitor visitor;
+  size_t offset = 0;
+  try {
+    return msgpack::parse(data.data(), data.size(), offset, visitor)
+           && offset == data.size();
+  } catch (const msgpack::unpack_error&) {
+    // Thrown for an ext header claiming 2^32 - 1 bytes.
+    return false;
+  }
+}
+
+} // namespace
+
+const char* to_string(codec_kind x) {
+  switch (x) {
+    case codec_kind::msgpack:
+      return "msgpack";
+    case codec_kind::json:
+      return "json";
+    case codec_kind::raw:
+      return "raw";
+  }
+  return "<invalid>";
+}
+
+bool operator==(const cache_value& x, const cache_value& y) {
+  return x.codec == y.codec && x.data == y.data;
+}
+
+bool operator!=(const cache_value& x, const cache_value& y) {
+  return !(x == y);
+}
+
+bool body_is_valid(codec_kind codec, std::string_view data) {
+  switch (codec) {
+    case codec_kind::msgpack:
+      return msgpack_body_is_valid(data);
+    case codec_kind::json:
+      return nlohmann::json::accept(data.begin(), data.end());
+    case codec_kind::raw:
+      return true;
+  }
+  return false;
+}
+
+std::string encode_envelope(const cache_value& x) {
+  std::string result;
+  result.reserve(envelope_header_size + x.data.size());
+  result += static_cast<char>(envelope_magic);
+  result += static_cast<char>(x.codec);
+  result += x.data;
+  return result;
+}
+
+std::optional<cache_value> decode_envelope(std::string_view stored) {
+  if (stored.size() < envelope_header_size
+      || static_cast<unsigned char>(stored[0]) != envelope_magic)
+    return std::nullopt;
+  auto codec = static_cast<codec_kind>(static_cast<unsigned char>(stored[1]));
+  auto body = stored.substr(envelope_header_size);
+  // body_is_valid also rejects codec bytes outside the enum.
+  if (!body_is_valid(codec, body))
+    return std::nullopt;
+  return cache_value{codec, std::string{body}};
+}
+
+} // namespace cafcache

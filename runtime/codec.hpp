@@ -1,0 +1,186 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+// msgpack-c pulls in Boost unless told otherwise, and the project does not
+// depend on Boost. A translation unit that includes <msgpack.hpp> before this
+// header must define MSGPACK_NO_BOOST itself.
+#ifndef MSGPACK_NO_BOOST
+#  define MSGPACK_NO_BOOST
+#endif
+#include <msgpack.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include "caf/meta/type_name.hpp"
+
+namespace cafcache {
+
+/// How the bytes of a cache_value were produced.
+enum class codec_kind : uint8_t {
+  /// MessagePack: exactly one object.
+  msgpack = 1,
+  /// JSON text, UTF-8.
+  json = 2,
+  /// Opaque bytes, stored as given.
+  raw = 3,
+};
+
+/// Returns "msgpack", "json" or "raw"; "<invalid>" for values outside the enum
+/// (which only a foreign serializer can produce).
+const char* to_string(codec_kind x);
+
+/// First byte of every envelope this module writes to Redis.
+constexpr unsigned char envelope_magic = 0xCA;
+
+/// A value as the cache stores it: the codec that produced the bytes, and the
+/// bytes.
+struct cache_value {
+  /// The codec that produced data.
+  codec_kind codec = codec_kind::raw;
+
+  /// The encoded body (binary-safe).
+  std::string data;
+};
+
+/// Returns whether both values have the same codec and bytes.
+bool operator==(const cache_value& x, const cache_value& y);
+
+/// Returns whether the values differ in codec or bytes.
+bool operator!=(const cache_value& x, const cache_value& y);
+
+/// Makes cache_value serializable for CAF messages; the codec travels as its
+/// underlying integer.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cache_value& x) {
+  return f(caf::meta::type_name("cafcache.cache_value"), x.codec, x.data);
+}
+
+/// Returns true when data is a well-formed body for codec: msgpack needs
+/// exactly one complete object with nothing trailing, json needs text that
+/// nlohmann::json::accept takes, raw takes anything. Returns false for codec
+/// values outside the enum.
+bool body_is_valid(codec_kind codec, std::string_view data);
+
+/// Returns the envelope stored in Redis: envelope_magic, the codec byte, then
+/// x.data. Does not validate x.data, so check body_is_valid first when x comes
+/// from an untrusted sender; decode_envelope would reject a bad body later.
+std::string encode_envelope(const cache_value& x);
+
+/// Unwraps a stored envelope. Returns std::nullopt when the magic byte or codec
+/// byte is wrong or the body is invalid for its codec (foreign writer,
+/// garbage).
+std::optional<cache_value> decode_envelope(std::string_view stored);
+
+namespace detail {
+
+/// Whether codec_kind::raw can store a T as-is.
+template <class T>
+struct is_raw_source
+  : std::bool_constant<std::is_same_v<T, std::string>
+                       || std::is_same_v<T, std::string_view>
+                       || std::is_same_v<T, std::vector<char>>
+                       || std::is_same_v<T, std::vector<unsigned char>>
+                       || std::is_same_v<T, std::vector<std::byte>>> {};
+
+/// Whether a codec_kind::raw body can be copied into a T; excludes
+/// std::string_view because it would dangle.
+template <class T>
+struct is_raw_target
+  : std::bool_constant<is_raw_source<T>::value
+                       && !std::is_same_v<T, std::string_view>> {};
+
+/// Lets msgpack::pack append straight to a std::string.
+struct string_writer {
+  /// The string receiving the bytes.
+  std::string& out;
+
+  /// Appends size bytes at data to out.
+  void write(const char* data, size_t size) {
+    out.append(data, size);
+  }
+};
+
+/// Returns msgpack limits that no valid body of the given size can exceed, so
+/// that a forged container header cannot make the decoder allocate memory
+/// for billions of elements.
+inline msgpack::unpack_limit msgpack_limits(size_t body_size) {
+  return msgpack::unpack_limit(body_size, body_size / 2, body_size, body_size,
+                               body_size, body_size);
+}
+
+} // namespace detail
+
+/// Returns x encoded with Codec. The codec is a template argument so that only
+/// the chosen encoder has to compile for T: msgpack needs MSGPACK_DEFINE or a
+/// msgpack adaptor, json needs to_json, and raw accepts only std::string,
+/// std::string_view and vectors of char, unsigned char or std::byte. Throws
+/// nlohmann::json::type_error when a JSON string holds invalid UTF-8 and
+/// std::length_error when a msgpack string or container exceeds 2^32 - 1.
+template <codec_kind Codec = codec_kind::msgpack, class T>
+cache_value pack(const T& x) {
+  cache_value result;
+  result.codec = Codec;
+  if constexpr (Codec == codec_kind::msgpack) {
+    detail::string_writer writer{result.data};
+    msgpack::pack(writer, x);
+  } else if constexpr (Codec == codec_kind::json) {
+    result.data = nlohmann::json(x).dump();
+  } else {
+    static_assert(Codec == codec_kind::raw, "unknown codec_kind");
+    static_assert(detail::is_raw_source<T>::value,
+                  "codec_kind::raw stores only std::string, std::string_view "
+                  "and vectors of char, unsigned char or std::byte");
+    result.data.assign(reinterpret_cast<const char*>(x.data()), x.size());
+  }
+  return result;
+}
+
+/// Returns the T that x holds. Returns std::nullopt when x.codec is not Codec,
+/// the body is malformed, or the body does not convert to T (wrong type, out
+/// of range); never throws, because a cache entry written by another program
+/// version must not take down the reader. Requirements on T mirror pack().
+template <class T, codec_kind Codec = codec_kind::msgpack>
+std::optional<T> unpack(const cache_value& x) noexcept {
+  if constexpr (Codec == codec_kind::raw)
+    static_assert(detail::is_raw_target<T>::value,
+                  "codec_kind::raw decodes only into std::string and vectors "
+                  "of char, unsigned char or std::byte");
+  if (x.codec != Codec)
+    return std::nullopt;
+  // Conversions report failure through exceptions of several unrelated types
+  // (msgpack, nlohmann, user adaptors, bad_alloc); all mean "no T here".
+  try {
+    if constexpr (Codec == codec_kind::msgpack) {
+      size_t offset = 0;
+      auto handle = msgpack::unpack(x.data.data(), x.data.size(), offset,
+                                    nullptr, nullptr,
+                                    detail::msgpack_limits(x.data.size()));
+      if (offset != x.data.size())
+        return std::nullopt;
+      return handle.get().template as<T>();
+    } else if constexpr (Codec == codec_kind::json) {
+      auto json = nlohmann::json::parse(x.data, nullptr, false);
+      if (json.is_discarded())
+        return std::nullopt;
+      return json.template get<T>();
+    } else {
+      T result;
+      result.resize(x.data.size());
+      if (!x.data.empty())
+        std::memcpy(result.data(), x.data.data(), x.data.size());
+      return result;
+    }
+  } catch (...) {
+    return std::nullopt;
+  }
+}
+
+} // namespace cafcache

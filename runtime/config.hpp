@@ -1,0 +1,165 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include <caf/actor_system_config.hpp>
+#include <caf/error.hpp>
+#include <caf/timespan.hpp>
+
+#include "runtime/circuit_breaker.hpp"
+#include "runtime/redis_url.hpp"
+
+namespace cafcache {
+
+/// Every knob of cafcache with its default, written once. Each field is also a
+/// CAF config key `cafcache.<name>` (command line `--cafcache.<name>=...` or a
+/// `cafcache { ... }` section in caf-application.ini); the table in README.md
+/// is generated from `for_each_field` by `cafcache-options --markdown`.
+struct config {
+  // -- Redis --------------------------------------------------------------
+
+  /// redis://[user:password@]host[:port][/db]
+  std::string redis_url = "redis://127.0.0.1:6379";
+  /// Namespace prepended to every key in Redis.
+  std::string key_prefix = "cafcache:";
+  /// Connections to Redis; each is pipelined, so a few are plenty.
+  uint32_t pool_size = 2;
+  /// Bound on requests in flight per connection; beyond it requests are
+  /// answered from the fallback (reads) or with `overloaded` (writes).
+  uint32_t max_pending = 10000;
+  /// How long one connection attempt (TCP connect plus AUTH/SELECT) may take.
+  caf::timespan connect_timeout = std::chrono::seconds(2);
+  /// First delay between reconnect attempts.
+  caf::timespan reconnect_min = std::chrono::milliseconds(100);
+  /// Cap of the growing delay between reconnect attempts.
+  caf::timespan reconnect_max = std::chrono::seconds(10);
+
+  // -- requests -----------------------------------------------------------
+
+  /// Deadline of a request that does not bring its own.
+  caf::timespan request_timeout = std::chrono::milliseconds(500);
+  /// Part of each deadline kept back from Redis so that the fallback can still
+  /// answer in time.
+  caf::timespan fallback_reserve = std::chrono::milliseconds(20);
+  /// TTL of a `set` that does not bring its own.
+  caf::timespan default_ttl = std::chrono::seconds(3600);
+  /// Longest key accepted, in bytes (without the prefix).
+  uint32_t max_key_bytes = 1024;
+  /// Longest value accepted, in bytes.
+  uint32_t max_value_bytes = 1024 * 1024;
+
+  // -- fallback -----------------------------------------------------------
+
+  /// Entry bound of the in-memory fallback.
+  uint64_t fallback_max_entries = 100000;
+  /// Byte bound (keys plus values) of the in-memory fallback.
+  uint64_t fallback_max_bytes = 64 * 1024 * 1024;
+  /// Longest time a value read from Redis is kept in the fallback (a GET does
+  /// not tell the remaining TTL).
+  caf::timespan fallback_read_ttl = std::chrono::seconds(60);
+  /// Bound of the dirty-key log; past it a recovery flushes the namespace.
+  uint64_t dirty_max_keys = 100000;
+
+  // -- breaker ------------------------------------------------------------
+
+  /// Consecutive failures that open the breaker.
+  uint32_t breaker_failure_threshold = 5;
+  /// First open period before a probe.
+  caf::timespan breaker_reset_timeout = std::chrono::seconds(30);
+  /// Cap of the open period, which grows after each failed probe.
+  caf::timespan breaker_max_reset_timeout = std::chrono::seconds(300);
+  /// Growth factor of the open period and of the reconnect delay.
+  double backoff_factor = 2.0;
+  /// +- fraction of random jitter on open periods and reconnect delays.
+  double jitter = 0.2;
+  /// Deadline of the half-open probe (dirty-key replay plus PING).
+  caf::timespan probe_timeout = std::chrono::seconds(2);
+  /// Longest time in half-open before giving up and reopening.
+  caf::timespan max_half_open = std::chrono::seconds(10);
+
+  // -- reflection ---------------------------------------------------------
+
+  /// Calls `f(name, member pointer, description)` for every field, in the
+  /// order of the README table.
+  template <class F>
+  static void for_each_field(F&& f);
+
+  /// Checks ranges and parses the URL. Returns `errc::bad_config` with a
+  /// sentence naming the field on failure.
+  caf::error validate() const;
+
+  /// The parsed Redis endpoint (call after `validate`).
+  redis_endpoint endpoint() const;
+
+  /// Breaker settings derived from the fields above.
+  breaker_settings breaker() const;
+
+  /// Reads every `cafcache.*` key from `cfg`, keeping defaults for absent keys.
+  static config from(const caf::actor_system_config& cfg);
+};
+
+template <class F>
+void config::for_each_field(F&& f) {
+  f("redis-url", &config::redis_url,
+    "redis://[user:password@]host[:port][/db]");
+  f("key-prefix", &config::key_prefix,
+    "namespace prepended to every key in Redis");
+  f("pool-size", &config::pool_size,
+    "connections to Redis (each one pipelined)");
+  f("max-pending", &config::max_pending,
+    "requests in flight per connection before shedding load");
+  f("connect-timeout", &config::connect_timeout,
+    "limit for one connection attempt incl. AUTH/SELECT");
+  f("reconnect-min", &config::reconnect_min,
+    "first delay between reconnect attempts");
+  f("reconnect-max", &config::reconnect_max,
+    "cap of the growing reconnect delay");
+  f("request-timeout", &config::request_timeout,
+    "deadline of a request that brings none");
+  f("fallback-reserve", &config::fallback_reserve,
+    "part of each deadline kept for the fallback");
+  f("default-ttl", &config::default_ttl, "TTL of a set that brings none");
+  f("max-key-bytes", &config::max_key_bytes, "longest key accepted");
+  f("max-value-bytes", &config::max_value_bytes, "longest value accepted");
+  f("fallback-max-entries", &config::fallback_max_entries,
+    "entry bound of the in-memory fallback");
+  f("fallback-max-bytes", &config::fallback_max_bytes,
+    "byte bound (keys + values) of the fallback");
+  f("fallback-read-ttl", &config::fallback_read_ttl,
+    "how long a value read from Redis stays in the fallback");
+  f("dirty-max-keys", &config::dirty_max_keys,
+    "dirty-key log bound; past it recovery flushes the namespace");
+  f("breaker-failure-threshold", &config::breaker_failure_threshold,
+    "consecutive failures that open the breaker");
+  f("breaker-reset-timeout", &config::breaker_reset_timeout,
+    "first open period before a probe");
+  f("breaker-max-reset-timeout", &config::breaker_max_reset_timeout,
+    "cap of the growing open period");
+  f("backoff-factor", &config::backoff_factor,
+    "growth of open periods and reconnect delays");
+  f("jitter", &config::jitter,
+    "+- random fraction on open periods and reconnect delays");
+  f("probe-timeout", &config::probe_timeout,
+    "deadline of the half-open probe (replay + PING)");
+  f("max-half-open", &config::max_half_open,
+    "longest time in half-open before reopening");
+}
+
+/// Registers cafcache's message types and error category on `cfg` and declares
+/// every `cafcache.*` option in `opts` (so `--help` lists them and config files
+/// are type-checked). Call it in the constructor of every actor_system_config
+/// that hosts or reaches a cache: `cafcache::add_module(*this, custom_options_)`.
+void add_module(caf::actor_system_config& cfg, caf::config_option_set& opts);
+
+/// An actor_system_config with cafcache already added, for programs that need
+/// nothing else.
+struct system_config : caf::actor_system_config {
+  system_config();
+};
+
+/// Renders the option table of README.md.
+std::string options_markdown();
+
+} // namespace cafcache

@@ -1,0 +1,61 @@
+#include "runtime/health_json.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace cafcache {
+
+namespace {
+
+nlohmann::json as_json(const stats_report& x) {
+  auto hits = x.hits_redis + x.hits_fallback;
+  auto lookups = hits + x.misses;
+  return {
+    {"requests", x.gets + x.sets + x.invalidations},
+    {"gets", x.gets},
+    {"sets", x.sets},
+    {"invalidations", x.invalidations},
+    {"hits", hits},
+    {"hits_redis", x.hits_redis},
+    {"hits_fallback", x.hits_fallback},
+    {"misses", x.misses},
+    {"hit_rate", lookups == 0 ? 0.0
+                              : static_cast<double>(hits)
+                                  / static_cast<double>(lookups)},
+    {"errors", x.errors},
+    {"redis_failures", x.redis_failures},
+    {"decode_errors", x.decode_errors},
+    {"stale_served", x.stale_served},
+    {"degraded_writes", x.degraded_writes},
+    {"replayed_keys", x.replayed_keys},
+    {"namespace_flushes", x.namespace_flushes},
+    {"breaker_opened", x.breaker_opened},
+    {"breaker_half_opened", x.breaker_half_opened},
+    {"breaker_closed", x.breaker_closed},
+    {"reconnects", x.reconnects},
+    {"latency_p50_us", x.latency_p50_us},
+    {"latency_p99_us", x.latency_p99_us},
+    {"fallback_entries", x.fallback_entries},
+    {"fallback_bytes", x.fallback_bytes},
+    {"dirty_keys", x.dirty_keys},
+  };
+}
+
+} // namespace
+
+std::string to_json(const health_report& report) {
+  nlohmann::json out{
+    {"healthy", report.healthy},
+    {"connected", report.connected},
+    {"breaker", to_string(report.breaker)},
+    {"redis", report.redis},
+    {"last_error", report.last_error},
+    {"stats", as_json(report.stats)},
+  };
+  return out.dump();
+}
+
+std::string to_json(const stats_report& stats) {
+  return as_json(stats).dump();
+}
+
+} // namespace cafcache

@@ -1,0 +1,272 @@
+#include "runtime/redis_url.hpp"
+
+#include <charconv>
+#include <limits>
+#include <utility>
+
+namespace cafcache {
+
+namespace {
+
+// The helpers below stick to ASCII on purpose: the <cctype> functions depend
+// on the global locale and could accept bytes above 0x7F.
+
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+
+bool is_alpha(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+bool is_alnum(char c) {
+  return is_alpha(c) || is_digit(c);
+}
+
+bool is_hex_digit(char c) {
+  return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+bool is_host_char(char c) {
+  return is_alnum(c) || c == '-' || c == '.' || c == '_';
+}
+
+bool is_ipv6_char(char c) {
+  return is_hex_digit(c) || c == ':' || c == '.';
+}
+
+bool is_scheme_char(char c) {
+  return is_alnum(c) || c == '+' || c == '-' || c == '.';
+}
+
+bool is_unreserved(char c) {
+  return is_alnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
+}
+
+char to_lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+int hex_value(char c) {
+  if (is_digit(c))
+    return c - '0';
+  return to_lower(c) - 'a' + 10;
+}
+
+bool iequals(std::string_view x, std::string_view y) {
+  if (x.size() != y.size())
+    return false;
+  for (size_t i = 0; i < x.size(); ++i)
+    if (to_lower(x[i]) != to_lower(y[i]))
+      return false;
+  return true;
+}
+
+// Returns the length of the leading run of ASCII digits.
+size_t digit_prefix(std::string_view str) {
+  size_t n = 0;
+  while (n < str.size() && is_digit(str[n]))
+    ++n;
+  return n;
+}
+
+// Parses a run of digits; std::nullopt when the value exceeds max.
+std::optional<uint64_t> parse_number(std::string_view digits, uint64_t max) {
+  uint64_t result = 0;
+  auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(),
+                                   result);
+  if (ec != std::errc{} || ptr != digits.data() + digits.size() || result > max)
+    return std::nullopt;
+  return result;
+}
+
+// Percent-decodes str into out; returns the offending escape on failure.
+std::optional<std::string> percent_decode(std::string_view str,
+                                          std::string& out) {
+  out.clear();
+  for (size_t i = 0; i < str.size(); ++i) {
+    if (str[i] != '%') {
+      out += str[i];
+      continue;
+    }
+    if (i + 2 >= str.size())
+      return std::string{str.substr(i)};
+    if (!is_hex_digit(str[i + 1]) || !is_hex_digit(str[i + 2]))
+      return std::string{str.substr(i, 3)};
+    out += static_cast<char>(hex_value(str[i + 1]) * 16 + hex_value(str[i + 2]));
+    i += 2;
+  }
+  return std::nullopt;
+}
+
+void percent_encode(std::string_view str, std::string& out) {
+  constexpr char hex[] = "0123456789ABCDEF";
+  for (char c : str) {
+    if (is_unreserved(c)) {
+      out += c;
+    } else {
+      auto byte = static_cast<unsigned char>(c);
+      out += '%';
+      out += hex[byte >> 4];
+      out += hex[byte & 0x0F];
+    }
+  }
+}
+
+std::string quoted(std::string_view str) {
+  std::string result = "'";
+  result += str;
+  result += '\'';
+  return result;
+}
+
+} // namespace
+
+std::optional<redis_endpoint> parse_redis_url(std::string_view url,
+                                              std::string* why) {
+  auto fail = [why](std::string text) -> std::optional<redis_endpoint> {
+    if (why != nullptr)
+      *why = std::move(text);
+    return std::nullopt;
+  };
+  redis_endpoint result;
+  // -- scheme ----------------------------------------------------------------
+  // Messages never quote the whole URL, the password, or a scheme that is
+  // not a plain word: such text may hold the password.
+  auto scheme_end = url.find("://");
+  if (scheme_end == std::string_view::npos)
+    return fail("The Redis URL does not start with redis://.");
+  auto scheme = url.substr(0, scheme_end);
+  if (iequals(scheme, "rediss"))
+    return fail("The Redis URL uses rediss:// (TLS), which is not supported; "
+                "use redis://.");
+  if (!iequals(scheme, "redis")) {
+    for (char c : scheme)
+      if (!is_scheme_char(c))
+        return fail("The Redis URL does not start with redis://.");
+    return fail("The Redis URL has the scheme " + quoted(scheme)
+                + ", but only redis:// is supported.");
+  }
+  auto rest = url.substr(scheme_end + 3);
+  // -- credentials -----------------------------------------------------------
+  // The last '@' ends the credentials: host, port and db never contain one,
+  // while a carelessly unencoded password may.
+  if (auto at = rest.rfind('@'); at != std::string_view::npos) {
+    auto userinfo = rest.substr(0, at);
+    rest = rest.substr(at + 1);
+    auto colon = userinfo.find(':');
+    if (auto bad = percent_decode(userinfo.substr(0, colon), result.user))
+      return fail("The user name in the Redis URL contains the malformed "
+                  "percent escape " + quoted(*bad) + ".");
+    // Unlike the user name's, this message leaves the escape out: quoting it
+    // could reveal part of the password.
+    if (colon != std::string_view::npos
+        && percent_decode(userinfo.substr(colon + 1), result.password))
+      return fail("The password in the Redis URL contains a malformed percent "
+                  "escape.");
+  }
+  // -- host ------------------------------------------------------------------
+  if (!rest.empty() && rest.front() == '[') {
+    auto close = rest.find(']');
+    if (close == std::string_view::npos)
+      return fail("The IPv6 address in the Redis URL lacks its closing ']'.");
+    auto host = rest.substr(1, close - 1);
+    if (host.empty())
+      return fail("The Redis URL has an empty host.");
+    for (char c : host)
+      if (!is_ipv6_char(c))
+        return fail("The IPv6 address " + quoted(host)
+                    + " in the Redis URL contains the character "
+                    + quoted(std::string_view{&c, 1}) + ".");
+    if (host.find(':') == std::string_view::npos)
+      return fail("The bracketed host " + quoted(host)
+                  + " in the Redis URL is not an IPv6 address.");
+    result.host = host;
+    rest = rest.substr(close + 1);
+  } else {
+    size_t len = 0;
+    while (len < rest.size() && is_host_char(rest[len]))
+      ++len;
+    result.host = rest.substr(0, len);
+    rest = rest.substr(len);
+    if (result.host.empty() && !rest.empty() && rest.front() != ':'
+        && rest.front() != '/')
+      return fail("The host in the Redis URL starts with "
+                  + quoted(rest.substr(0, 1))
+                  + ", which is not allowed in a host name.");
+    if (result.host.empty())
+      return fail("The Redis URL has an empty host.");
+  }
+  // -- port ------------------------------------------------------------------
+  if (!rest.empty() && rest.front() == ':') {
+    rest.remove_prefix(1);
+    auto len = digit_prefix(rest);
+    auto digits = rest.substr(0, len);
+    auto tail = rest.substr(len);
+    if (digits.empty()) {
+      auto shown = rest.substr(0, rest.find('/'));
+      if (shown.empty())
+        return fail("The port after ':' in the Redis URL is empty.");
+      return fail("The port " + quoted(shown)
+                  + " in the Redis URL is not a number.");
+    }
+    auto port = parse_number(digits, std::numeric_limits<uint16_t>::max());
+    if (!port || *port == 0)
+      return fail("The port " + quoted(digits)
+                  + " in the Redis URL is out of range (1..65535).");
+    if (!tail.empty() && tail.front() != '/')
+      return fail("The Redis URL has unexpected text " + quoted(tail)
+                  + " after the port.");
+    result.port = static_cast<uint16_t>(*port);
+    rest = tail;
+  }
+  // -- database --------------------------------------------------------------
+  if (!rest.empty() && rest.front() == '/') {
+    rest.remove_prefix(1);
+    auto len = digit_prefix(rest);
+    auto digits = rest.substr(0, len);
+    auto tail = rest.substr(len);
+    if (digits.empty() && !tail.empty())
+      return fail("The database " + quoted(tail)
+                  + " in the Redis URL is not a number.");
+    if (!digits.empty()) {
+      auto db = parse_number(digits, std::numeric_limits<uint32_t>::max());
+      if (!db)
+        return fail("The database number " + quoted(digits)
+                    + " in the Redis URL is out of range (0..4294967295).");
+      if (!tail.empty())
+        return fail("The Redis URL has unexpected text " + quoted(tail)
+                    + " after the database number.");
+      result.db = static_cast<uint32_t>(*db);
+    }
+    rest = {};
+  }
+  if (!rest.empty())
+    return fail("The Redis URL has unexpected text " + quoted(rest)
+                + " after the host.");
+  return result;
+}
+
+std::string redacted(const redis_endpoint& x) {
+  std::string result = "redis://";
+  if (!x.user.empty() || !x.password.empty()) {
+    percent_encode(x.user, result);
+    if (!x.password.empty())
+      result += ":***";
+    result += '@';
+  }
+  if (x.host.find(':') != std::string::npos) {
+    result += '[';
+    result += x.host;
+    result += ']';
+  } else {
+    result += x.host;
+  }
+  result += ':';
+  result += std::to_string(x.port);
+  result += '/';
+  result += std::to_string(x.db);
+  return result;
+}
+
+} // namespace cafcache

@@ -1,0 +1,160 @@
+#include "runtime/resp.hpp"
+
+#include <climits>
+#include <new>
+#include <stdexcept>
+#include <utility>
+
+#include <hiredis/hiredis.h>
+
+namespace cafcache {
+
+namespace {
+
+// Copies the tree because hiredis frees it with freeReplyObject, while callers
+// keep replies beyond that and pass them through CAF messages.
+resp_value to_resp_value(const redisReply& in) {
+  resp_value out;
+  switch (in.type) {
+    case REDIS_REPLY_STRING:
+      out.type = resp_value::kind::string;
+      out.str.assign(in.str, in.len);
+      break;
+    case REDIS_REPLY_STATUS:
+      out.type = resp_value::kind::status;
+      out.str.assign(in.str, in.len);
+      break;
+    case REDIS_REPLY_ERROR:
+      out.type = resp_value::kind::error;
+      out.str.assign(in.str, in.len);
+      break;
+    case REDIS_REPLY_INTEGER:
+      out.type = resp_value::kind::integer;
+      out.integer = in.integer;
+      break;
+    case REDIS_REPLY_ARRAY:
+      out.type = resp_value::kind::array;
+      out.elements.reserve(in.elements);
+      for (size_t i = 0; i < in.elements; ++i)
+        out.elements.emplace_back(to_resp_value(*in.element[i]));
+      break;
+    default:
+      // REDIS_REPLY_NIL is the only remaining type hiredis 0.14 creates.
+      break;
+  }
+  return out;
+}
+
+struct reply_deleter {
+  void operator()(redisReply* ptr) const noexcept {
+    freeReplyObject(ptr);
+  }
+};
+
+struct command_deleter {
+  void operator()(char* ptr) const noexcept {
+    redisFreeCommand(ptr);
+  }
+};
+
+// Upper bound of the RESP framing per argument: '$', up to 20 length digits
+// and two CRLFs.
+constexpr size_t max_framing_per_arg = 25;
+
+// Upper bound of the array header: '*', up to 20 count digits and a CRLF.
+constexpr size_t max_array_header = 23;
+
+} // namespace
+
+bool operator==(const resp_value& x, const resp_value& y) {
+  return x.type == y.type && x.str == y.str && x.integer == y.integer
+         && x.elements == y.elements;
+}
+
+bool operator!=(const resp_value& x, const resp_value& y) {
+  return !(x == y);
+}
+
+const char* to_string(resp_value::kind x) {
+  switch (x) {
+    case resp_value::kind::nil:
+      return "nil";
+    case resp_value::kind::status:
+      return "status";
+    case resp_value::kind::error:
+      return "error";
+    case resp_value::kind::integer:
+      return "integer";
+    case resp_value::kind::string:
+      return "string";
+    case resp_value::kind::array:
+      return "array";
+  }
+  return "<invalid>";
+}
+
+void append_command(std::string& buf, const std::vector<std::string>& argv) {
+  // hiredis 0.14 sums the command length in an int; checking first keeps an
+  // oversized command from overflowing that sum and the buffer it sizes.
+  constexpr auto limit = static_cast<size_t>(INT_MAX);
+  size_t bound = max_array_header;
+  for (const auto& arg : argv) {
+    if (arg.size() + max_framing_per_arg > limit - bound)
+      throw std::length_error("cafcache::append_command: command too large");
+    bound += arg.size() + max_framing_per_arg;
+  }
+  std::vector<const char*> ptrs;
+  std::vector<size_t> lens;
+  ptrs.reserve(argv.size());
+  lens.reserve(argv.size());
+  for (const auto& arg : argv) {
+    ptrs.push_back(arg.data());
+    lens.push_back(arg.size());
+  }
+  char* raw = nullptr;
+  auto len = redisFormatCommandArgv(&raw, static_cast<int>(argv.size()),
+                                    ptrs.data(), lens.data());
+  if (len < 0)
+    throw std::bad_alloc();
+  std::unique_ptr<char, command_deleter> cmd{raw};
+  buf.append(cmd.get(), static_cast<size_t>(len));
+}
+
+void resp_reader::reader_deleter::operator()(redisReader* ptr) const noexcept {
+  redisReaderFree(ptr);
+}
+
+resp_reader::resp_reader() : reader_(redisReaderCreate()) {
+  if (!reader_)
+    throw std::bad_alloc();
+}
+
+resp_reader::~resp_reader() = default;
+
+resp_reader::resp_reader(resp_reader&& other) noexcept = default;
+
+resp_reader& resp_reader::operator=(resp_reader&& other) noexcept = default;
+
+void resp_reader::feed(const char* data, size_t size) {
+  // The result is deliberately ignored: hiredis records any failure in the
+  // reader, and next() reports it as protocol_error.
+  static_cast<void>(redisReaderFeed(reader_.get(), data, size));
+}
+
+resp_reader::status resp_reader::next(resp_value& out) {
+  void* raw = nullptr;
+  if (redisReaderGetReply(reader_.get(), &raw) != REDIS_OK)
+    return status::protocol_error;
+  if (raw == nullptr)
+    return status::need_more;
+  std::unique_ptr<redisReply, reply_deleter> reply{
+    static_cast<redisReply*>(raw)};
+  out = to_resp_value(*reply);
+  return status::reply;
+}
+
+std::string resp_reader::error_text() const {
+  return reader_->errstr;
+}
+
+} // namespace cafcache

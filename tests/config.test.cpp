@@ -1,0 +1,69 @@
+#include <doctest/doctest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "messages/errc.hpp"
+#include "runtime/config.hpp"
+
+using namespace cafcache;
+using namespace std::chrono_literals;
+
+TEST_CASE("the defaults are valid and match the documented promises") {
+  config c;
+  CHECK_FALSE(c.validate());
+  CHECK(c.default_ttl == 3600s);
+  CHECK(c.breaker_failure_threshold == 5);
+  CHECK(c.breaker_reset_timeout == 30s);
+  CHECK(c.pool_size == 2);
+}
+
+TEST_CASE("invalid fields are refused with a sentence naming the field") {
+  auto refused = [](auto tweak, const char* field) {
+    config c;
+    tweak(c);
+    auto err = c.validate();
+    REQUIRE(is(err, errc::bad_config));
+    CHECK(to_sentence(err).find(field) != std::string::npos);
+  };
+  refused([](config& c) { c.redis_url = "redis://host:0"; }, "redis-url");
+  refused([](config& c) { c.redis_url = "memcached://x"; }, "redis-url");
+  refused([](config& c) { c.pool_size = 0; }, "pool-size");
+  refused([](config& c) { c.request_timeout = 0s; }, "request-timeout");
+  refused([](config& c) { c.fallback_reserve = 1s; }, "fallback-reserve");
+  refused([](config& c) { c.jitter = 1.5; }, "jitter");
+  refused([](config& c) { c.breaker_failure_threshold = 0; },
+          "breaker-failure-threshold");
+  refused([](config& c) { c.max_half_open = 1ms; }, "probe-timeout");
+}
+
+TEST_CASE("every field is read from CAF's config, command line included") {
+  system_config cfg;
+  std::vector<std::string> args{"--cafcache.pool-size=3",
+                                "--cafcache.request-timeout=250ms",
+                                "--cafcache.key-prefix=app:",
+                                "--cafcache.jitter=0.5"};
+  std::vector<char*> argv{const_cast<char*>("test")};
+  for (auto& a : args)
+    argv.push_back(a.data());
+  cfg.parse(static_cast<int>(argv.size()), argv.data());
+  auto c = config::from(cfg);
+  CHECK(c.pool_size == 3);
+  CHECK(c.request_timeout == 250ms);
+  CHECK(c.key_prefix == "app:");
+  CHECK(c.jitter == doctest::Approx(0.5));
+  // Untouched fields keep their defaults.
+  CHECK(c.default_ttl == 3600s);
+}
+
+TEST_CASE("the README option table is the generated one") {
+  std::ifstream in{CAFCACHE_SOURCE_DIR "/README.md"};
+  REQUIRE(in.good());
+  std::stringstream buf;
+  buf << in.rdbuf();
+  auto table = options_markdown();
+  CHECK_MESSAGE(buf.str().find(table) != std::string::npos,
+                "README.md is out of date; paste the output of "
+                "build/tools/cafcache-options:\n"
+                  << table);
+}

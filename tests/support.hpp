@@ -1,0 +1,121 @@
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include "cafcache.hpp"
+#include "tools/redis_process.hpp"
+
+namespace cafcache::test {
+
+using namespace std::chrono_literals;
+
+/// An actor system with the middleman and cafcache loaded.
+struct node_config : system_config {
+  node_config() {
+    load<caf::io::middleman>();
+    set("scheduler.max-threads", 2);
+  }
+};
+
+/// Settings that let fault tests finish in seconds, not minutes.
+inline config fast_config(const std::string& url) {
+  config cfg;
+  cfg.redis_url = url;
+  cfg.key_prefix = "test:";
+  cfg.request_timeout = 300ms;
+  cfg.fallback_reserve = 30ms;
+  cfg.breaker_reset_timeout = 300ms;
+  cfg.breaker_max_reset_timeout = 1s;
+  cfg.probe_timeout = 300ms;
+  cfg.max_half_open = 1s;
+  cfg.reconnect_min = 50ms;
+  cfg.reconnect_max = 300ms;
+  cfg.connect_timeout = 500ms;
+  return cfg;
+}
+
+/// Synchronous helpers over a scoped actor, for tests only.
+class client {
+public:
+  client(caf::actor_system& sys, cache_actor cache)
+    : self_(sys), cache_(std::move(cache)) {
+  }
+
+  caf::expected<get_result> get(const std::string& key,
+                                request_options opts = {}) {
+    caf::expected<get_result> out{caf::error{}};
+    self_->request(cache_, 10s, get_atom::value, key, opts)
+      .receive([&](get_result& r) { out = std::move(r); },
+               [&](caf::error& e) { out = std::move(e); });
+    return out;
+  }
+
+  caf::expected<write_result> set(const std::string& key,
+                                  const std::string& value,
+                                  set_options opts = {}) {
+    return set(key, cache_value{codec_kind::raw, value}, opts);
+  }
+
+  caf::expected<write_result> set(const std::string& key, cache_value value,
+                                  set_options opts = {}) {
+    caf::expected<write_result> out{caf::error{}};
+    self_->request(cache_, 10s, put_atom::value, key, std::move(value), opts)
+      .receive([&](write_result& r) { out = r; },
+               [&](caf::error& e) { out = std::move(e); });
+    return out;
+  }
+
+  caf::expected<write_result> invalidate(const std::string& key,
+                                         request_options opts = {}) {
+    caf::expected<write_result> out{caf::error{}};
+    self_->request(cache_, 10s, delete_atom::value, key, opts)
+      .receive([&](write_result& r) { out = r; },
+               [&](caf::error& e) { out = std::move(e); });
+    return out;
+  }
+
+  health_report health() {
+    health_report out;
+    self_->request(cache_, 10s, health_atom::value)
+      .receive([&](health_report& r) { out = std::move(r); },
+               [&](caf::error&) {});
+    return out;
+  }
+
+  stats_report stats() {
+    stats_report out;
+    self_->request(cache_, 10s, stats_atom::value)
+      .receive([&](stats_report& r) { out = std::move(r); },
+               [&](caf::error&) {});
+    return out;
+  }
+
+  /// Polls health until `pred` holds or `limit` passes.
+  template <class Pred>
+  bool wait_for(Pred pred, caf::timespan limit = 10s) {
+    auto until = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < until) {
+      if (pred(health()))
+        return true;
+      std::this_thread::sleep_for(20ms);
+    }
+    return false;
+  }
+
+private:
+  caf::scoped_actor self_;
+  cache_actor cache_;
+};
+
+/// The value of a found result as a string, or "<miss>" / "<error: ...>".
+inline std::string text(const caf::expected<get_result>& r) {
+  if (!r)
+    return "<error: " + to_sentence(r.error()) + ">";
+  return r->found ? r->value.data : "<miss>";
+}
+
+} // namespace cafcache::test
