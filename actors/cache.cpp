@@ -82,6 +82,15 @@ void cache_state::fail(caf::typed_response_promise<T>& rp,
     self_->quit(stop_reason_);
 }
 
+caf::error cache_state::admit(const std::string& key) {
+  auto err = check_key(key);
+  if (!err && auth_broken())
+    err = conn_error_;
+  if (err)
+    ++stats_.errors;
+  return err;
+}
+
 caf::error cache_state::check_key(const std::string& key) {
   if (stopping_)
     return make_error(errc::shutting_down);
@@ -104,8 +113,18 @@ caf::timespan cache_state::redis_budget(const request_info& info) const {
   return left > 2 * reserve ? left - reserve : left / 2;
 }
 
+bool cache_state::worth_asking_redis(const request_info& info) const {
+  // A deadline this close leaves Redis no time to answer; asking anyway would
+  // only hand CAF a zero or negative request timeout.
+  return redis_budget(info) >= std::chrono::microseconds(100);
+}
+
+bool cache_state::redis_routed() const {
+  return route_ == breaker_state::closed && !needs_replay_ && !replaying_;
+}
+
 caf::actor cache_state::route_for(const std::string& key) const {
-  if (route_ != breaker_state::closed || needs_replay_ || replaying_)
+  if (!redis_routed())
     return nullptr;
   auto slot = std::hash<std::string>{}(key) % conns_.size();
   return conns_[slot];
@@ -131,18 +150,20 @@ std::string cache_state::redis_key(const std::string& key) const {
 caf::result<get_result> cache_state::get(std::string& key,
                                          const request_options& opts) {
   ++stats_.gets;
-  if (auto err = check_key(key)) {
-    ++stats_.errors;
+  if (auto err = admit(key))
     return err;
-  }
-  if (auth_broken()) {
-    ++stats_.errors;
-    return conn_error_;
-  }
   auto info = begin(opts.deadline);
   auto rp = self_->make_response_promise<get_result>();
-  if (auto conn = route_for(key))
-    redis_get(rp, info, std::move(key), std::move(conn));
+  auto conn = worth_asking_redis(info) ? route_for(key) : nullptr;
+  auto mirror = true;
+  if (!conn && worth_asking_redis(info) && redis_routed()) {
+    // The key's own connection is down: read through another one, but do not
+    // mirror the answer, which could overtake a write on the key's connection.
+    conn = any_connection();
+    mirror = false;
+  }
+  if (conn)
+    redis_get(rp, info, std::move(key), std::move(conn), mirror);
   else
     fallback_get(rp, info, std::move(key), false);
   return rp;
@@ -150,7 +171,7 @@ caf::result<get_result> cache_state::get(std::string& key,
 
 void cache_state::redis_get(caf::typed_response_promise<get_result> rp,
                             request_info info, std::string key,
-                            caf::actor conn) {
+                            caf::actor conn, bool mirror) {
   std::vector<std::string> argv{"GET", redis_key(key)};
   self_->request(conn, redis_budget(info), cmd_atom::value, std::move(argv))
     .then(
@@ -159,9 +180,9 @@ void cache_state::redis_get(caf::typed_response_promise<get_result> rp,
           on_redis_success();
           if (auto value = decode_envelope(reply.str)) {
             ++stats_.hits_redis;
-            auto ttl = cfg_.fallback_read_ttl;
-            self_->send(fallback_, put_atom::value, key, std::move(reply.str),
-                        ttl, false);
+            if (mirror)
+              self_->send(fallback_, put_atom::value, key,
+                          std::move(reply.str), cfg_.fallback_read_ttl, false);
             finish(rp, info,
                    get_result{true, std::move(*value), tier::redis, false});
             return;
@@ -220,10 +241,8 @@ caf::result<write_result> cache_state::set(std::string& key,
                                            cache_value& value,
                                            const set_options& opts) {
   ++stats_.sets;
-  if (auto err = check_key(key)) {
-    ++stats_.errors;
+  if (auto err = admit(key))
     return err;
-  }
   if (value.data.size() > cfg_.max_value_bytes) {
     ++stats_.errors;
     return make_error(errc::value_too_large,
@@ -236,15 +255,11 @@ caf::result<write_result> cache_state::set(std::string& key,
                       std::string{"the value is not valid "}
                         + to_string(value.codec));
   }
-  if (auth_broken()) {
-    ++stats_.errors;
-    return conn_error_;
-  }
   auto ttl = opts.ttl > caf::timespan{0} ? opts.ttl : cfg_.default_ttl;
   auto stored = encode_envelope(value);
   auto info = begin(opts.deadline);
   auto rp = self_->make_response_promise<write_result>();
-  auto conn = route_for(key);
+  auto conn = worth_asking_redis(info) ? route_for(key) : nullptr;
   if (!conn) {
     degrade_write(std::move(key), std::move(stored), ttl);
     finish(rp, info, write_result{tier::fallback});
@@ -279,17 +294,11 @@ caf::result<write_result> cache_state::set(std::string& key,
 caf::result<write_result>
 cache_state::invalidate(std::string& key, const request_options& opts) {
   ++stats_.invalidations;
-  if (auto err = check_key(key)) {
-    ++stats_.errors;
+  if (auto err = admit(key))
     return err;
-  }
-  if (auth_broken()) {
-    ++stats_.errors;
-    return conn_error_;
-  }
   auto info = begin(opts.deadline);
   auto rp = self_->make_response_promise<write_result>();
-  auto conn = route_for(key);
+  auto conn = worth_asking_redis(info) ? route_for(key) : nullptr;
   if (!conn) {
     degrade_write(std::move(key), {}, {});
     finish(rp, info, write_result{tier::fallback});

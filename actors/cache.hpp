@@ -100,16 +100,26 @@ private:
   void fail(caf::typed_response_promise<T>& rp, const request_info& info,
             caf::error err);
 
+  /// Checks the key and the credentials; counts and returns the error that
+  /// refuses the request, if any.
+  caf::error admit(const std::string& key);
+
   caf::error check_key(const std::string& key);
 
   /// Time left for Redis, keeping the fallback reserve.
   caf::timespan redis_budget(const request_info& info) const;
+
+  /// False when the deadline leaves Redis too little time to be useful.
+  bool worth_asking_redis(const request_info& info) const;
 
   /// Time left until the deadline (may be zero or negative).
   caf::timespan remaining(const request_info& info) const;
 
   /// The connection for `key`, or an invalid handle when Redis is not routed.
   caf::actor route_for(const std::string& key) const;
+
+  /// True while requests may go to Redis at all.
+  bool redis_routed() const;
 
   /// The error to give when Redis is unusable and the fallback cannot stand in
   /// (for writes while credentials are rejected).
@@ -120,7 +130,8 @@ private:
   // -- tiers -----------------------------------------------------------------
 
   void redis_get(caf::typed_response_promise<get_result> rp,
-                 request_info info, std::string key, caf::actor conn);
+                 request_info info, std::string key, caf::actor conn,
+                 bool mirror);
 
   void fallback_get(caf::typed_response_promise<get_result> rp,
                     request_info info, std::string key, bool redis_failed);

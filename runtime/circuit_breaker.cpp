@@ -72,17 +72,10 @@ bool circuit_breaker::on_failure(time_point now) {
 }
 
 bool circuit_breaker::force_open(time_point now) {
-  switch (state_) {
-    case breaker_state::closed:
-      open(now);
-      return true;
-    case breaker_state::half_open:
-      fail_probe(now);
-      return true;
-    case breaker_state::open:
-      return false;
-  }
-  return false;
+  if (state_ != breaker_state::closed)
+    return on_failure(now);
+  open(now);
+  return true;
 }
 
 bool circuit_breaker::on_tick(time_point now) {
