@@ -9,7 +9,7 @@ void fallback_state::init(const config& cfg) {
 
 std::vector<std::string> fallback_state::lookup(const std::string& key) {
   if (auto value = cache_->get(key, clock::now()))
-    return {*value};
+    return {std::string{*value}};
   return {};
 }
 

@@ -4,6 +4,7 @@
 
 #include <caf/io/middleman.hpp>
 
+#include "actors/null_connection.hpp"
 #include "actors/redis_connection.hpp"
 #include "messages/errc.hpp"
 
@@ -51,6 +52,10 @@ void supervisor_state::connect(uint32_t slot) {
   auto& s = slots_[slot];
   s.connecting = true;
   ++s.attempt;
+  if (cfg_.backend == "null") {
+    on_hello(slot, s.attempt, self_->spawn(null_connection), caf::error{});
+    return;
+  }
   self_->spawn<caf::detached>(connector, caf::actor_cast<caf::actor>(self_),
                               slot, s.attempt, endpoint_, cfg_.max_pending);
   self_->delayed_send(self_, cfg_.connect_timeout, tick_atom::value, slot,

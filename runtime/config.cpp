@@ -51,6 +51,8 @@ caf::error config::validate() const {
   std::string why;
   if (!parse_redis_url(redis_url, &why))
     return bad("cafcache.redis-url: " + why);
+  if (backend != "redis" && backend != "null")
+    return bad("cafcache.backend must be \"redis\" or \"null\"");
   if (pool_size == 0 || pool_size > 64)
     return bad("cafcache.pool-size must be between 1 and 64");
   if (max_pending == 0)

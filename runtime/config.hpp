@@ -22,6 +22,9 @@ struct config {
 
   /// redis://[user:password@]host[:port][/db]
   std::string redis_url = "redis://127.0.0.1:6379";
+  /// "redis", or "null" for an in-process map with the same actor hops and no
+  /// Redis at all (the benchmark's messaging ceiling; nothing is persisted).
+  std::string backend = "redis";
   /// Namespace prepended to every key in Redis.
   std::string key_prefix = "cafcache:";
   /// Connections to Redis; each is pipelined, so a few are plenty.
@@ -104,6 +107,8 @@ template <class F>
 void config::for_each_field(F&& f) {
   f("redis-url", &config::redis_url,
     "redis://[user:password@]host[:port][/db]");
+  f("backend", &config::backend,
+    "`redis`, or `null`: in-process map, no Redis (benchmark ceiling)");
   f("key-prefix", &config::key_prefix,
     "namespace prepended to every key in Redis");
   f("pool-size", &config::pool_size,

@@ -29,6 +29,12 @@ void latency_histogram::record(std::chrono::nanoseconds x) {
   ++count_;
 }
 
+void latency_histogram::merge(const latency_histogram& other) {
+  for (size_t i = 0; i < buckets_.size(); ++i)
+    buckets_[i] += other.buckets_[i];
+  count_ += other.count_;
+}
+
 uint64_t latency_histogram::percentile_us(double q) const {
   if (count_ == 0)
     return 0;

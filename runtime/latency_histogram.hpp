@@ -13,6 +13,9 @@ public:
   /// Records one observation.
   void record(std::chrono::nanoseconds x);
 
+  /// Adds every observation of `other`.
+  void merge(const latency_histogram& other);
+
   /// The smallest bucket bound below which at least `q` (0..1) of all
   /// observations fall; 0 when empty.
   uint64_t percentile_us(double q) const;

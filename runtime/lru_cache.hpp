@@ -3,17 +3,17 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <list>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 
 namespace cafcache {
 
 /// A bounded map from key to value that evicts the least recently used entry
 /// first and drops entries once their expiry time passed. The byte bound
 /// counts payload only (key plus value bytes), not bookkeeping, so that it is
-/// predictable for users; bookkeeping adds roughly a hundred bytes per entry.
+/// predictable for users; bookkeeping adds roughly 50 to 70 bytes per entry.
 /// Not thread-safe: meant to be owned by a single actor.
 class lru_cache {
 public:
@@ -25,25 +25,36 @@ public:
   /// Point in time on `clock`.
   using time_point = clock::time_point;
 
-  // -- constructors -----------------------------------------------------------
+  // -- constructors, destructors, and assignment operators --------------------
 
   /// Creates an empty cache holding at most `max_entries` entries and at most
   /// `max_bytes` bytes of keys plus values.
   lru_cache(size_t max_entries, size_t max_bytes);
 
-  // The index points into list nodes, so copies would dangle.
+  /// Takes over all entries; `other` keeps its bounds but becomes empty.
+  lru_cache(lru_cache&& other) noexcept;
+
+  /// Drops all entries, then takes over those of `other`, which becomes empty.
+  lru_cache& operator=(lru_cache&& other) noexcept;
+
+  // Entries are owned raw allocations, so a copy would double-free them.
   lru_cache(const lru_cache&) = delete;
   lru_cache& operator=(const lru_cache&) = delete;
+
+  /// Frees every entry.
+  ~lru_cache();
 
   // -- observers --------------------------------------------------------------
 
   /// Returns the value for `key` without touching recency or erasing expired
-  /// entries, or nullptr when absent or expired at `now`.
-  const std::string* peek(std::string_view key, time_point now) const;
+  /// entries, or nullopt when absent or expired at `now`. The view stays valid
+  /// until the next call to a non-const member function.
+  std::optional<std::string_view> peek(std::string_view key,
+                                       time_point now) const;
 
   /// Returns the number of entries, including expired ones not yet removed.
   size_t size() const noexcept {
-    return entries_.size();
+    return size_;
   }
 
   /// Returns the sum of key.size() + value.size() over all entries.
@@ -73,16 +84,17 @@ public:
 
   // -- modifiers --------------------------------------------------------------
 
-  /// Returns the value for `key` and marks it most recently used, or nullptr
+  /// Returns the value for `key` and marks it most recently used, or nullopt
   /// when absent or expired at `now` (an expired entry is erased and counted
-  /// in expirations()).
-  const std::string* get(std::string_view key, time_point now);
+  /// in expirations()). The view stays valid until the next call to a
+  /// non-const member function.
+  std::optional<std::string_view> get(std::string_view key, time_point now);
 
   /// Inserts or replaces the entry for `key` as most recently used and evicts
   /// least recently used entries until both bounds hold; `expires` equal to
   /// time_point::max() means no TTL. Returns false and erases any old entry
-  /// for `key` when the entry alone cannot fit (a stale value would be worse
-  /// than none).
+  /// for `key` when the entry alone cannot fit, which includes a key or value
+  /// of 4 GiB or more (a stale value would be worse than none).
   bool put(std::string key, std::string value, time_point expires,
            time_point now);
 
@@ -98,13 +110,43 @@ public:
 private:
   // -- member types -----------------------------------------------------------
 
+  /// Header of a single allocation that also holds the key bytes followed by
+  /// the value bytes, so that each entry costs one malloc chunk.
   struct entry {
-    std::string key;
-    std::string value;
+    /// Neighbor toward the most recently used end.
+    entry* prev;
+
+    /// Neighbor toward the least recently used end.
+    entry* next;
+
     time_point expires;
+
+    // 32-bit lengths keep the header at 32 bytes.
+    uint32_t key_len;
+    uint32_t value_len;
+
+    const char* data() const noexcept {
+      return reinterpret_cast<const char*>(this + 1);
+    }
+
+    std::string_view key() const noexcept {
+      return {data(), key_len};
+    }
+
+    std::string_view value() const noexcept {
+      return {data() + key_len, value_len};
+    }
+
+    size_t payload() const noexcept {
+      return size_t{key_len} + value_len;
+    }
   };
 
-  using entry_list = std::list<entry>;
+  // -- constants --------------------------------------------------------------
+
+  static constexpr size_t npos = static_cast<size_t>(-1);
+
+  static constexpr size_t min_capacity = 16;
 
   // -- utility ----------------------------------------------------------------
 
@@ -112,25 +154,54 @@ private:
     return now >= x.expires;
   }
 
-  static size_t payload(const entry& x) noexcept {
-    return x.key.size() + x.value.size();
-  }
+  static entry* make_entry(std::string_view key, std::string_view value,
+                           time_point expires);
 
-  void remove(entry_list::iterator pos);
+  static void destroy(entry* x) noexcept;
+
+  /// Returns the first slot of the probe sequence for `key`.
+  size_t home(std::string_view key) const noexcept;
+
+  /// Returns the slot holding `key`, or npos.
+  size_t find(std::string_view key) const noexcept;
+
+  /// Returns the first empty slot of the probe sequence for `key`.
+  size_t free_slot(std::string_view key) const noexcept;
+
+  /// Doubles the table (or allocates the first one) and reinserts every entry.
+  void grow();
+
+  void link_front(entry* x) noexcept;
+
+  void unlink(entry* x) noexcept;
+
+  /// Unlinks and frees the entry in `slot` and closes the gap it leaves.
+  void remove_at(size_t slot) noexcept;
+
+  /// Frees every entry and the table.
+  void release() noexcept;
 
   // -- member variables -------------------------------------------------------
 
   size_t max_entries_;
   size_t max_bytes_;
   size_t bytes_ = 0;
+  size_t size_ = 0;
   uint64_t evictions_ = 0;
   uint64_t expirations_ = 0;
 
-  /// Front is the most recently used entry.
-  entry_list entries_;
+  /// Most recently used entry.
+  entry* head_ = nullptr;
 
-  /// Views point into the key of a list node, whose address never changes.
-  std::unordered_map<std::string_view, entry_list::iterator> index_;
+  /// Least recently used entry, the next eviction victim.
+  entry* tail_ = nullptr;
+
+  /// Open addressing with linear probing: a bare pointer per slot and no
+  /// per-entry chain link is what keeps the bookkeeping small. The capacity is
+  /// zero or a power of two, and at most 3/4 of the slots are in use so that
+  /// probe runs stay short and always end at an empty slot.
+  std::unique_ptr<entry*[]> slots_;
+  size_t capacity_ = 0;
 };
 
 } // namespace cafcache

@@ -2,7 +2,12 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <limits>
+#include <random>
 #include <string>
+#include <utility>
+#include <vector>
 
 using namespace cafcache;
 using namespace std::chrono_literals;
@@ -16,7 +21,7 @@ const time_point never = time_point::max();
 
 std::string value_of(lru_cache& cache, std::string_view key, time_point now) {
   auto result = cache.peek(key, now);
-  return result ? *result : std::string{"<none>"};
+  return result ? std::string{*result} : std::string{"<none>"};
 }
 
 } // namespace
@@ -25,9 +30,9 @@ TEST_CASE("lru_cache: put then get returns the value") {
   lru_cache cache{10, 1000};
   CHECK(cache.put("a", "1", never, t0));
   auto value = cache.get("a", t0);
-  REQUIRE(value != nullptr);
+  REQUIRE(value.has_value());
   CHECK_EQ(*value, "1");
-  CHECK_EQ(cache.get("b", t0), nullptr);
+  CHECK_FALSE(cache.get("b", t0));
   CHECK_EQ(cache.size(), 1u);
   CHECK_EQ(cache.bytes(), 2u);
   CHECK_EQ(cache.max_entries(), 10u);
@@ -41,7 +46,7 @@ TEST_CASE("lru_cache: the entry bound evicts the least recently used") {
   CHECK(cache.put("c", "3", never, t0));
   CHECK(cache.put("d", "4", never, t0));
   CHECK_EQ(cache.size(), 3u);
-  CHECK_EQ(cache.peek("a", t0), nullptr);
+  CHECK_FALSE(cache.peek("a", t0));
   CHECK_EQ(value_of(cache, "b", t0), "2");
   CHECK_EQ(value_of(cache, "d", t0), "4");
   CHECK_EQ(cache.evictions(), 1u);
@@ -53,14 +58,14 @@ TEST_CASE("lru_cache: get refreshes recency but peek does not") {
   cache.put("a", "1", never, t0);
   cache.put("b", "2", never, t0);
   cache.put("c", "3", never, t0);
-  REQUIRE(cache.get("a", t0) != nullptr);
-  REQUIRE(cache.peek("b", t0) != nullptr);
+  REQUIRE(cache.get("a", t0));
+  REQUIRE(cache.peek("b", t0));
   cache.put("d", "4", never, t0);
-  CHECK_NE(cache.peek("a", t0), nullptr);
-  CHECK_EQ(cache.peek("b", t0), nullptr);
+  CHECK(cache.peek("a", t0));
+  CHECK_FALSE(cache.peek("b", t0));
   cache.put("e", "5", never, t0);
-  CHECK_EQ(cache.peek("c", t0), nullptr);
-  CHECK_NE(cache.peek("a", t0), nullptr);
+  CHECK_FALSE(cache.peek("c", t0));
+  CHECK(cache.peek("a", t0));
   CHECK_EQ(cache.evictions(), 2u);
 }
 
@@ -71,7 +76,7 @@ TEST_CASE("lru_cache: replacing refreshes recency") {
   cache.put("a", "one", never, t0);
   cache.put("c", "3", never, t0);
   CHECK_EQ(value_of(cache, "a", t0), "one");
-  CHECK_EQ(cache.peek("b", t0), nullptr);
+  CHECK_FALSE(cache.peek("b", t0));
 }
 
 TEST_CASE("lru_cache: replacing updates the byte count") {
@@ -95,11 +100,11 @@ TEST_CASE("lru_cache: one large put evicts several entries") {
   CHECK_EQ(cache.size(), 2u);
   CHECK_EQ(cache.bytes(), 35u);
   CHECK_EQ(cache.evictions(), 3u);
-  CHECK_EQ(cache.peek("a", t0), nullptr);
-  CHECK_EQ(cache.peek("b", t0), nullptr);
-  CHECK_EQ(cache.peek("c", t0), nullptr);
-  CHECK_NE(cache.peek("d", t0), nullptr);
-  CHECK_NE(cache.peek("z", t0), nullptr);
+  CHECK_FALSE(cache.peek("a", t0));
+  CHECK_FALSE(cache.peek("b", t0));
+  CHECK_FALSE(cache.peek("c", t0));
+  CHECK(cache.peek("d", t0));
+  CHECK(cache.peek("z", t0));
 }
 
 TEST_CASE("lru_cache: an entry that fits exactly is accepted") {
@@ -115,7 +120,7 @@ TEST_CASE("lru_cache: an oversize entry is rejected and removes the old one") {
   cache.put("k", "old", never, t0);
   cache.put("other", "1", never, t0);
   CHECK_FALSE(cache.put("k", std::string(10, 'v'), never, t0));
-  CHECK_EQ(cache.peek("k", t0), nullptr);
+  CHECK_FALSE(cache.peek("k", t0));
   CHECK_EQ(value_of(cache, "other", t0), "1");
   CHECK_EQ(cache.size(), 1u);
   CHECK_EQ(cache.bytes(), 6u);
@@ -133,16 +138,16 @@ TEST_CASE("lru_cache: entries expire at their expiry time") {
   lru_cache cache{10, 1000};
   cache.put("a", "1", t0 + 10s, t0);
   cache.put("b", "2", never, t0);
-  CHECK_NE(cache.get("a", t0 + 9s), nullptr);
-  CHECK_NE(cache.peek("a", t0 + 10s - 1ns), nullptr);
-  CHECK_EQ(cache.peek("a", t0 + 10s), nullptr);
+  CHECK(cache.get("a", t0 + 9s));
+  CHECK(cache.peek("a", t0 + 10s - 1ns));
+  CHECK_FALSE(cache.peek("a", t0 + 10s));
   CHECK_EQ(cache.size(), 2u); // peek leaves the expired entry in place
   CHECK_EQ(cache.expirations(), 0u);
-  CHECK_EQ(cache.get("a", t0 + 10s), nullptr);
+  CHECK_FALSE(cache.get("a", t0 + 10s));
   CHECK_EQ(cache.size(), 1u);
   CHECK_EQ(cache.bytes(), 2u);
   CHECK_EQ(cache.expirations(), 1u);
-  CHECK_NE(cache.get("b", t0 + 1000h), nullptr);
+  CHECK(cache.get("b", t0 + 1000h));
 }
 
 TEST_CASE("lru_cache: replacing resets the expiry time") {
@@ -151,7 +156,7 @@ TEST_CASE("lru_cache: replacing resets the expiry time") {
   cache.put("a", "2", never, t0);
   CHECK_EQ(value_of(cache, "a", t0 + 1h), "2");
   cache.put("a", "3", t0 + 1s, t0);
-  CHECK_EQ(cache.peek("a", t0 + 1s), nullptr);
+  CHECK_FALSE(cache.peek("a", t0 + 1s));
 }
 
 TEST_CASE("lru_cache: purge_expired removes only expired entries") {
@@ -165,9 +170,9 @@ TEST_CASE("lru_cache: purge_expired removes only expired entries") {
   CHECK_EQ(cache.size(), 2u);
   CHECK_EQ(cache.bytes(), 4u);
   CHECK_EQ(cache.expirations(), 2u);
-  CHECK_EQ(cache.peek("a", t0), nullptr);
-  CHECK_EQ(cache.peek("b", t0), nullptr);
-  CHECK_NE(cache.peek("c", t0), nullptr);
+  CHECK_FALSE(cache.peek("a", t0));
+  CHECK_FALSE(cache.peek("b", t0));
+  CHECK(cache.peek("c", t0));
   CHECK_EQ(cache.purge_expired(t0 + 2s), 0u);
 }
 
@@ -180,7 +185,7 @@ TEST_CASE("lru_cache: making room drops expired entries as expirations") {
   CHECK_EQ(cache.evictions(), 0u);
   cache.put("d", "4", never, t0 + 5s);
   CHECK_EQ(cache.evictions(), 1u);
-  CHECK_EQ(cache.peek("b", t0), nullptr);
+  CHECK_FALSE(cache.peek("b", t0));
 }
 
 TEST_CASE("lru_cache: erase and clear") {
@@ -194,7 +199,7 @@ TEST_CASE("lru_cache: erase and clear") {
   cache.clear();
   CHECK_EQ(cache.size(), 0u);
   CHECK_EQ(cache.bytes(), 0u);
-  CHECK_EQ(cache.peek("bb", t0), nullptr);
+  CHECK_FALSE(cache.peek("bb", t0));
   CHECK_EQ(cache.evictions(), 0u);
   CHECK(cache.put("bb", "3", never, t0));
   CHECK_EQ(value_of(cache, "bb", t0), "3");
@@ -212,5 +217,161 @@ TEST_CASE("lru_cache: keys stay valid across many inserts and evictions") {
   CHECK_EQ(cache.evictions(), 950u);
   CHECK_EQ(value_of(cache, "key-999", t0), "999");
   CHECK_EQ(value_of(cache, "key-998" + std::string(32, '-'), t0), "998");
-  CHECK_EQ(cache.peek("key-949", t0), nullptr);
+  CHECK_FALSE(cache.peek("key-949", t0));
+}
+
+TEST_CASE("lru_cache: the entry bound holds at scale") {
+  constexpr int n = 100'000;
+  lru_cache cache{n, std::numeric_limits<size_t>::max()};
+  size_t kept_bytes = 0;
+  int rejected = 0;
+  for (int i = 0; i < 2 * n; ++i) {
+    auto key = "key-" + std::to_string(i);
+    auto value = std::string(i % 50, 'v') + std::to_string(i);
+    if (i >= n)
+      kept_bytes += key.size() + value.size();
+    rejected += !cache.put(std::move(key), std::move(value), never, t0);
+  }
+  CHECK_EQ(rejected, 0);
+  CHECK_EQ(cache.size(), size_t{n});
+  CHECK_EQ(cache.bytes(), kept_bytes);
+  CHECK_EQ(cache.evictions(), uint64_t{n});
+  int stale = 0;
+  int wrong = 0;
+  for (int i = 0; i < 2 * n; ++i) {
+    auto value = cache.peek("key-" + std::to_string(i), t0);
+    if (i < n)
+      stale += value.has_value();
+    else if (value != std::string(i % 50, 'v') + std::to_string(i))
+      ++wrong;
+  }
+  CHECK_EQ(stale, 0);
+  CHECK_EQ(wrong, 0);
+}
+
+TEST_CASE("lru_cache: entries survive table growth, erase and replace") {
+  constexpr int n = 50'000; // grows the table from 16 to 131072 slots
+  lru_cache cache{1'000'000, std::numeric_limits<size_t>::max()};
+  auto key_of = [](int i) { return std::to_string(i * 7919) + "-k"; };
+  for (int i = 0; i < n; ++i)
+    cache.put(key_of(i), std::to_string(i), never, t0);
+  REQUIRE_EQ(cache.size(), size_t{n});
+  int missing = 0;
+  for (int i = 0; i < n; ++i)
+    missing += value_of(cache, key_of(i), t0) != std::to_string(i);
+  CHECK_EQ(missing, 0);
+  // Erasing every third key shifts later probe-run members back; replacing
+  // every other remaining key swaps the entry in its slot.
+  size_t expected_bytes = 0;
+  for (int i = 0; i < n; ++i) {
+    if (i % 3 == 0) {
+      CHECK(cache.erase(key_of(i)));
+    } else if (i % 2 == 0) {
+      cache.put(key_of(i), "new-" + std::to_string(i), never, t0);
+      expected_bytes += key_of(i).size() + 4 + std::to_string(i).size();
+    } else {
+      expected_bytes += key_of(i).size() + std::to_string(i).size();
+    }
+  }
+  CHECK_EQ(cache.bytes(), expected_bytes);
+  int wrong = 0;
+  for (int i = 0; i < n; ++i) {
+    auto expected = i % 3 == 0   ? std::string{"<none>"}
+                    : i % 2 == 0 ? "new-" + std::to_string(i)
+                                 : std::to_string(i);
+    wrong += value_of(cache, key_of(i), t0) != expected;
+  }
+  CHECK_EQ(wrong, 0);
+  CHECK_EQ(cache.evictions(), 0u);
+}
+
+TEST_CASE("lru_cache: random operations match a naive model") {
+  // 95 entries keep a 128-slot table near its maximum load, so probe runs
+  // are long and erasing from their middle is common.
+  constexpr size_t max_entries = 95;
+  constexpr size_t max_bytes = 3000;
+  lru_cache cache{max_entries, max_bytes};
+  // Front is the most recently used entry.
+  std::vector<std::pair<std::string, std::string>> model;
+  size_t model_bytes = 0;
+  uint64_t model_evictions = 0;
+  auto find = [&](const std::string& key) {
+    return std::find_if(model.begin(), model.end(),
+                        [&](const auto& x) { return x.first == key; });
+  };
+  auto drop = [&](decltype(model)::iterator pos) {
+    model_bytes -= pos->first.size() + pos->second.size();
+    model.erase(pos);
+  };
+  std::mt19937 rng{42};
+  int mismatches = 0;
+  for (int step = 0; step < 50'000; ++step) {
+    auto key = "k" + std::to_string(rng() % 300);
+    auto pos = find(key);
+    switch (rng() % 4) {
+      case 0: { // put
+        auto value = std::string(rng() % 60, 'a' + step % 26);
+        auto accepted = cache.put(key, value, never, t0);
+        mismatches += !accepted;
+        if (pos != model.end())
+          drop(pos);
+        model_bytes += key.size() + value.size();
+        model.emplace(model.begin(), key, value);
+        while (model.size() > max_entries || model_bytes > max_bytes) {
+          drop(std::prev(model.end()));
+          ++model_evictions;
+        }
+        break;
+      }
+      case 1: { // get
+        auto value = cache.get(key, t0);
+        if (pos == model.end()) {
+          mismatches += value.has_value();
+        } else {
+          mismatches += value != pos->second;
+          std::rotate(model.begin(), pos, std::next(pos));
+        }
+        break;
+      }
+      case 2: { // peek
+        auto value = cache.peek(key, t0);
+        mismatches += pos == model.end() ? value.has_value()
+                                         : value != pos->second;
+        break;
+      }
+      default: { // erase
+        mismatches += cache.erase(key) != (pos != model.end());
+        if (pos != model.end())
+          drop(pos);
+      }
+    }
+    mismatches += cache.size() != model.size() || cache.bytes() != model_bytes
+                  || cache.evictions() != model_evictions;
+  }
+  CHECK_EQ(mismatches, 0);
+  CHECK_GT(model_evictions, 1000u);
+  for (const auto& [key, value] : model)
+    CHECK_EQ(value_of(cache, key, t0), value);
+}
+
+TEST_CASE("lru_cache: moving transfers the entries") {
+  lru_cache source{10, 1000};
+  source.put("a", "1", never, t0);
+  source.put("b", "2", never, t0);
+  lru_cache target{std::move(source)};
+  CHECK_EQ(target.size(), 2u);
+  CHECK_EQ(target.bytes(), 4u);
+  CHECK_EQ(value_of(target, "a", t0), "1");
+  CHECK_EQ(source.size(), 0u);
+  CHECK_EQ(source.bytes(), 0u);
+  CHECK_FALSE(source.peek("a", t0));
+  CHECK(source.put("c", "3", never, t0)); // moved-from stays usable
+  lru_cache other{5, 50};
+  other.put("x", "9", never, t0);
+  other = std::move(target);
+  CHECK_EQ(other.max_entries(), 10u);
+  CHECK_EQ(other.size(), 2u);
+  CHECK_FALSE(other.peek("x", t0));
+  CHECK_EQ(value_of(other, "b", t0), "2");
+  CHECK_EQ(target.size(), 0u);
 }
