@@ -55,29 +55,91 @@ void cache_state::init(config cfg) {
 
 // -- request plumbing ---------------------------------------------------------
 
-cache_state::request_info cache_state::begin(caf::timespan requested) {
-  auto now = self_->clock().now();
-  auto budget = requested > caf::timespan{0} ? requested
-                                             : cfg_.request_timeout;
+cache_state::op_ptr cache_state::start(operation::kind what, std::string key,
+                                       caf::timespan requested) {
+  auto op = std::make_shared<operation>();
+  op->what = what;
+  op->key = std::move(key);
+  op->start = self_->clock().now();
+  op->deadline = op->start
+                 + (requested > caf::timespan{0} ? requested
+                                                  : cfg_.request_timeout);
+  auto left = op->deadline - op->start;
+  auto reserve = cfg_.fallback_reserve;
+  op->redis_deadline = op->start
+                       + (left > 2 * reserve ? left - reserve : left / 2);
   ++outstanding_;
-  return {now, now + budget};
+  arm(op, op->deadline);
+  return op;
 }
 
-template <class T>
-void cache_state::finish(caf::typed_response_promise<T>& rp,
-                         const request_info& info, T value) {
-  latency_.record(self_->clock().now() - info.start);
-  rp.deliver(std::move(value));
-  if (--outstanding_ == 0 && stopping_)
-    self_->quit(stop_reason_);
+void cache_state::arm(const op_ptr& op, time_point at) {
+  deadlines_.push(at, op);
+  if (!sweep_scheduled_) {
+    sweep_scheduled_ = true;
+    self_->delayed_send(self_, sweep_interval(), sweep_atom::value);
+  }
 }
 
-template <class T>
-void cache_state::fail(caf::typed_response_promise<T>& rp,
-                       const request_info& info, caf::error err) {
+caf::timespan cache_state::sweep_interval() const {
+  // Fine enough that the fallback still has most of its reserve left when
+  // Redis runs out of time.
+  auto x = cfg_.fallback_reserve / 4;
+  return std::clamp<caf::timespan>(x, std::chrono::milliseconds(1),
+                                   std::chrono::milliseconds(5));
+}
+
+void cache_state::on_sweep() {
+  sweep_scheduled_ = false;
+  auto now = self_->clock().now();
+  deadlines_.expire(now, [&](op_ptr op) { on_expired(op, now); });
+  if (!deadlines_.empty()) {
+    sweep_scheduled_ = true;
+    self_->delayed_send(self_, sweep_interval(), sweep_atom::value);
+  }
+}
+
+void cache_state::on_expired(const op_ptr& op, time_point now) {
+  if (op->settled)
+    return;
+  if (now >= op->deadline) {
+    op->in_redis = false;
+    answer(op, make_error(errc::timeout));
+    return;
+  }
+  if (op->in_redis && now >= op->redis_deadline) {
+    op->in_redis = false;
+    on_redis_failure(make_error(errc::timeout));
+    redis_failed(op);
+  }
+}
+
+void cache_state::answer(const op_ptr& op, get_result x) {
+  op->settled = true;
+  latency_.record(self_->clock().now() - op->start);
+  op->get_rp.deliver(std::move(x));
+  done_one();
+}
+
+void cache_state::answer(const op_ptr& op, write_result x) {
+  op->settled = true;
+  latency_.record(self_->clock().now() - op->start);
+  op->write_rp.deliver(x);
+  done_one();
+}
+
+void cache_state::answer(const op_ptr& op, caf::error err) {
+  op->settled = true;
   ++stats_.errors;
-  latency_.record(self_->clock().now() - info.start);
-  rp.deliver(std::move(err));
+  latency_.record(self_->clock().now() - op->start);
+  if (op->what == operation::kind::get)
+    op->get_rp.deliver(std::move(err));
+  else
+    op->write_rp.deliver(std::move(err));
+  done_one();
+}
+
+void cache_state::done_one() {
   if (--outstanding_ == 0 && stopping_)
     self_->quit(stop_reason_);
 }
@@ -103,30 +165,17 @@ caf::error cache_state::check_key(const std::string& key) {
   return caf::none;
 }
 
-caf::timespan cache_state::remaining(const request_info& info) const {
-  return info.deadline - self_->clock().now();
-}
-
-caf::timespan cache_state::redis_budget(const request_info& info) const {
-  auto left = remaining(info);
-  auto reserve = cfg_.fallback_reserve;
-  return left > 2 * reserve ? left - reserve : left / 2;
-}
-
-bool cache_state::worth_asking_redis(const request_info& info) const {
-  // A deadline this close leaves Redis no time to answer; asking anyway would
-  // only hand CAF a zero or negative request timeout.
-  return redis_budget(info) >= std::chrono::microseconds(100);
-}
-
 bool cache_state::redis_routed() const {
   return route_ == breaker_state::closed && !needs_replay_ && !replaying_;
 }
 
-caf::actor cache_state::route_for(const std::string& key) const {
-  if (!redis_routed())
+caf::actor cache_state::route_for(const op_ptr& op) const {
+  // A deadline this close leaves Redis no time to answer.
+  if (!redis_routed()
+      || op->redis_deadline - self_->clock().now()
+           < std::chrono::microseconds(100))
     return nullptr;
-  auto slot = std::hash<std::string>{}(key) % conns_.size();
+  auto slot = std::hash<std::string>{}(op->key) % conns_.size();
   return conns_[slot];
 }
 
@@ -145,6 +194,74 @@ std::string cache_state::redis_key(const std::string& key) const {
   return cfg_.key_prefix + key;
 }
 
+void cache_state::to_redis(const op_ptr& op, const caf::actor& conn,
+                           std::vector<std::string> argv) {
+  // No CAF timeout here: the deadline queue fails the operation over to the
+  // fallback; a reply arriving after that is ignored.
+  op->in_redis = true;
+  arm(op, op->redis_deadline);
+  self_->request(conn, caf::infinite, cmd_atom::value, std::move(argv))
+    .then(
+      [this, op](resp_value& reply) {
+        if (!op->in_redis)
+          return;
+        op->in_redis = false;
+        on_reply(op, reply);
+      },
+      [this, op](caf::error& err) {
+        if (!op->in_redis)
+          return;
+        op->in_redis = false;
+        on_redis_failure(err);
+        redis_failed(op);
+      });
+}
+
+void cache_state::on_reply(const op_ptr& op, resp_value& reply) {
+  switch (op->what) {
+    case operation::kind::get:
+      get_reply(op, reply);
+      return;
+    case operation::kind::set:
+      if (reply.is_ok()) {
+        on_redis_success();
+        self_->send(fallback_, put_atom::value, op->key, std::move(op->stored),
+                    op->ttl, false);
+        answer(op, write_result{tier::redis});
+        return;
+      }
+      break;
+    case operation::kind::invalidate:
+      if (!reply.is_error()) {
+        on_redis_success();
+        self_->send(fallback_, delete_atom::value, op->key, false);
+        answer(op, write_result{tier::redis});
+        return;
+      }
+      break;
+  }
+  // A write that Redis refused was not applied: whatever Redis holds under
+  // the key is now older than what the caller wanted, so never read it again.
+  on_redis_failure(make_error(errc::redis_error, reply.str));
+  degrade_write(op->key, {}, op->ttl);
+  answer(op, make_error(errc::redis_error, reply.str));
+}
+
+void cache_state::redis_failed(const op_ptr& op) {
+  switch (op->what) {
+    case operation::kind::get:
+      fallback_get(op, true);
+      return;
+    case operation::kind::set:
+      degrade_write(op->key, std::move(op->stored), op->ttl);
+      break;
+    case operation::kind::invalidate:
+      degrade_write(op->key, {}, op->ttl);
+      break;
+  }
+  answer(op, write_result{tier::fallback});
+}
+
 // -- get ----------------------------------------------------------------------
 
 caf::result<get_result> cache_state::get(std::string& key,
@@ -152,87 +269,72 @@ caf::result<get_result> cache_state::get(std::string& key,
   ++stats_.gets;
   if (auto err = admit(key))
     return err;
-  auto info = begin(opts.deadline);
-  auto rp = self_->make_response_promise<get_result>();
-  auto conn = worth_asking_redis(info) ? route_for(key) : nullptr;
-  auto mirror = true;
-  if (!conn && worth_asking_redis(info) && redis_routed()) {
+  auto op = start(operation::kind::get, std::move(key), opts.deadline);
+  op->get_rp = self_->make_response_promise<get_result>();
+  auto conn = route_for(op);
+  if (!conn && redis_routed()) {
     // The key's own connection is down: read through another one, but do not
     // mirror the answer, which could overtake a write on the key's connection.
     conn = any_connection();
-    mirror = false;
+    op->mirror = false;
   }
   if (conn)
-    redis_get(rp, info, std::move(key), std::move(conn), mirror);
+    to_redis(op, conn, {"GET", redis_key(op->key)});
   else
-    fallback_get(rp, info, std::move(key), false);
-  return rp;
+    fallback_get(op, false);
+  return op->get_rp;
 }
 
-void cache_state::redis_get(caf::typed_response_promise<get_result> rp,
-                            request_info info, std::string key,
-                            caf::actor conn, bool mirror) {
-  std::vector<std::string> argv{"GET", redis_key(key)};
-  self_->request(conn, redis_budget(info), cmd_atom::value, std::move(argv))
-    .then(
-      [=](resp_value& reply) mutable {
-        if (reply.type == resp_value::kind::string) {
-          on_redis_success();
-          if (auto value = decode_envelope(reply.str)) {
-            ++stats_.hits_redis;
-            if (mirror)
-              self_->send(fallback_, put_atom::value, key,
-                          std::move(reply.str), cfg_.fallback_read_ttl, false);
-            finish(rp, info,
-                   get_result{true, std::move(*value), tier::redis, false});
-            return;
-          }
-          ++stats_.decode_errors;
-        } else if (reply.is_nil()) {
-          on_redis_success();
-        } else if (wrong_type(reply)) {
-          on_redis_success();
-          ++stats_.decode_errors;
-        } else {
-          on_redis_failure(make_error(errc::redis_error, reply.str));
-          fallback_get(rp, info, std::move(key), true);
-          return;
-        }
-        // Redis holds nothing usable: neither may the fallback.
-        ++stats_.misses;
-        self_->send(fallback_, delete_atom::value, key, false);
-        finish(rp, info, get_result{false, {}, tier::redis, false});
-      },
-      [=](caf::error& err) mutable {
-        on_redis_failure(err);
-        fallback_get(rp, info, std::move(key), true);
-      });
-}
-
-void cache_state::fallback_get(caf::typed_response_promise<get_result> rp,
-                               request_info info, std::string key,
-                               bool redis_failed) {
-  auto left = remaining(info);
-  if (left <= caf::timespan{0}) {
-    fail(rp, info, make_error(errc::timeout));
+void cache_state::get_reply(const op_ptr& op, resp_value& reply) {
+  if (reply.type == resp_value::kind::string) {
+    on_redis_success();
+    if (auto value = decode_envelope(reply.str)) {
+      ++stats_.hits_redis;
+      if (op->mirror)
+        self_->send(fallback_, put_atom::value, op->key, std::move(reply.str),
+                    cfg_.fallback_read_ttl, false);
+      answer(op, get_result{true, std::move(*value), tier::redis, false});
+      return;
+    }
+    ++stats_.decode_errors;
+  } else if (reply.is_nil()) {
+    on_redis_success();
+  } else if (wrong_type(reply)) {
+    on_redis_success();
+    ++stats_.decode_errors;
+  } else {
+    on_redis_failure(make_error(errc::redis_error, reply.str));
+    fallback_get(op, true);
     return;
   }
-  self_->request(fallback_, left, get_atom::value, std::move(key))
+  // Redis holds nothing usable: neither may the fallback.
+  ++stats_.misses;
+  self_->send(fallback_, delete_atom::value, op->key, false);
+  answer(op, get_result{false, {}, tier::redis, false});
+}
+
+void cache_state::fallback_get(const op_ptr& op, bool redis_failed) {
+  self_->request(fallback_, caf::infinite, get_atom::value, op->key)
     .then(
-      [=](std::vector<std::string>& found) mutable {
+      [this, op, redis_failed](std::vector<std::string>& found) {
+        if (op->settled)
+          return;
         if (!found.empty()) {
           if (auto value = decode_envelope(found.front())) {
             ++stats_.hits_fallback;
             ++stats_.stale_served;
-            finish(rp, info,
+            answer(op,
                    get_result{true, std::move(*value), tier::fallback, true});
             return;
           }
         }
         ++stats_.misses;
-        finish(rp, info, get_result{false, {}, tier::fallback, redis_failed});
+        answer(op, get_result{false, {}, tier::fallback, redis_failed});
       },
-      [=](caf::error&) mutable { fail(rp, info, make_error(errc::timeout)); });
+      [this, op](caf::error&) {
+        if (!op->settled)
+          answer(op, make_error(errc::timeout));
+      });
 }
 
 // -- set and invalidate -------------------------------------------------------
@@ -255,40 +357,16 @@ caf::result<write_result> cache_state::set(std::string& key,
                       std::string{"the value is not valid "}
                         + to_string(value.codec));
   }
-  auto ttl = opts.ttl > caf::timespan{0} ? opts.ttl : cfg_.default_ttl;
-  auto stored = encode_envelope(value);
-  auto info = begin(opts.deadline);
-  auto rp = self_->make_response_promise<write_result>();
-  auto conn = worth_asking_redis(info) ? route_for(key) : nullptr;
-  if (!conn) {
-    degrade_write(std::move(key), std::move(stored), ttl);
-    finish(rp, info, write_result{tier::fallback});
-    return rp;
-  }
-  std::vector<std::string> argv{"SET", redis_key(key), stored, "PX",
-                                ttl_millis(ttl)};
-  self_->request(conn, redis_budget(info), cmd_atom::value, std::move(argv))
-    .then(
-      [=](resp_value& reply) mutable {
-        if (reply.is_ok()) {
-          on_redis_success();
-          self_->send(fallback_, put_atom::value, key, std::move(stored), ttl,
-                      false);
-          finish(rp, info, write_result{tier::redis});
-          return;
-        }
-        // Not applied; whatever Redis holds under key is now older than what
-        // the caller wanted: never read it again.
-        on_redis_failure(make_error(errc::redis_error, reply.str));
-        degrade_write(std::move(key), {}, ttl);
-        fail(rp, info, make_error(errc::redis_error, reply.str));
-      },
-      [=](caf::error& err) mutable {
-        on_redis_failure(err);
-        degrade_write(std::move(key), std::move(stored), ttl);
-        finish(rp, info, write_result{tier::fallback});
-      });
-  return rp;
+  auto op = start(operation::kind::set, std::move(key), opts.deadline);
+  op->write_rp = self_->make_response_promise<write_result>();
+  op->ttl = opts.ttl > caf::timespan{0} ? opts.ttl : cfg_.default_ttl;
+  op->stored = encode_envelope(value);
+  if (auto conn = route_for(op))
+    to_redis(op, conn,
+             {"SET", redis_key(op->key), op->stored, "PX", ttl_millis(op->ttl)});
+  else
+    redis_failed(op);
+  return op->write_rp;
 }
 
 caf::result<write_result>
@@ -296,34 +374,13 @@ cache_state::invalidate(std::string& key, const request_options& opts) {
   ++stats_.invalidations;
   if (auto err = admit(key))
     return err;
-  auto info = begin(opts.deadline);
-  auto rp = self_->make_response_promise<write_result>();
-  auto conn = worth_asking_redis(info) ? route_for(key) : nullptr;
-  if (!conn) {
-    degrade_write(std::move(key), {}, {});
-    finish(rp, info, write_result{tier::fallback});
-    return rp;
-  }
-  std::vector<std::string> argv{"UNLINK", redis_key(key)};
-  self_->request(conn, redis_budget(info), cmd_atom::value, std::move(argv))
-    .then(
-      [=](resp_value& reply) mutable {
-        if (!reply.is_error()) {
-          on_redis_success();
-          self_->send(fallback_, delete_atom::value, key, false);
-          finish(rp, info, write_result{tier::redis});
-          return;
-        }
-        on_redis_failure(make_error(errc::redis_error, reply.str));
-        degrade_write(std::move(key), {}, {});
-        fail(rp, info, make_error(errc::redis_error, reply.str));
-      },
-      [=](caf::error& err) mutable {
-        on_redis_failure(err);
-        degrade_write(std::move(key), {}, {});
-        finish(rp, info, write_result{tier::fallback});
-      });
-  return rp;
+  auto op = start(operation::kind::invalidate, std::move(key), opts.deadline);
+  op->write_rp = self_->make_response_promise<write_result>();
+  if (auto conn = route_for(op))
+    to_redis(op, conn, {"UNLINK", redis_key(op->key)});
+  else
+    redis_failed(op);
+  return op->write_rp;
 }
 
 void cache_state::degrade_write(std::string key, std::string stored,
@@ -664,6 +721,7 @@ cache(cache_internal_actor::stateful_pointer<cache_state> self, config cfg) {
       self->state.on_connection(slot, std::move(conn), std::move(err));
     },
     [=](tick_atom) { self->state.on_tick(); },
+    [=](sweep_atom) { self->state.on_sweep(); },
   };
 }
 

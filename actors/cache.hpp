@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -8,6 +9,7 @@
 
 #include "messages/interfaces.hpp"
 #include "runtime/config.hpp"
+#include "runtime/deadline_queue.hpp"
 #include "runtime/latency_histogram.hpp"
 
 namespace cafcache {
@@ -75,6 +77,9 @@ public:
   /// Timer: retries a failed replay, or ends a shutdown that waited too long.
   void on_tick();
 
+  /// Timer: expires the deadlines that passed.
+  void on_sweep();
+
   /// Shutdown: refuse new requests, answer pending ones, then quit.
   void on_exit(const caf::exit_msg& msg);
 
@@ -84,21 +89,51 @@ public:
 private:
   // -- request plumbing ------------------------------------------------------
 
-  /// Bookkeeping shared by all requests of one kind.
-  struct request_info {
+  /// One request in flight: what it is, its deadlines and its progress.
+  struct operation {
+    enum class kind : uint8_t { get, set, invalidate };
+    kind what = kind::get;
+    std::string key;
+    /// Set: the envelope to store.
+    std::string stored;
+    /// Set: time to live.
+    caf::timespan ttl{0};
     time_point start;
+    /// The answer must leave before this.
     time_point deadline;
+    /// Redis must have answered by this, or the fallback takes over.
+    time_point redis_deadline;
+    caf::typed_response_promise<get_result> get_rp;
+    caf::typed_response_promise<write_result> write_rp;
+    /// Waiting for Redis; a reply that finds this false is ignored.
+    bool in_redis = false;
+    /// Answered.
+    bool settled = false;
+    /// Get: copy the Redis answer into the fallback.
+    bool mirror = true;
   };
 
-  request_info begin(caf::timespan requested);
+  using op_ptr = std::shared_ptr<operation>;
 
-  template <class T>
-  void finish(caf::typed_response_promise<T>& rp, const request_info& info,
-              T value);
+  /// Creates an operation and registers its deadline.
+  op_ptr start(operation::kind what, std::string key, caf::timespan requested);
 
-  template <class T>
-  void fail(caf::typed_response_promise<T>& rp, const request_info& info,
-            caf::error err);
+  /// Registers a deadline of `op` and makes sure the sweep timer runs.
+  void arm(const op_ptr& op, time_point at);
+
+  /// Granularity of the deadline sweep.
+  caf::timespan sweep_interval() const;
+
+  /// A deadline of `op` passed: fail over to the fallback or time out.
+  void on_expired(const op_ptr& op, time_point now);
+
+  void answer(const op_ptr& op, get_result x);
+
+  void answer(const op_ptr& op, write_result x);
+
+  void answer(const op_ptr& op, caf::error err);
+
+  void done_one();
 
   /// Checks the key and the credentials; counts and returns the error that
   /// refuses the request, if any.
@@ -106,17 +141,9 @@ private:
 
   caf::error check_key(const std::string& key);
 
-  /// Time left for Redis, keeping the fallback reserve.
-  caf::timespan redis_budget(const request_info& info) const;
-
-  /// False when the deadline leaves Redis too little time to be useful.
-  bool worth_asking_redis(const request_info& info) const;
-
-  /// Time left until the deadline (may be zero or negative).
-  caf::timespan remaining(const request_info& info) const;
-
-  /// The connection for `key`, or an invalid handle when Redis is not routed.
-  caf::actor route_for(const std::string& key) const;
+  /// The connection for the operation's key, or an invalid handle when Redis
+  /// is not routed or the deadline leaves it no time.
+  caf::actor route_for(const op_ptr& op) const;
 
   /// True while requests may go to Redis at all.
   bool redis_routed() const;
@@ -129,12 +156,20 @@ private:
 
   // -- tiers -----------------------------------------------------------------
 
-  void redis_get(caf::typed_response_promise<get_result> rp,
-                 request_info info, std::string key, caf::actor conn,
-                 bool mirror);
+  /// Sends the operation's command; its reply or failure comes back to
+  /// `on_reply` or `redis_failed`, unless the deadline came first.
+  void to_redis(const op_ptr& op, const caf::actor& conn,
+                std::vector<std::string> argv);
 
-  void fallback_get(caf::typed_response_promise<get_result> rp,
-                    request_info info, std::string key, bool redis_failed);
+  void on_reply(const op_ptr& op, resp_value& reply);
+
+  void get_reply(const op_ptr& op, resp_value& reply);
+
+  /// Redis failed or ran out of time: stale-if-error for reads, the
+  /// fallback plus the dirty log for writes.
+  void redis_failed(const op_ptr& op);
+
+  void fallback_get(const op_ptr& op, bool redis_failed);
 
   void on_redis_failure(const caf::error& err);
 
@@ -184,6 +219,9 @@ private:
   uint64_t outstanding_ = 0;
   bool stopping_ = false;
   caf::error stop_reason_;
+
+  deadline_queue<operation> deadlines_;
+  bool sweep_scheduled_ = false;
 
   stats_report stats_;
   latency_histogram latency_;

@@ -104,12 +104,12 @@ void requester(caf::event_based_actor* self, cache_actor cache,
       (*step)();
     };
     if (read) {
-      self->request(cache, 10s, get_atom::value, std::move(key),
+      self->request(cache, caf::infinite, get_atom::value, std::move(key),
                     request_options{})
         .then([=](get_result&) { finish(true, true); },
               [=](caf::error&) { finish(false, true); });
     } else {
-      self->request(cache, 10s, put_atom::value, std::move(key),
+      self->request(cache, caf::infinite, put_atom::value, std::move(key),
                     cache_value{codec_kind::raw, value}, set_options{})
         .then([=](write_result&) { finish(true, false); },
               [=](caf::error&) { finish(false, false); });
@@ -118,14 +118,22 @@ void requester(caf::event_based_actor* self, cache_actor cache,
   (*step)();
 }
 
-/// Writes every key once so that GETs hit.
-void preload(caf::actor_system& sys, const cache_actor& cache, uint32_t keys,
-             const std::string& value) {
+/// Writes `count` keys named prefix + number: batches of fire-and-forget
+/// sets, each batch closed by a round trip so the mailbox stays small.
+void fill(caf::actor_system& sys, const cache_actor& cache,
+          const std::string& prefix, uint32_t count, const std::string& value,
+          uint64_t* key_bytes = nullptr) {
   caf::scoped_actor self{sys};
-  for (uint32_t i = 0; i < keys; ++i) {
-    self->request(cache, 10s, put_atom::value, "key:" + std::to_string(i),
-                  cache_value{codec_kind::raw, value}, set_options{})
-      .receive([](write_result&) {}, [](caf::error&) {});
+  constexpr uint32_t batch = 5000;
+  for (uint32_t i = 0; i < count; ++i) {
+    auto key = prefix + std::to_string(i);
+    if (key_bytes != nullptr)
+      *key_bytes += key.size();
+    caf::anon_send(cache, put_atom::value, std::move(key),
+                   cache_value{codec_kind::raw, value}, set_options{});
+    if ((i + 1) % batch == 0 || i + 1 == count)
+      self->request(cache, caf::infinite, stats_atom::value)
+        .receive([](stats_report&) {}, [](caf::error&) {});
   }
 }
 
@@ -247,21 +255,12 @@ nlohmann::json memory_run(caf::actor_system& sys, const bench_config& cfg) {
   if (!cache)
     return {{"error", to_sentence(cache.error())}};
   std::string value(cfg.value_bytes, 'v');
-  caf::scoped_actor self{sys};
   // Warm up allocator and mailboxes before the baseline reading.
-  for (int i = 0; i < 1000; ++i)
-    self->request(*cache, 10s, put_atom::value, "warm" + std::to_string(i),
-                  cache_value{codec_kind::raw, value}, set_options{})
-      .receive([](write_result&) {}, [](caf::error&) {});
+  fill(sys, *cache, "warm:", 10000, value);
   auto before = rss_bytes();
   uint64_t key_bytes = 0;
-  for (uint32_t i = 0; i < cfg.keys; ++i) {
-    auto key = "key:" + std::to_string(10000000 + i);
-    key_bytes += key.size();
-    self->request(*cache, 10s, put_atom::value, std::move(key),
-                  cache_value{codec_kind::raw, value}, set_options{})
-      .receive([](write_result&) {}, [](caf::error&) {});
-  }
+  fill(sys, *cache, "key:", cfg.keys, value, &key_bytes);
+  caf::scoped_actor self{sys};
   stats_report stats;
   self->request(*cache, 10s, stats_atom::value)
     .receive([&](stats_report& s) { stats = s; }, [](caf::error&) {});
@@ -305,7 +304,7 @@ void single_run(caf::actor_system& sys, const bench_config& cfg) {
     std::fprintf(stderr, "%s\n", to_sentence(cache.error()).c_str());
     return;
   }
-  preload(sys, *cache, cfg.keys, std::string(cfg.value_bytes, 'v'));
+  fill(sys, *cache, "key:", cfg.keys, std::string(cfg.value_bytes, 'v'));
   if (cfg.mode == "down") {
     // Wait for the breaker: a down Redis shows as an open route.
     caf::scoped_actor self{sys};

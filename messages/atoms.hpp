@@ -41,6 +41,9 @@ using hello_atom = caf::atom_constant<caf::atom("hello")>;
 /// Timer messages an actor sends to itself.
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 
+/// Cache -> itself: expire the deadlines that passed.
+using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
+
 /// Cache -> fallback: take a batch of dirty keys out of the log.
 using drain_atom = caf::atom_constant<caf::atom("drain")>;
 

@@ -44,7 +44,9 @@ using cache_internal_actor = cache_actor::extend<
   // spawn_cache: answered once the first connection attempt has an outcome.
   caf::replies_to<ready_atom>::with<bool>,
   // Timer: replay retry or shutdown watchdog.
-  caf::reacts_to<tick_atom>>;
+  caf::reacts_to<tick_atom>,
+  // Timer: deadline sweep.
+  caf::reacts_to<sweep_atom>>;
 
 /// The in-memory fallback tier (local only).
 using fallback_actor = caf::typed_actor<
