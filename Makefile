@@ -8,7 +8,7 @@ PACKAGES := g++ pkg-config meson ninja-build ccache libcaf-dev libhiredis-dev \
             redis-tools
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build test demo install-check options clean
+.PHONY: all deps build test demo bench install-check options clean
 
 all: build
 
@@ -46,6 +46,14 @@ install-check: build
 
 demo: build
 	$(BUILD)/tools/cafcache-demo
+
+# The benchmark suite (about 12 minutes): every scenario 3 times, medians,
+# bench/results.json and bench/results.png.
+bench: build
+	@dpkg-query -W -f='$${Status}\n' gnuplot-nox 2>/dev/null | grep -q '^install ok installed' || \
+	  { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq gnuplot-nox; }
+	$(BUILD)/bench/cafcache-bench --bench.suite --bench.out=bench/results.json
+	gnuplot bench/plot.gp
 
 # Prints the option table that README.md must contain.
 options: build

@@ -412,3 +412,21 @@ TEST_CASE("shutdown answers pending requests") {
   CHECK(answered == 20);
   f.redis.resume();
 }
+
+TEST_CASE("the null backend answers through the same hops without Redis") {
+  node_config cfg;
+  caf::actor_system sys{cfg};
+  config settings;
+  settings.backend = "null";
+  auto cache = spawn_cache(sys, settings);
+  REQUIRE(cache);
+  {
+    client api{sys, *cache};
+    CHECK(api.set("k", "v")->target == tier::redis);
+    CHECK(text(api.get("k")) == "v");
+    CHECK(api.invalidate("k")->target == tier::redis);
+    CHECK(text(api.get("k")) == "<miss>");
+    CHECK(api.health().healthy);
+  }
+  stop_cache(sys, *cache);
+}
