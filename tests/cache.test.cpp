@@ -172,6 +172,22 @@ TEST_CASE("wrong password is the typed auth error; ACL user works") {
   stop_cache(sys, *good);
 }
 
+TEST_CASE("a database number in the URL selects that database") {
+  redis_process redis;
+  node_config cfg;
+  caf::actor_system sys{cfg};
+  auto cache = spawn_cache(sys, fast_config(redis.url() + "/3"));
+  REQUIRE(cache);
+  {
+    client api{sys, *cache};
+    REQUIRE(api.set("k", "in-db-3")->target == tier::redis);
+  }
+  stop_cache(sys, *cache);
+  CHECK(redis.command({"EXISTS", "test:k"}).integer == 0);
+  auto in_db3 = redis.command({"GET", "test:k"}, {"SELECT", "3"});
+  CHECK(decode_envelope(in_db3.str)->data == "in-db-3");
+}
+
 TEST_CASE("bad config is refused at spawn") {
   node_config cfg;
   caf::actor_system sys{cfg};

@@ -67,3 +67,19 @@ TEST_CASE("the README option table is the generated one") {
                 "build/tools/cafcache-options:\n"
                   << table);
 }
+
+TEST_CASE("fields are read from an INI config file") {
+  system_config cfg;
+  std::istringstream ini{"[cafcache]\n"
+                         "pool-size=4\n"
+                         "redis-url=\"redis://10.0.0.7:6380/2\"\n"
+                         "breaker-reset-timeout=10s\n"};
+  std::vector<char*> argv{const_cast<char*>("test")};
+  REQUIRE_FALSE(cfg.parse(1, argv.data(), ini));
+  auto c = config::from(cfg);
+  CHECK(c.pool_size == 4);
+  CHECK(c.redis_url == "redis://10.0.0.7:6380/2");
+  CHECK(c.breaker_reset_timeout == 10s);
+  CHECK(c.endpoint().db == 2);
+  CHECK(c.endpoint().port == 6380);
+}
