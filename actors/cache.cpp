@@ -684,8 +684,11 @@ caf::result<health_report> cache_state::health() {
   health_report report;
   report.connected = static_cast<bool>(any_connection());
   report.breaker = route_;
-  report.healthy = report.connected && route_ == breaker_state::closed
-                   && !needs_replay_;
+  // Healthy means every request can take the Redis path: all connections up,
+  // breaker closed, nothing waiting for replay.
+  auto all_up = std::all_of(conns_.begin(), conns_.end(),
+                            [](const caf::actor& x) { return x != nullptr; });
+  report.healthy = all_up && route_ == breaker_state::closed && !needs_replay_;
   report.redis = redis_redacted_;
   report.last_error = conn_error_ ? to_sentence(conn_error_) : std::string{};
   self_->request(caf::actor_cast<cache_actor>(self_), std::chrono::seconds(1),

@@ -87,6 +87,8 @@ void requester(caf::event_based_actor* self, cache_actor cache,
                uint64_t seed) {
   auto rng = std::make_shared<std::mt19937_64>(seed);
   auto step = std::make_shared<std::function<void()>>();
+  // The loop refers to itself; break the cycle once the actor is gone.
+  self->attach_functor([step] { *step = nullptr; });
   *step = [=] {
     if (clock_type::now() >= until) {
       self->quit();

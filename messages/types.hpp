@@ -135,7 +135,7 @@ typename Inspector::result_type inspect(Inspector& f, stats_report& x) {
 
 /// Answer to `health`.
 struct health_report {
-  /// Redis connected and the breaker closed.
+  /// Every connection to Redis up, the breaker closed, no replay pending.
   bool healthy = false;
   /// At least one connection to Redis is up.
   bool connected = false;

@@ -217,6 +217,8 @@ void requester(caf::event_based_actor* self, cache_actor cache,
                load_result* out, caf::timespan deadline,
                std::chrono::steady_clock::time_point until, int id) {
   auto step = std::make_shared<std::function<void(int)>>();
+  // The loop refers to itself; break the cycle once the actor is gone.
+  self->attach_functor([step] { *step = nullptr; });
   *step = [=](int n) {
     if (std::chrono::steady_clock::now() >= until) {
       self->quit();
