@@ -31,6 +31,10 @@ build: deps $(BUILD)/build.ninja
 test: build
 	meson test -C $(BUILD) --print-errorlogs
 	$(MAKE) --no-print-directory install-check
+	@awk -F'|' '/\[doctest\] test cases:/ { split($$2, p, " "); split($$3, f, " "); \
+	  passed += p[1]; failed += f[1] } \
+	  END { printf "tests: %d passed, %d failed\n", passed, failed }' \
+	  $(BUILD)/meson-logs/testlog.txt
 
 # Installs into a staging folder and builds a program outside the tree against
 # the installed copy, found through pkg-config only.
