@@ -43,6 +43,7 @@ bool wrong_type(const resp_value& r) {
 void cache_state::init(config cfg) {
   cfg_ = std::move(cfg);
   redis_redacted_ = redacted(cfg_.endpoint());
+  rng_.seed(std::random_device{}());
   conns_.resize(cfg_.pool_size);
   ever_connected_.resize(cfg_.pool_size, false);
   auto self_handle = caf::actor_cast<cache_internal_actor>(self_);
@@ -117,14 +118,18 @@ void cache_state::on_expired(const op_ptr& op, time_point now) {
 void cache_state::answer(const op_ptr& op, get_result x) {
   op->settled = true;
   latency_.record(self_->clock().now() - op->start);
-  op->get_rp.deliver(std::move(x));
+  if (op->internal)
+    on_lookup_done(op->flight, std::move(x), op->negative);
+  else
+    op->get_rp.deliver(std::move(x));
   done_one();
 }
 
 void cache_state::answer(const op_ptr& op, write_result x) {
   op->settled = true;
   latency_.record(self_->clock().now() - op->start);
-  op->write_rp.deliver(x);
+  if (!op->internal)
+    op->write_rp.deliver(x);
   done_one();
 }
 
@@ -132,10 +137,17 @@ void cache_state::answer(const op_ptr& op, caf::error err) {
   op->settled = true;
   ++stats_.errors;
   latency_.record(self_->clock().now() - op->start);
-  if (op->what == operation::kind::get)
+  if (op->internal) {
+    // A failed lookup is no reason to withhold the loader's value.
+    if (op->flight)
+      on_lookup_done(op->flight, get_result{}, false);
+  } else if (op->what == operation::kind::get) {
     op->get_rp.deliver(std::move(err));
-  else
+  } else {
     op->write_rp.deliver(std::move(err));
+  }
+  if (op->flight && !op->internal)
+    end_flight(op->flight);
   done_one();
 }
 
@@ -271,6 +283,11 @@ caf::result<get_result> cache_state::get(std::string& key,
     return err;
   auto op = start(operation::kind::get, std::move(key), opts.deadline);
   op->get_rp = self_->make_response_promise<get_result>();
+  lookup(op);
+  return op->get_rp;
+}
+
+void cache_state::lookup(const op_ptr& op) {
   auto conn = route_for(op);
   if (!conn && redis_routed()) {
     // The key's own connection is down: read through another one, but do not
@@ -282,10 +299,21 @@ caf::result<get_result> cache_state::get(std::string& key,
     to_redis(op, conn, {"GET", redis_key(op->key)});
   else
     fallback_get(op, false);
-  return op->get_rp;
 }
 
 void cache_state::get_reply(const op_ptr& op, resp_value& reply) {
+  if (reply.type == resp_value::kind::string
+      && is_negative_envelope(reply.str)) {
+    // A cached "the loader found nothing": a miss, and not a broken value.
+    on_redis_success();
+    op->negative = true;
+    ++stats_.misses;
+    if (op->mirror)
+      self_->send(fallback_, put_atom::value, op->key, std::move(reply.str),
+                  std::min(cfg_.fallback_read_ttl, cfg_.negative_ttl), false);
+    answer(op, get_result{false, {}, tier::redis, false});
+    return;
+  }
   if (reply.type == resp_value::kind::string) {
     on_redis_success();
     if (auto value = decode_envelope(reply.str)) {
@@ -319,6 +347,8 @@ void cache_state::fallback_get(const op_ptr& op, bool redis_failed) {
       [this, op, redis_failed](std::vector<std::string>& found) {
         if (op->settled)
           return;
+        if (!found.empty() && is_negative_envelope(found.front()))
+          op->negative = true;
         if (!found.empty()) {
           if (auto value = decode_envelope(found.front())) {
             ++stats_.hits_fallback;
@@ -359,14 +389,30 @@ caf::result<write_result> cache_state::set(std::string& key,
   }
   auto op = start(operation::kind::set, std::move(key), opts.deadline);
   op->write_rp = self_->make_response_promise<write_result>();
-  op->ttl = opts.ttl > caf::timespan{0} ? opts.ttl : cfg_.default_ttl;
+  op->ttl = jittered(opts.ttl > caf::timespan{0} ? opts.ttl
+                                                  : cfg_.default_ttl);
   op->stored = encode_envelope(value);
+  write_set(op);
+  return op->write_rp;
+}
+
+void cache_state::write_set(const op_ptr& op) {
   if (auto conn = route_for(op))
     to_redis(op, conn,
              {"SET", redis_key(op->key), op->stored, "PX", ttl_millis(op->ttl)});
   else
     redis_failed(op);
-  return op->write_rp;
+}
+
+caf::timespan cache_state::jittered(caf::timespan ttl) {
+  if (cfg_.ttl_jitter <= 0.0)
+    return ttl;
+  std::uniform_real_distribution<double> factor{1.0 - cfg_.ttl_jitter,
+                                                1.0 + cfg_.ttl_jitter};
+  auto x = std::chrono::duration_cast<caf::timespan>(
+    std::chrono::duration<double, caf::timespan::period>(
+      static_cast<double>(ttl.count()) * factor(rng_)));
+  return std::max<caf::timespan>(x, std::chrono::milliseconds(1));
 }
 
 caf::result<write_result>
@@ -715,6 +761,10 @@ cache(cache_internal_actor::stateful_pointer<cache_state> self, config cfg) {
         const set_options& opts) { return self->state.set(key, value, opts); },
     [=](delete_atom, std::string& key, const request_options& opts) {
       return self->state.invalidate(key, opts);
+    },
+    [=](load_atom, std::string& key, loader_actor& loader,
+        const set_options& opts) {
+      return self->state.get_or_load(key, loader, opts);
     },
     [=](health_atom) { return self->state.health(); },
     [=](stats_atom) { return self->state.stats(); },

@@ -2,6 +2,8 @@
 
 #include <cstdint>
 #include <memory>
+#include <random>
+#include <unordered_map>
 #include <string>
 #include <vector>
 
@@ -59,6 +61,10 @@ public:
   caf::result<write_result> invalidate(std::string& key,
                                        const request_options& opts);
 
+  /// Handles `get_or_load`.
+  caf::result<get_result> get_or_load(std::string& key, loader_actor& loader,
+                                      const set_options& opts);
+
   /// Handles `health`.
   caf::result<health_report> health();
 
@@ -89,6 +95,8 @@ public:
 private:
   // -- request plumbing ------------------------------------------------------
 
+  struct load_flight;
+
   /// One request in flight: what it is, its deadlines and its progress.
   struct operation {
     enum class kind : uint8_t { get, set, invalidate };
@@ -111,9 +119,27 @@ private:
     bool settled = false;
     /// Get: copy the Redis answer into the fallback.
     bool mirror = true;
+    /// Get: the stored value was the negative-caching marker.
+    bool negative = false;
+    /// Started by the cache itself (a get_or_load lookup or the store of a
+    /// loaded value): its answer goes to the flight, not to a promise.
+    bool internal = false;
+    /// get_or_load: the flight this operation waits on or looks up for.
+    std::shared_ptr<load_flight> flight;
   };
 
   using op_ptr = std::shared_ptr<operation>;
+
+  /// get_or_load of one key: one lookup and at most one loader call shared by
+  /// every caller that asks while it is under way (single-flight).
+  struct load_flight {
+    std::string key;
+    loader_actor loader;
+    caf::timespan ttl{0};
+    std::vector<op_ptr> waiters;
+  };
+
+  using flight_ptr = std::shared_ptr<load_flight>;
 
   /// Creates an operation and registers its deadline.
   op_ptr start(operation::kind what, std::string key, caf::timespan requested);
@@ -171,6 +197,34 @@ private:
 
   void fallback_get(const op_ptr& op, bool redis_failed);
 
+  /// Sends a get operation to Redis or, when Redis is not routed, to the
+  /// fallback.
+  void lookup(const op_ptr& op);
+
+  /// Sends a set operation to Redis or, when Redis is not routed, to the
+  /// fallback with the dirty log.
+  void write_set(const op_ptr& op);
+
+  /// The TTL with `ttl-jitter` applied.
+  caf::timespan jittered(caf::timespan ttl);
+
+  // -- get_or_load -------------------------------------------------------------
+
+  /// The lookup of a flight finished: answer from the cache or ask the loader.
+  void on_lookup_done(const flight_ptr& f, get_result r, bool negative);
+
+  /// Stores a loaded value (or the negative marker) like a set nobody awaits.
+  void store_loaded(const std::string& key, std::string stored,
+                    caf::timespan ttl);
+
+  /// Answers every waiter of `f` that is still waiting and ends the flight.
+  void complete(const flight_ptr& f, const get_result& r);
+
+  void complete(const flight_ptr& f, const caf::error& err);
+
+  /// Ends the flight once nobody waits for it any more.
+  void end_flight(const flight_ptr& f);
+
   void on_redis_failure(const caf::error& err);
 
   void on_redis_success();
@@ -204,6 +258,8 @@ private:
   breaker_actor breaker_;
   caf::actor supervisor_;
   std::vector<caf::actor> conns_;
+  std::unordered_map<std::string, flight_ptr> flights_;
+  std::mt19937_64 rng_;
   std::vector<bool> ever_connected_;
   caf::error conn_error_;
   bool first_outcome_ = false;

@@ -17,6 +17,9 @@ using health_atom = caf::atom_constant<caf::atom("health")>;
 /// Asks for the counters.
 using stats_atom = caf::atom_constant<caf::atom("stats")>;
 
+/// get_or_load from the cache; load from a user's loader actor.
+using load_atom = caf::atom_constant<caf::atom("load")>;
+
 /// Waits until the first connection attempt to Redis has an outcome.
 using ready_atom = caf::atom_constant<caf::atom("ready")>;
 

@@ -17,6 +17,7 @@ const char* to_string(errc x) {
     case errc::invalid_key: return "invalid_key";
     case errc::redis_error: return "redis_error";
     case errc::shutting_down: return "shutting_down";
+    case errc::load_failed: return "load_failed";
   }
   return "unknown";
 }
@@ -45,6 +46,8 @@ const char* describe(errc x) {
       return "Redis answered with an error";
     case errc::shutting_down:
       return "the cache is shutting down";
+    case errc::load_failed:
+      return "the loader could not produce the value";
   }
   return "unknown cafcache error";
 }

@@ -34,6 +34,8 @@ enum class errc : uint8_t {
   redis_error = 10,
   /// The cache is shutting down and takes no new requests.
   shutting_down = 11,
+  /// The loader of get_or_load answered with an error.
+  load_failed = 12,
 };
 
 /// The category atom of cafcache errors.

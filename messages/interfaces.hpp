@@ -16,11 +16,18 @@
 
 namespace cafcache {
 
+/// A user's source of truth for get_or_load: answers `(load_atom, key)` with
+/// found + value, or with an error (reaches every waiter, never cached).
+using loader_actor = caf::typed_actor<
+  caf::replies_to<load_atom, std::string>::with<load_result>>;
+
 /// The cache as users see it, locally or from another node.
 ///
 /// - `get(key, options)` -> found, value, tier, stale
 /// - `set(key, value, options)` (put_atom) -> where the write went
 /// - `invalidate(key, options)` (delete_atom) -> where the delete went
+/// - `get_or_load(key, loader, options)` (load_atom) -> like get; on a miss
+///   the loader is asked once for all concurrent callers and its value stored
 /// - `health` -> health_report, `stats` -> stats_report
 ///
 /// Every request is answered before its deadline; failures arrive as
@@ -31,6 +38,8 @@ using cache_actor = caf::typed_actor<
     write_result>,
   caf::replies_to<delete_atom, std::string, request_options>::with<
     write_result>,
+  caf::replies_to<load_atom, std::string, loader_actor, set_options>::with<
+    get_result>,
   caf::replies_to<health_atom>::with<health_report>,
   caf::replies_to<stats_atom>::with<stats_report>>;
 

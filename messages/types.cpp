@@ -7,6 +7,7 @@ const char* to_string(tier x) {
     case tier::none: return "none";
     case tier::redis: return "redis";
     case tier::fallback: return "fallback";
+    case tier::loader: return "loader";
   }
   return "unknown";
 }

@@ -20,6 +20,8 @@ enum class tier : uint8_t {
   redis = 1,
   /// The in-memory fallback answered because Redis could not.
   fallback = 2,
+  /// get_or_load: the loader produced the answer.
+  loader = 3,
 };
 
 /// Returns "none", "redis" or "fallback".
@@ -81,6 +83,19 @@ typename Inspector::result_type inspect(Inspector& f, write_result& x) {
   return f(caf::meta::type_name("cafcache.write_result"), x.target);
 }
 
+/// What a loader answers to `(load_atom, key)`.
+struct load_result {
+  /// Whether the source of truth has a value for the key.
+  bool found = false;
+  /// The value, when found.
+  cache_value value;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, load_result& x) {
+  return f(caf::meta::type_name("cafcache.load_result"), x.found, x.value);
+}
+
 /// Counters and gauges of one cache actor.
 struct stats_report {
   /// Requests received, by operation.
@@ -106,6 +121,11 @@ struct stats_report {
   uint64_t replayed_keys = 0;
   /// Replays that flushed the whole namespace because the dirty log overflowed.
   uint64_t namespace_flushes = 0;
+  /// get_or_load requests, loader calls, and requests that joined a load
+  /// already under way (single-flight).
+  uint64_t get_or_loads = 0;
+  uint64_t loads = 0;
+  uint64_t coalesced = 0;
   /// Breaker transitions, by target state.
   uint64_t breaker_opened = 0;
   uint64_t breaker_half_opened = 0;
@@ -128,6 +148,7 @@ typename Inspector::result_type inspect(Inspector& f, stats_report& x) {
            x.invalidations, x.hits_redis, x.hits_fallback, x.misses, x.errors,
            x.redis_failures, x.decode_errors, x.stale_served,
            x.degraded_writes, x.replayed_keys, x.namespace_flushes,
+           x.get_or_loads, x.loads, x.coalesced,
            x.breaker_opened, x.breaker_half_opened, x.breaker_closed,
            x.reconnects, x.latency_p50_us, x.latency_p99_us,
            x.fallback_entries, x.fallback_bytes, x.dirty_keys);

@@ -76,4 +76,14 @@ std::optional<cache_value> decode_envelope(std::string_view stored) {
   return cache_value{codec, std::string{body}};
 }
 
+std::string negative_envelope() {
+  return std::string{static_cast<char>(envelope_magic), '\0'};
+}
+
+bool is_negative_envelope(std::string_view stored) {
+  return stored.size() == 2
+         && static_cast<unsigned char>(stored[0]) == envelope_magic
+         && stored[1] == '\0';
+}
+
 } // namespace cafcache

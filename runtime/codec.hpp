@@ -79,6 +79,13 @@ std::string encode_envelope(const cache_value& x);
 /// garbage).
 std::optional<cache_value> decode_envelope(std::string_view stored);
 
+/// The marker stored for "the loader found nothing" (negative caching): the
+/// magic byte followed by a zero codec byte and no body.
+std::string negative_envelope();
+
+/// True when `stored` is the negative-caching marker.
+bool is_negative_envelope(std::string_view stored);
+
 namespace detail {
 
 /// Whether codec_kind::raw can store a T as-is.

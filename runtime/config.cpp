@@ -65,6 +65,10 @@ caf::error config::validate() const {
                "cafcache.request-timeout");
   if (default_ttl < std::chrono::milliseconds(1))
     return bad("cafcache.default-ttl must be at least 1ms");
+  if (ttl_jitter < 0.0 || ttl_jitter >= 1.0)
+    return bad("cafcache.ttl-jitter must be in [0, 1)");
+  if (negative_ttl < caf::timespan{0})
+    return bad("cafcache.negative-ttl must not be negative");
   if (max_key_bytes == 0)
     return bad("cafcache.max-key-bytes must be at least 1");
   if (max_value_bytes == 0 || max_value_bytes > 512u * 1024 * 1024)
@@ -137,6 +141,8 @@ void add_module(caf::actor_system_config& cfg, caf::config_option_set& opts) {
   cfg.add_message_type<set_options>("cafcache.set_options");
   cfg.add_message_type<cache_value>("cafcache.cache_value");
   cfg.add_message_type<get_result>("cafcache.get_result");
+  cfg.add_message_type<load_result>("cafcache.load_result");
+  cfg.add_message_type<loader_actor>("cafcache.loader_actor");
   cfg.add_message_type<write_result>("cafcache.write_result");
   cfg.add_message_type<stats_report>("cafcache.stats_report");
   cfg.add_message_type<health_report>("cafcache.health_report");

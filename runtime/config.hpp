@@ -48,6 +48,12 @@ struct config {
   caf::timespan fallback_reserve = std::chrono::milliseconds(20);
   /// TTL of a `set` that does not bring its own.
   caf::timespan default_ttl = std::chrono::seconds(3600);
+  /// +- random fraction applied to every TTL, so that keys written together
+  /// do not expire together (0 = exact TTLs).
+  double ttl_jitter = 0.0;
+  /// get_or_load: how long "the loader found nothing" is cached; zero turns
+  /// negative caching off.
+  caf::timespan negative_ttl = std::chrono::seconds(0);
   /// Longest key accepted, in bytes (without the prefix).
   uint32_t max_key_bytes = 1024;
   /// Longest value accepted, in bytes.
@@ -126,6 +132,10 @@ void config::for_each_field(F&& f) {
   f("fallback-reserve", &config::fallback_reserve,
     "part of each deadline kept for the fallback");
   f("default-ttl", &config::default_ttl, "TTL of a set that brings none");
+  f("ttl-jitter", &config::ttl_jitter,
+    "+- random fraction on every TTL (0 = exact)");
+  f("negative-ttl", &config::negative_ttl,
+    "TTL of cached loader misses; 0 = no negative caching");
   f("max-key-bytes", &config::max_key_bytes, "longest key accepted");
   f("max-value-bytes", &config::max_value_bytes, "longest value accepted");
   f("fallback-max-entries", &config::fallback_max_entries,

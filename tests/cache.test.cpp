@@ -204,7 +204,7 @@ TEST_CASE("bad config is refused at spawn") {
 namespace {
 
 /// Results of a closed-loop load: every requester has one request in flight.
-struct load_result {
+struct load_stats {
   std::atomic<uint64_t> sent{0};
   std::atomic<uint64_t> answered{0};
   std::atomic<uint64_t> late{0};
@@ -214,7 +214,7 @@ struct load_result {
 };
 
 void requester(caf::event_based_actor* self, cache_actor cache,
-               load_result* out, caf::timespan deadline,
+               load_stats* out, caf::timespan deadline,
                std::chrono::steady_clock::time_point until, int id) {
   auto step = std::make_shared<std::function<void(int)>>();
   // The loop refers to itself; break the cycle once the actor is gone.
@@ -269,7 +269,7 @@ void requester(caf::event_based_actor* self, cache_actor cache,
 }
 
 void run_load(caf::actor_system& sys, const cache_actor& cache,
-              load_result& out, caf::timespan deadline,
+              load_stats& out, caf::timespan deadline,
               caf::timespan duration, int requesters,
               const std::function<void()>& midway) {
   auto until = std::chrono::steady_clock::now() + duration;
@@ -298,7 +298,7 @@ TEST_CASE("kill Redis under load: every request answered in time, breaker "
   REQUIRE(api.set("warm", "w")->target == tier::redis);
   REQUIRE(api.set("control", "kept")->target == tier::redis);
   REQUIRE(text(api.get("warm")) == "w");
-  load_result load;
+  load_stats load;
   run_load(f.sys, f.cache, load, 200ms, 3s, 20, [&] { f.redis.kill(); });
   MESSAGE("sent " << load.sent.load() << ", late " << load.late.load() << ", errors "
                   << load.errors.load() << ", worst " << load.worst_us.load() << " us");
@@ -349,7 +349,7 @@ TEST_CASE("SIGSTOP: deadlines hold while Redis hangs, recovery after SIGCONT") {
   REQUIRE(api.set("k", "v"));
   REQUIRE(text(api.get("k")) == "v");
   f.redis.pause();
-  load_result load;
+  load_stats load;
   run_load(f.sys, f.cache, load, 150ms, 2s, 10, [] {});
   MESSAGE("sent " << load.sent.load() << ", late " << load.late.load() << ", worst "
                   << load.worst_us.load() << " us");

@@ -1,0 +1,111 @@
+// get_or_load: cache-aside with single-flight, on top of the cache actor's
+// get and set paths (see actors/cache.hpp).
+
+#include "actors/cache.hpp"
+
+#include "messages/errc.hpp"
+
+namespace cafcache {
+
+caf::result<get_result> cache_state::get_or_load(std::string& key,
+                                                 loader_actor& loader,
+                                                 const set_options& opts) {
+  ++stats_.get_or_loads;
+  if (auto err = admit(key))
+    return err;
+  if (!loader) {
+    ++stats_.errors;
+    return make_error(errc::load_failed, "get_or_load needs a loader");
+  }
+  auto waiter = start(operation::kind::get, key, opts.deadline);
+  waiter->get_rp = self_->make_response_promise<get_result>();
+  auto& f = flights_[key];
+  if (f) {
+    ++stats_.coalesced;
+    waiter->flight = f;
+    f->waiters.push_back(waiter);
+    return waiter->get_rp;
+  }
+  f = std::make_shared<load_flight>();
+  f->key = key;
+  f->loader = std::move(loader);
+  f->ttl = opts.ttl > caf::timespan{0} ? opts.ttl : cfg_.default_ttl;
+  f->waiters.push_back(waiter);
+  waiter->flight = f;
+  auto probe = start(operation::kind::get, std::move(key), opts.deadline);
+  probe->internal = true;
+  probe->flight = f;
+  lookup(probe);
+  return waiter->get_rp;
+}
+
+void cache_state::on_lookup_done(const flight_ptr& f, get_result r,
+                                 bool negative) {
+  if (r.found || negative) {
+    complete(f, r);
+    return;
+  }
+  ++stats_.loads;
+  self_->request(f->loader, caf::infinite, load_atom::value, f->key)
+    .then(
+      [this, f](load_result& loaded) {
+        if (!loaded.found) {
+          if (cfg_.negative_ttl > caf::timespan{0})
+            store_loaded(f->key, negative_envelope(), cfg_.negative_ttl);
+          complete(f, get_result{false, {}, tier::loader, false});
+          return;
+        }
+        if (!body_is_valid(loaded.value.codec, loaded.value.data)) {
+          complete(f, make_error(errc::decode_error,
+                                 "the loader's value is not valid "
+                                   + std::string{to_string(loaded.value.codec)}));
+          return;
+        }
+        // An oversized value still answers the callers; it is just not kept.
+        if (loaded.value.data.size() <= cfg_.max_value_bytes)
+          store_loaded(f->key, encode_envelope(loaded.value), f->ttl);
+        complete(f, get_result{true, std::move(loaded.value), tier::loader,
+                               false});
+      },
+      [this, f](caf::error& err) {
+        complete(f, make_error(errc::load_failed, to_sentence(err)));
+      });
+}
+
+void cache_state::store_loaded(const std::string& key, std::string stored,
+                               caf::timespan ttl) {
+  auto op = start(operation::kind::set, key, caf::timespan{0});
+  op->internal = true;
+  op->ttl = jittered(ttl);
+  op->stored = std::move(stored);
+  write_set(op);
+}
+
+void cache_state::complete(const flight_ptr& f, const get_result& r) {
+  auto waiters = std::move(f->waiters);
+  f->waiters.clear();
+  end_flight(f);
+  for (auto& waiter : waiters)
+    if (!waiter->settled)
+      answer(waiter, r);
+}
+
+void cache_state::complete(const flight_ptr& f, const caf::error& err) {
+  auto waiters = std::move(f->waiters);
+  f->waiters.clear();
+  end_flight(f);
+  for (auto& waiter : waiters)
+    if (!waiter->settled)
+      answer(waiter, err);
+}
+
+void cache_state::end_flight(const flight_ptr& f) {
+  for (auto& waiter : f->waiters)
+    if (!waiter->settled)
+      return;
+  auto i = flights_.find(f->key);
+  if (i != flights_.end() && i->second == f)
+    flights_.erase(i);
+}
+
+} // namespace cafcache
