@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <array>
+#include <deque>
 #include <functional>
 #include <random>
 #include <atomic>
@@ -61,7 +62,8 @@ struct bench_config : system_config {
       .add(read_ratio, "read-ratio", "share of GETs (rest SETs)")
       .add(mode, "mode",
            "redis | null (no Redis, same hops) | down (Redis unreachable, "
-           "fallback only) | memory (fallback RSS per entry)")
+           "fallback only) | memory (fallback RSS per entry) | stampede "
+           "(loader calls for N concurrent cold misses)")
       .add(baseline, "baseline", "also run redis-benchmark, same settings")
       .add(pipeline, "pipeline", "redis-benchmark -P for the baseline")
       .add(baseline_clients, "baseline-clients",
@@ -278,12 +280,89 @@ nlohmann::json memory_run(caf::actor_system& sys, const bench_config& cfg) {
           {"overhead_per_entry", (growth - payload) / entries}};
 }
 
+/// A database that counts its calls and answers each after 20 ms.
+caf::behavior counting_database(caf::event_based_actor* self,
+                                std::atomic<uint64_t>* calls) {
+  using pending = std::pair<caf::response_promise, std::string>;
+  auto queue = std::make_shared<std::deque<pending>>();
+  return {
+    [=](load_atom, const std::string& key) {
+      ++*calls;
+      queue->emplace_back(self->make_response_promise(), key);
+      self->delayed_send(self, 20ms, caf::ok_atom::value);
+      return caf::delegated<load_result>{};
+    },
+    [=](caf::ok_atom) {
+      auto& [rp, key] = queue->front();
+      rp.deliver(load_result{true, cache_value{codec_kind::raw, "row-" + key}});
+      queue->pop_front();
+    },
+  };
+}
+
+/// `requesters` concurrent cold misses on one key: database calls with
+/// get_or_load versus a client that does get, load, set itself.
+nlohmann::json stampede_run(caf::actor_system& sys, const bench_config& cfg) {
+  auto redis = std::make_unique<redis_process>();
+  config c;
+  c.redis_url = redis->url();
+  auto cache = spawn_cache(sys, c);
+  if (!cache)
+    return {{"error", to_sentence(cache.error())}};
+  std::atomic<uint64_t> calls{0};
+  auto db = caf::actor_cast<loader_actor>(sys.spawn(counting_database, &calls));
+  auto wave = [&](const std::string& key, bool single_flight) {
+    calls = 0;
+    caf::scoped_actor self{sys};
+    auto n = cfg.requesters;
+    auto driver = sys.spawn([=](caf::event_based_actor* me) {
+      for (uint32_t i = 0; i < n; ++i) {
+        if (single_flight) {
+          me->request(*cache, caf::infinite, load_atom::value, key, db,
+                      set_options{})
+            .then([](get_result&) {}, [](caf::error&) {});
+          continue;
+        }
+        me->request(*cache, caf::infinite, get_atom::value, key,
+                    request_options{})
+          .then(
+            [=](get_result& r) {
+              if (r.found)
+                return;
+              me->request(db, caf::infinite, load_atom::value, key)
+                .then([=](load_result& loaded) {
+                  me->request(*cache, caf::infinite, put_atom::value, key,
+                              loaded.value, set_options{})
+                    .then([](write_result&) {}, [](caf::error&) {});
+                });
+            },
+            [](caf::error&) {});
+      }
+    });
+    self->monitor(driver);
+    self->receive([](const caf::down_msg&) {});
+    return calls.load();
+  };
+  auto plain = wave("cold:plain", false);
+  auto coalesced = wave("cold:single-flight", true);
+  caf::anon_send_exit(db, caf::exit_reason::user_shutdown);
+  stop_cache(sys, *cache);
+  return {{"concurrent_misses", cfg.requesters},
+          {"loader_calls_get_then_set", plain},
+          {"loader_calls_get_or_load", coalesced}};
+}
+
 void single_run(caf::actor_system& sys, const bench_config& cfg) {
   nlohmann::json report{{"requesters", cfg.requesters},
                         {"keys", cfg.keys},
                         {"value_bytes", cfg.value_bytes},
                         {"read_ratio", cfg.read_ratio},
                         {"mode", cfg.mode}};
+  if (cfg.mode == "stampede") {
+    report["stampede"] = stampede_run(sys, cfg);
+    std::printf("%s\n", report.dump(cfg.json ? -1 : 2).c_str());
+    return;
+  }
   if (cfg.mode == "memory") {
     report["memory"] = memory_run(sys, cfg);
     std::printf("%s\n", report.dump(cfg.json ? -1 : 2).c_str());
@@ -494,6 +573,16 @@ void run_suite(const bench_config& cfg, const std::string& self_exe) {
        return std::make_pair(median(a), 0.0);
      },
      "fallback only (Redis down) vs the null ceiling", 0.7, false},
+    {"stampede_1000", "--bench.mode=stampede --bench.requesters=1000",
+     [&](auto& runs) {
+       std::vector<double> a, b;
+       for (auto& r : runs) {
+         a.push_back(number(r, {"stampede", "loader_calls_get_or_load"}));
+         b.push_back(number(r, {"stampede", "loader_calls_get_then_set"}));
+       }
+       return std::make_pair(median(a), median(b));
+     },
+     "loader calls, 1000 cold misses: get_or_load vs get-then-set", 0, true},
     {"memory_1m", "--bench.mode=memory --bench.keys=1000000",
      [&](auto& runs) {
        std::vector<double> a;
