@@ -120,6 +120,8 @@ void cache_state::answer(const op_ptr& op, get_result x) {
   latency_.record(self_->clock().now() - op->start);
   if (op->internal)
     on_lookup_done(op->flight, std::move(x), op->negative);
+  else if (op->on_get)
+    op->on_get(std::move(x));
   else
     op->get_rp.deliver(std::move(x));
   done_one();
@@ -128,7 +130,9 @@ void cache_state::answer(const op_ptr& op, get_result x) {
 void cache_state::answer(const op_ptr& op, write_result x) {
   op->settled = true;
   latency_.record(self_->clock().now() - op->start);
-  if (!op->internal)
+  if (op->on_write)
+    op->on_write(x);
+  else if (!op->internal)
     op->write_rp.deliver(x);
   done_one();
 }
@@ -141,6 +145,10 @@ void cache_state::answer(const op_ptr& op, caf::error err) {
     // A failed lookup is no reason to withhold the loader's value.
     if (op->flight)
       on_lookup_done(op->flight, get_result{}, false);
+  } else if (op->on_get) {
+    op->on_get(std::move(err));
+  } else if (op->on_write) {
+    op->on_write(std::move(err));
   } else if (op->what == operation::kind::get) {
     op->get_rp.deliver(std::move(err));
   } else {
@@ -154,6 +162,20 @@ void cache_state::answer(const op_ptr& op, caf::error err) {
 void cache_state::done_one() {
   if (--outstanding_ == 0 && stopping_)
     self_->quit(stop_reason_);
+}
+
+caf::error cache_state::check_value(const cache_value& value) {
+  caf::error err;
+  if (value.data.size() > cfg_.max_value_bytes)
+    err = make_error(errc::value_too_large,
+                     std::to_string(value.data.size()) + " bytes, at most "
+                       + std::to_string(cfg_.max_value_bytes));
+  else if (!body_is_valid(value.codec, value.data))
+    err = make_error(errc::decode_error, std::string{"the value is not valid "}
+                                           + to_string(value.codec));
+  if (err)
+    ++stats_.errors;
+  return err;
 }
 
 caf::error cache_state::admit(const std::string& key) {
@@ -375,18 +397,8 @@ caf::result<write_result> cache_state::set(std::string& key,
   ++stats_.sets;
   if (auto err = admit(key))
     return err;
-  if (value.data.size() > cfg_.max_value_bytes) {
-    ++stats_.errors;
-    return make_error(errc::value_too_large,
-                      std::to_string(value.data.size()) + " bytes, at most "
-                        + std::to_string(cfg_.max_value_bytes));
-  }
-  if (!body_is_valid(value.codec, value.data)) {
-    ++stats_.errors;
-    return make_error(errc::decode_error,
-                      std::string{"the value is not valid "}
-                        + to_string(value.codec));
-  }
+  if (auto err = check_value(value))
+    return err;
   auto op = start(operation::kind::set, std::move(key), opts.deadline);
   op->write_rp = self_->make_response_promise<write_result>();
   op->ttl = jittered(opts.ttl > caf::timespan{0} ? opts.ttl
@@ -761,6 +773,11 @@ cache(cache_internal_actor::stateful_pointer<cache_state> self, config cfg) {
         const set_options& opts) { return self->state.set(key, value, opts); },
     [=](delete_atom, std::string& key, const request_options& opts) {
       return self->state.invalidate(key, opts);
+    },
+    [=](get_atom, std::vector<std::string>& keys,
+        const request_options& opts) { return self->state.mget(keys, opts); },
+    [=](put_atom, std::vector<key_value>& entries, const set_options& opts) {
+      return self->state.mset(entries, opts);
     },
     [=](load_atom, std::string& key, loader_actor& loader,
         const set_options& opts) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <random>
 #include <unordered_map>
@@ -60,6 +61,14 @@ public:
   /// Handles `invalidate`.
   caf::result<write_result> invalidate(std::string& key,
                                        const request_options& opts);
+
+  /// Handles `mget`.
+  caf::result<std::vector<get_result>>
+  mget(std::vector<std::string>& keys, const request_options& opts);
+
+  /// Handles `mset`.
+  caf::result<std::vector<write_result>>
+  mset(std::vector<key_value>& entries, const set_options& opts);
 
   /// Handles `get_or_load`.
   caf::result<get_result> get_or_load(std::string& key, loader_actor& loader,
@@ -126,6 +135,9 @@ private:
     bool internal = false;
     /// get_or_load: the flight this operation waits on or looks up for.
     std::shared_ptr<load_flight> flight;
+    /// Part of a bulk request: receives the answer instead of a promise.
+    std::function<void(caf::expected<get_result>)> on_get;
+    std::function<void(caf::expected<write_result>)> on_write;
   };
 
   using op_ptr = std::shared_ptr<operation>;
@@ -160,6 +172,10 @@ private:
   void answer(const op_ptr& op, caf::error err);
 
   void done_one();
+
+  /// Checks a set's value (size, codec body); counts and returns the error
+  /// that refuses it, if any.
+  caf::error check_value(const cache_value& value);
 
   /// Checks the key and the credentials; counts and returns the error that
   /// refuses the request, if any.

@@ -26,6 +26,8 @@ using loader_actor = caf::typed_actor<
 /// - `get(key, options)` -> found, value, tier, stale
 /// - `set(key, value, options)` (put_atom) -> where the write went
 /// - `invalidate(key, options)` (delete_atom) -> where the delete went
+/// - `mget(keys, options)` / `mset(entries, options)`: the same per key, sent
+///   together (pipelined), answered with one result per key in order
 /// - `get_or_load(key, loader, options)` (load_atom) -> like get; on a miss
 ///   the loader is asked once for all concurrent callers and its value stored
 /// - `health` -> health_report, `stats` -> stats_report
@@ -38,6 +40,10 @@ using cache_actor = caf::typed_actor<
     write_result>,
   caf::replies_to<delete_atom, std::string, request_options>::with<
     write_result>,
+  caf::replies_to<get_atom, std::vector<std::string>, request_options>::with<
+    std::vector<get_result>>,
+  caf::replies_to<put_atom, std::vector<key_value>, set_options>::with<
+    std::vector<write_result>>,
   caf::replies_to<load_atom, std::string, loader_actor, set_options>::with<
     get_result>,
   caf::replies_to<health_atom>::with<health_report>,

@@ -83,6 +83,17 @@ typename Inspector::result_type inspect(Inspector& f, write_result& x) {
   return f(caf::meta::type_name("cafcache.write_result"), x.target);
 }
 
+/// One entry of a bulk set.
+struct key_value {
+  std::string key;
+  cache_value value;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, key_value& x) {
+  return f(caf::meta::type_name("cafcache.key_value"), x.key, x.value);
+}
+
 /// What a loader answers to `(load_atom, key)`.
 struct load_result {
   /// Whether the source of truth has a value for the key.

@@ -142,6 +142,7 @@ void add_module(caf::actor_system_config& cfg, caf::config_option_set& opts) {
   cfg.add_message_type<cache_value>("cafcache.cache_value");
   cfg.add_message_type<get_result>("cafcache.get_result");
   cfg.add_message_type<load_result>("cafcache.load_result");
+  cfg.add_message_type<key_value>("cafcache.key_value");
   cfg.add_message_type<loader_actor>("cafcache.loader_actor");
   cfg.add_message_type<write_result>("cafcache.write_result");
   cfg.add_message_type<stats_report>("cafcache.stats_report");

@@ -443,3 +443,34 @@ TEST_CASE("the null backend answers through the same hops without Redis") {
   }
   stop_cache(sys, *cache);
 }
+
+TEST_CASE("mset and mget answer per key, in order") {
+  fixture f;
+  caf::scoped_actor self{f.sys};
+  std::vector<key_value> entries{{"a", cache_value{codec_kind::raw, "1"}},
+                                 {"b", cache_value{codec_kind::raw, "2"}},
+                                 {"c", pack(std::string{"three"})}};
+  std::vector<write_result> written;
+  self->request(f.cache, 5s, put_atom::value, entries, set_options{})
+    .receive([&](std::vector<write_result>& r) { written = r; },
+             [](caf::error& e) { FAIL(to_sentence(e)); });
+  REQUIRE(written.size() == 3);
+  for (auto& w : written)
+    CHECK(w.target == tier::redis);
+  std::vector<std::string> keys{"b", "missing", "a", "c"};
+  std::vector<get_result> got;
+  self->request(f.cache, 5s, get_atom::value, keys, request_options{})
+    .receive([&](std::vector<get_result>& r) { got = r; },
+             [](caf::error& e) { FAIL(to_sentence(e)); });
+  REQUIRE(got.size() == 4);
+  CHECK(got[0].value.data == "2");
+  CHECK_FALSE(got[1].found);
+  CHECK(got[2].value.data == "1");
+  CHECK(unpack<std::string>(got[3].value) == "three");
+  // One bad key refuses the whole request with its typed error.
+  keys.push_back("");
+  caf::error err;
+  self->request(f.cache, 5s, get_atom::value, keys, request_options{})
+    .receive([](std::vector<get_result>&) {}, [&](caf::error& e) { err = e; });
+  CHECK(is(err, errc::invalid_key));
+}

@@ -1,0 +1,89 @@
+// mget / mset: one operation per key through the usual get and set paths.
+// Commands issued in one turn of the cache actor leave in one write per
+// connection, so a bulk request costs one round trip per connection.
+
+#include "actors/cache.hpp"
+
+#include "messages/errc.hpp"
+
+namespace cafcache {
+
+namespace {
+
+/// Collects one answer per key, in request order.
+template <class T>
+struct bulk_state {
+  std::vector<T> results;
+  size_t left = 0;
+  bool failed = false;
+  caf::typed_response_promise<std::vector<T>> rp;
+
+  void set(size_t index, caf::expected<T> x) {
+    if (failed)
+      return;
+    if (!x) {
+      failed = true;
+      rp.deliver(x.error());
+      return;
+    }
+    results[index] = std::move(*x);
+    if (--left == 0)
+      rp.deliver(std::move(results));
+  }
+};
+
+} // namespace
+
+caf::result<std::vector<get_result>>
+cache_state::mget(std::vector<std::string>& keys,
+                  const request_options& opts) {
+  stats_.gets += keys.size();
+  for (auto& key : keys)
+    if (auto err = admit(key))
+      return err;
+  if (keys.empty())
+    return std::vector<get_result>{};
+  auto bulk = std::make_shared<bulk_state<get_result>>();
+  bulk->results.resize(keys.size());
+  bulk->left = keys.size();
+  bulk->rp = self_->make_response_promise<std::vector<get_result>>();
+  for (size_t i = 0; i < keys.size(); ++i) {
+    auto op = start(operation::kind::get, std::move(keys[i]), opts.deadline);
+    op->on_get = [bulk, i](caf::expected<get_result> x) {
+      bulk->set(i, std::move(x));
+    };
+    lookup(op);
+  }
+  return bulk->rp;
+}
+
+caf::result<std::vector<write_result>>
+cache_state::mset(std::vector<key_value>& entries, const set_options& opts) {
+  stats_.sets += entries.size();
+  for (auto& entry : entries) {
+    if (auto err = admit(entry.key))
+      return err;
+    if (auto err = check_value(entry.value))
+      return err;
+  }
+  if (entries.empty())
+    return std::vector<write_result>{};
+  auto bulk = std::make_shared<bulk_state<write_result>>();
+  bulk->results.resize(entries.size());
+  bulk->left = entries.size();
+  bulk->rp = self_->make_response_promise<std::vector<write_result>>();
+  auto ttl = opts.ttl > caf::timespan{0} ? opts.ttl : cfg_.default_ttl;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    auto op = start(operation::kind::set, std::move(entries[i].key),
+                    opts.deadline);
+    op->on_write = [bulk, i](caf::expected<write_result> x) {
+      bulk->set(i, std::move(x));
+    };
+    op->ttl = jittered(ttl);
+    op->stored = encode_envelope(entries[i].value);
+    write_set(op);
+  }
+  return bulk->rp;
+}
+
+} // namespace cafcache
