@@ -454,7 +454,7 @@ double median(std::vector<double> xs) {
   return xs[xs.size() / 2];
 }
 
-double number(const nlohmann::json& j, std::initializer_list<const char*> path) {
+double number(const nlohmann::json& j, const std::vector<const char*>& path) {
   const nlohmann::json* at = &j;
   for (auto key : path) {
     if (!at->is_object() || !at->contains(key))
@@ -478,6 +478,7 @@ struct scenario {
   /// Value the target compares (cafcache side / baseline side).
   std::function<std::pair<double, double>(const std::vector<nlohmann::json>&)>
     measure;
+
   std::string target;
   double goal;
   bool lower_is_better;
@@ -493,103 +494,59 @@ void run_suite(const bench_config& cfg, const std::string& self_exe) {
   auto rb = [](const nlohmann::json& j, const char* test, const char* field) {
     return number(j, {"redis_benchmark", test, field});
   };
+  // Medians of one figure of cafcache and one of the baseline over the runs.
+  using measure_fn
+    = std::function<std::pair<double, double>(const std::vector<nlohmann::json>&)>;
+  auto medians = [](std::function<double(const nlohmann::json&)> mine,
+                    std::function<double(const nlohmann::json&)> base)
+    -> measure_fn {
+    return [=](const std::vector<nlohmann::json>& runs) {
+      std::vector<double> a, b;
+      for (auto& r : runs) {
+        a.push_back(mine(r));
+        b.push_back(base ? base(r) : 0.0);
+      }
+      return std::make_pair(median(a), median(b));
+    };
+  };
+  auto at = [](std::vector<const char*> p) {
+    return [p](const nlohmann::json& j) { return number(j, p); };
+  };
+  auto get_p50 = medians(at({"cafcache", "get", "p50_us"}),
+                         at({"redis_benchmark", "GET", "p50_us"}));
+  auto get_rate = medians(ops, at({"redis_benchmark", "GET", "ops_per_s"}));
   std::vector<scenario> scenarios{
-    {"get_1", "--bench.requesters=1 --bench.baseline",
-     [&](auto& runs) {
-       std::vector<double> a, b;
-       for (auto& r : runs) {
-         a.push_back(number(r, {"cafcache", "get", "p50_us"}));
-         b.push_back(rb(r, "GET", "p50_us"));
-       }
-       return std::make_pair(median(a), median(b));
-     },
+    {"get_1", "--bench.requesters=1 --bench.baseline", get_p50,
      "p50 vs redis-benchmark -c 1 (default scheduler)", 2.0, true},
     {"get_1_low_latency", "--bench.requesters=1 --bench.baseline " + low_latency,
-     [&](auto& runs) {
-       std::vector<double> a, b;
-       for (auto& r : runs) {
-         a.push_back(number(r, {"cafcache", "get", "p50_us"}));
-         b.push_back(rb(r, "GET", "p50_us"));
-       }
-       return std::make_pair(median(a), median(b));
-     },
-     "p50 vs redis-benchmark -c 1 (low-latency profile)", 1.0, true},
-    {"get_10", "--bench.requesters=10 --bench.baseline",
-     [&](auto& runs) {
-       std::vector<double> a, b;
-       for (auto& r : runs) {
-         a.push_back(ops(r));
-         b.push_back(rb(r, "GET", "ops_per_s"));
-       }
-       return std::make_pair(median(a), median(b));
-     },
+     get_p50, "p50 vs redis-benchmark -c 1 (low-latency profile)", 1.0, true},
+    {"get_10", "--bench.requesters=10 --bench.baseline", get_rate,
      "GET/s vs redis-benchmark -c 10", 0, false},
-    {"get_50", "--bench.requesters=50 --bench.baseline",
-     [&](auto& runs) {
-       std::vector<double> a, b;
-       for (auto& r : runs) {
-         a.push_back(ops(r));
-         b.push_back(rb(r, "GET", "ops_per_s"));
-       }
-       return std::make_pair(median(a), median(b));
-     },
+    {"get_50", "--bench.requesters=50 --bench.baseline", get_rate,
      "GET/s vs redis-benchmark -c 50", 3.0, false},
     {"get_200",
      "--bench.requesters=200 --bench.baseline --bench.pipeline=16 "
      "--bench.baseline-clients=50",
-     [&](auto& runs) {
-       std::vector<double> a, b;
-       for (auto& r : runs) {
-         a.push_back(ops(r));
-         b.push_back(rb(r, "GET", "ops_per_s"));
-       }
-       return std::make_pair(median(a), median(b));
-     },
-     "GET/s (200 in flight) vs redis-benchmark -c 50 -P 16", 0.6, false},
+     get_rate, "GET/s (200 in flight) vs redis-benchmark -c 50 -P 16", 0.6,
+     false},
     {"mix_50", "--bench.requesters=50 --bench.read-ratio=0.9 --bench.baseline",
-     [&](auto& runs) {
-       std::vector<double> a, b;
-       for (auto& r : runs) {
-         a.push_back(ops(r));
-         b.push_back(mixed_rate(rb(r, "GET", "ops_per_s"),
-                                rb(r, "SET", "ops_per_s"), 0.9));
-       }
-       return std::make_pair(median(a), median(b));
-     },
+     medians(ops,
+             [&](const nlohmann::json& r) {
+               return mixed_rate(rb(r, "GET", "ops_per_s"),
+                                 rb(r, "SET", "ops_per_s"), 0.9);
+             }),
      "90/10 ops/s vs redis-benchmark -c 50, same mix", 2.5, false},
-    {"null_50", "--bench.requesters=50 --bench.mode=null",
-     [&](auto& runs) {
-       std::vector<double> a;
-       for (auto& r : runs)
-         a.push_back(ops(r));
-       return std::make_pair(median(a), 0.0);
-     },
+    {"null_50", "--bench.requesters=50 --bench.mode=null", medians(ops, {}),
      "messaging ceiling (no Redis, same hops)", 0, false},
-    {"down_50", "--bench.requesters=50 --bench.mode=down",
-     [&](auto& runs) {
-       std::vector<double> a;
-       for (auto& r : runs)
-         a.push_back(ops(r));
-       return std::make_pair(median(a), 0.0);
-     },
+    {"down_50", "--bench.requesters=50 --bench.mode=down", medians(ops, {}),
      "fallback only (Redis down) vs the null ceiling", 0.7, false},
     {"stampede_1000", "--bench.mode=stampede --bench.requesters=1000",
-     [&](auto& runs) {
-       std::vector<double> a, b;
-       for (auto& r : runs) {
-         a.push_back(number(r, {"stampede", "loader_calls_get_or_load"}));
-         b.push_back(number(r, {"stampede", "loader_calls_get_then_set"}));
-       }
-       return std::make_pair(median(a), median(b));
-     },
+     medians(at({"stampede", "loader_calls_get_or_load"}),
+             at({"stampede", "loader_calls_get_then_set"})),
      "loader calls, 1000 cold misses: get_or_load vs get-then-set", 0, true},
     {"memory_1m", "--bench.mode=memory --bench.keys=1000000",
-     [&](auto& runs) {
-       std::vector<double> a;
-       for (auto& r : runs)
-         a.push_back(number(r, {"memory", "overhead_per_entry"}));
-       return std::make_pair(median(a), 96.0);
-     },
+     medians(at({"memory", "overhead_per_entry"}),
+             [](const nlohmann::json&) { return 96.0; }),
      "fallback bytes per entry beyond key + value (limit 96)", 1.0, true},
   };
   nlohmann::json results = nlohmann::json::object();
