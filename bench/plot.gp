@@ -10,10 +10,10 @@ set key top left
 set title "GET throughput (10k keys, 100 B)"
 set ylabel "requests / s"
 plot "bench/results.dat" using 1:2 with linespoints lw 2 title "cafcache", \
-     "" using 1:3 with linespoints lw 2 title "redis-benchmark (same -c)"
+     "" using 1:3 with linespoints lw 2 title "redis-benchmark (same -c; at 200: -c 50 -P 16)"
 set title "GET latency p50"
 set ylabel "microseconds"
 set logscale y
 plot "bench/results.dat" using 1:4 with linespoints lw 2 title "cafcache", \
-     "" using 1:5 with linespoints lw 2 title "redis-benchmark (same -c)"
+     "" using 1:5 with linespoints lw 2 title "redis-benchmark (same -c; at 200: -c 50 -P 16)"
 unset multiplot
