@@ -27,11 +27,13 @@ namespace cafcache {
 ///
 /// Coherence: a key always travels over the same connection and the fallback
 /// is updated only when Redis has answered, so the fallback sees writes in the
-/// order Redis applied them. A write that may or may not have reached Redis
-/// (timeout) is answered with an error, removed from the fallback and logged
-/// as dirty. Whenever the cache stops using Redis, it replays the dirty log
-/// (deletes those keys in Redis) before it uses Redis again, so an old value
-/// in Redis is never read after an acknowledged write or invalidate.
+/// order Redis applied them. A write that fails or may not have reached Redis
+/// (lost connection, deadline) goes to the fallback, its key to the dirty
+/// log, and is acknowledged with `tier::fallback`; a write Redis refused
+/// (error reply) is answered with `redis_error`, erased from the fallback and
+/// logged as dirty too. Any dirty key stops routing to Redis until the log is
+/// replayed (the keys deleted in Redis, over their own connections), so an old
+/// value in Redis is never read after an acknowledged write or invalidate.
 class cache_state {
 public:
   // -- member types ---------------------------------------------------------
