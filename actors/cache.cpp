@@ -119,7 +119,7 @@ void cache_state::answer(const op_ptr& op, get_result x) {
   op->settled = true;
   latency_.record(self_->clock().now() - op->start);
   if (op->internal)
-    on_lookup_done(op->flight, std::move(x), op->negative);
+    on_lookup_done(op->flight, std::move(x), *op);
   else if (op->on_get)
     op->on_get(std::move(x));
   else
@@ -144,7 +144,7 @@ void cache_state::answer(const op_ptr& op, caf::error err) {
   if (op->internal) {
     // A failed lookup is no reason to withhold the loader's value.
     if (op->flight)
-      on_lookup_done(op->flight, get_result{}, false);
+      on_lookup_done(op->flight, get_result{}, operation{});
   } else if (op->on_get) {
     op->on_get(std::move(err));
   } else if (op->on_write) {
@@ -340,6 +340,7 @@ void cache_state::get_reply(const op_ptr& op, resp_value& reply) {
     on_redis_success();
     if (auto value = decode_envelope(reply.str)) {
       ++stats_.hits_redis;
+      check_soft_expiry(*op, reply.str);
       if (op->mirror)
         self_->send(fallback_, put_atom::value, op->key, std::move(reply.str),
                     cfg_.fallback_read_ttl, false);
@@ -373,6 +374,7 @@ void cache_state::fallback_get(const op_ptr& op, bool redis_failed) {
           op->negative = true;
         if (!found.empty()) {
           if (auto value = decode_envelope(found.front())) {
+            check_soft_expiry(*op, found.front());
             ++stats_.hits_fallback;
             ++stats_.stale_served;
             answer(op,

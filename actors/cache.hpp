@@ -132,6 +132,8 @@ private:
     bool mirror = true;
     /// Get: the stored value was the negative-caching marker.
     bool negative = false;
+    /// Get: the stored value is past its soft TTL.
+    bool soft_expired = false;
     /// Started by the cache itself (a get_or_load lookup or the store of a
     /// loaded value): its answer goes to the flight, not to a promise.
     bool internal = false;
@@ -150,6 +152,7 @@ private:
     std::string key;
     loader_actor loader;
     caf::timespan ttl{0};
+    caf::timespan soft_ttl{0};
     std::vector<op_ptr> waiters;
   };
 
@@ -229,11 +232,18 @@ private:
   // -- get_or_load -------------------------------------------------------------
 
   /// The lookup of a flight finished: answer from the cache or ask the loader.
-  void on_lookup_done(const flight_ptr& f, get_result r, bool negative);
+  void on_lookup_done(const flight_ptr& f, get_result r, const operation& op);
+
+  /// Asks the loader and stores what it says; `f` may have no waiters (a
+  /// background refresh after the soft TTL).
+  void load(const flight_ptr& f);
 
   /// Stores a loaded value (or the negative marker) like a set nobody awaits.
   void store_loaded(const std::string& key, std::string stored,
                     caf::timespan ttl);
+
+  /// Records whether `stored` is past its soft TTL.
+  static void check_soft_expiry(operation& op, std::string_view stored);
 
   /// Answers every waiter of `f` that is still waiting and ends the flight.
   void complete(const flight_ptr& f, const get_result& r);
@@ -277,6 +287,8 @@ private:
   caf::actor supervisor_;
   std::vector<caf::actor> conns_;
   std::unordered_map<std::string, flight_ptr> flights_;
+  /// Background refreshes under way, with their start time.
+  std::unordered_map<std::string, time_point> refreshing_;
   std::mt19937_64 rng_;
   std::vector<bool> ever_connected_;
   caf::error conn_error_;

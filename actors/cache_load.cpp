@@ -30,6 +30,7 @@ caf::result<get_result> cache_state::get_or_load(std::string& key,
   f->key = key;
   f->loader = std::move(loader);
   f->ttl = opts.ttl > caf::timespan{0} ? opts.ttl : cfg_.default_ttl;
+  f->soft_ttl = opts.soft_ttl;
   f->waiters.push_back(waiter);
   waiter->flight = f;
   auto probe = start(operation::kind::get, std::move(key), opts.deadline);
@@ -40,18 +41,48 @@ caf::result<get_result> cache_state::get_or_load(std::string& key,
 }
 
 void cache_state::on_lookup_done(const flight_ptr& f, get_result r,
-                                 bool negative) {
-  if (r.found || negative) {
+                                 const operation& op) {
+  if (r.found && op.soft_expired) {
+    // Stale-while-revalidate: answer now, refresh once in the background.
+    r.stale = true;
+    complete(f, r);
+    auto now = self_->clock().now();
+    auto i = refreshing_.find(f->key);
+    // A refresh older than this is presumed lost (a loader that never
+    // answers must not stop refreshes for good).
+    auto lost_after = 4 * cfg_.request_timeout;
+    if (i != refreshing_.end() && now - i->second < lost_after)
+      return;
+    refreshing_[f->key] = now;
+    load(f);
+    return;
+  }
+  if (r.found || op.negative) {
     complete(f, r);
     return;
   }
+  load(f);
+}
+
+void cache_state::load(const flight_ptr& f) {
   ++stats_.loads;
   self_->request(f->loader, caf::infinite, load_atom::value, f->key)
     .then(
       [this, f](load_result& loaded) {
+        refreshing_.erase(f->key);
         if (!loaded.found) {
-          if (cfg_.negative_ttl > caf::timespan{0})
+          if (cfg_.negative_ttl > caf::timespan{0}) {
             store_loaded(f->key, negative_envelope(), cfg_.negative_ttl);
+          } else if (f->waiters.empty()) {
+            // A refresh learned that the value is gone: drop it.
+            auto op = start(operation::kind::invalidate, f->key,
+                            caf::timespan{0});
+            op->internal = true;
+            if (auto conn = route_for(op))
+              to_redis(op, conn, {"UNLINK", redis_key(op->key)});
+            else
+              redis_failed(op);
+          }
           complete(f, get_result{false, {}, tier::loader, false});
           return;
         }
@@ -62,12 +93,20 @@ void cache_state::on_lookup_done(const flight_ptr& f, get_result r,
           return;
         }
         // An oversized value still answers the callers; it is just not kept.
-        if (loaded.value.data.size() <= cfg_.max_value_bytes)
-          store_loaded(f->key, encode_envelope(loaded.value), f->ttl);
+        if (loaded.value.data.size() <= cfg_.max_value_bytes) {
+          auto stored = f->soft_ttl > caf::timespan{0}
+                          ? encode_envelope(loaded.value,
+                                            std::chrono::system_clock::now()
+                                              + f->soft_ttl)
+                          : encode_envelope(loaded.value);
+          store_loaded(f->key, std::move(stored), f->ttl);
+        }
         complete(f, get_result{true, std::move(loaded.value), tier::loader,
                                false});
       },
       [this, f](caf::error& err) {
+        // A failed refresh keeps serving the old value until the hard TTL.
+        refreshing_.erase(f->key);
         complete(f, make_error(errc::load_failed, to_sentence(err)));
       });
 }
@@ -79,6 +118,11 @@ void cache_state::store_loaded(const std::string& key, std::string stored,
   op->ttl = jittered(ttl);
   op->stored = std::move(stored);
   write_set(op);
+}
+
+void cache_state::check_soft_expiry(operation& op, std::string_view stored) {
+  if (auto soft = soft_expiry_of(stored))
+    op.soft_expired = std::chrono::system_clock::now() >= *soft;
 }
 
 void cache_state::complete(const flight_ptr& f, const get_result& r) {

@@ -45,11 +45,16 @@ struct set_options {
   caf::timespan ttl{0};
   /// Deadline for the answer; zero means `cafcache.request-timeout`.
   caf::timespan deadline{0};
+  /// get_or_load only: after this the value is still served (marked stale)
+  /// while one background load refreshes it; `ttl` stays the hard limit.
+  /// Zero means no soft TTL.
+  caf::timespan soft_ttl{0};
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, set_options& x) {
-  return f(caf::meta::type_name("cafcache.set_options"), x.ttl, x.deadline);
+  return f(caf::meta::type_name("cafcache.set_options"), x.ttl, x.deadline,
+           x.soft_ttl);
 }
 
 /// Answer to `get`. A miss is an answer (`found == false`), not an error.

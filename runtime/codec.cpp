@@ -7,6 +7,8 @@ namespace {
 // Envelope layout: magic byte, codec byte, body.
 constexpr size_t envelope_header_size = 2;
 
+constexpr size_t timestamp_size = 8;
+
 bool msgpack_body_is_valid(std::string_view data) {
   // The null visitor only checks the structure and never allocates for the
   // element counts a forged header may claim.
@@ -64,7 +66,45 @@ std::string encode_envelope(const cache_value& x) {
   return result;
 }
 
+std::string encode_envelope(const cache_value& x,
+                            std::chrono::system_clock::time_point soft_expiry) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+              soft_expiry.time_since_epoch())
+              .count();
+  auto bits = static_cast<uint64_t>(ms);
+  std::string result;
+  result.reserve(envelope_header_size + timestamp_size + x.data.size());
+  result += static_cast<char>(timed_envelope_magic);
+  result += static_cast<char>(x.codec);
+  for (int shift = 56; shift >= 0; shift -= 8)
+    result += static_cast<char>((bits >> shift) & 0xFF);
+  result += x.data;
+  return result;
+}
+
+std::optional<std::chrono::system_clock::time_point>
+soft_expiry_of(std::string_view stored) {
+  if (stored.size() < envelope_header_size + timestamp_size
+      || static_cast<unsigned char>(stored[0]) != timed_envelope_magic)
+    return std::nullopt;
+  uint64_t bits = 0;
+  for (size_t i = 0; i < timestamp_size; ++i)
+    bits = (bits << 8)
+           | static_cast<unsigned char>(stored[envelope_header_size + i]);
+  return std::chrono::system_clock::time_point{
+    std::chrono::milliseconds(static_cast<int64_t>(bits))};
+}
+
 std::optional<cache_value> decode_envelope(std::string_view stored) {
+  if (stored.size() >= envelope_header_size + timestamp_size
+      && static_cast<unsigned char>(stored[0]) == timed_envelope_magic) {
+    // Same as the plain form once the timestamp is skipped.
+    std::string plain;
+    plain += static_cast<char>(envelope_magic);
+    plain += stored[1];
+    plain.append(stored.substr(envelope_header_size + timestamp_size));
+    return decode_envelope(plain);
+  }
   if (stored.size() < envelope_header_size
       || static_cast<unsigned char>(stored[0]) != envelope_magic)
     return std::nullopt;

@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -78,6 +79,19 @@ std::string encode_envelope(const cache_value& x);
 /// byte is wrong or the body is invalid for its codec (foreign writer,
 /// garbage).
 std::optional<cache_value> decode_envelope(std::string_view stored);
+
+/// Magic byte of an envelope that also carries a soft expiry (get_or_load's
+/// stale-while-revalidate): magic, codec byte, 8 bytes of soft expiry in
+/// milliseconds since the Unix epoch (big-endian), then the body.
+constexpr unsigned char timed_envelope_magic = 0xCB;
+
+/// Wraps a value with a soft expiry. decode_envelope reads both forms.
+std::string encode_envelope(const cache_value& x,
+                            std::chrono::system_clock::time_point soft_expiry);
+
+/// The soft expiry of a timed envelope, std::nullopt for any other input.
+std::optional<std::chrono::system_clock::time_point>
+soft_expiry_of(std::string_view stored);
 
 /// The marker stored for "the loader found nothing" (negative caching): the
 /// magic byte followed by a zero codec byte and no body.

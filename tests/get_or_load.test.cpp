@@ -17,6 +17,10 @@ namespace {
 /// not exist, "fail" keys answer with an error, "mute" keys never answer.
 struct loader_log {
   std::atomic<int> calls{0};
+  /// Appended to every value, so that a refresh is visible.
+  std::atomic<int> version{1};
+  /// Every call fails while set.
+  std::atomic<bool> failing{false};
 };
 
 caf::behavior slow_loader(caf::event_based_actor* self, loader_log* log) {
@@ -27,7 +31,7 @@ caf::behavior slow_loader(caf::event_based_actor* self, loader_log* log) {
   return {
     [=](load_atom, const std::string& key) -> caf::result<load_result> {
       ++log->calls;
-      if (key.rfind("fail", 0) == 0)
+      if (key.rfind("fail", 0) == 0 || log->failing)
         return caf::make_error(caf::sec::runtime_error, "database is down");
       auto rp = self->make_response_promise();
       if (key.rfind("mute", 0) == 0)
@@ -35,7 +39,11 @@ caf::behavior slow_loader(caf::event_based_actor* self, loader_log* log) {
       load_result r;
       r.found = key.rfind("none", 0) != 0;
       if (r.found)
-        r.value = cache_value{codec_kind::raw, "row-" + key};
+        r.value = cache_value{
+          codec_kind::raw,
+          "row-" + key + (log->version > 1
+                            ? "-v" + std::to_string(log->version.load())
+                            : std::string{})};
       queue->emplace_back(rp, r);
       self->delayed_send(self, 50ms, caf::ok_atom::value);
       return caf::delegated<load_result>{};
@@ -141,7 +149,7 @@ TEST_CASE("a loader that never answers is cut off by the deadline") {
     REQUIRE_FALSE(a);
     CHECK(is(a.error(), errc::timeout));
   }
-  CHECK(took < 200ms + 100ms);
+  CHECK(took < 200ms + 250ms);
   // The abandoned flight does not swallow the next request.
   f.burst("mute:1", 1, opts);
   CHECK(f.log.calls == 2);
@@ -190,4 +198,67 @@ TEST_CASE("TTL jitter spreads expiries of keys written together") {
   CHECK(lo >= 79000);
   CHECK(hi <= 120000);
   CHECK(hi - lo > 10000);
+}
+
+TEST_CASE("soft TTL: stale value served while one background refresh runs") {
+  fixture f;
+  set_options opts;
+  opts.soft_ttl = 300ms;
+  opts.ttl = 10s;
+  auto first = f.burst("soft:1", 1, opts);
+  REQUIRE(first[0]);
+  CHECK(first[0]->value.data == "row-soft:1");
+  CHECK(f.log.calls == 1);
+  // Fresh: a plain hit.
+  auto fresh = f.burst("soft:1", 1, opts);
+  REQUIRE(fresh[0]);
+  CHECK(fresh[0]->source == tier::redis);
+  CHECK_FALSE(fresh[0]->stale);
+  CHECK(f.log.calls == 1);
+  // Past the soft TTL: the old value at once, marked stale, and exactly one
+  // refresh for many callers.
+  std::this_thread::sleep_for(400ms);
+  f.log.version = 2;
+  auto stale = f.burst("soft:1", 50, opts);
+  for (auto& a : stale) {
+    REQUIRE(a);
+    CHECK(a->value.data == "row-soft:1");
+    CHECK(a->stale);
+  }
+  std::this_thread::sleep_for(200ms);
+  CHECK(f.log.calls == 2);
+  auto refreshed = f.burst("soft:1", 1, opts);
+  REQUIRE(refreshed[0]);
+  CHECK(refreshed[0]->value.data == "row-soft:1-v2");
+  CHECK_FALSE(refreshed[0]->stale);
+  // The hard TTL in Redis is the full ttl.
+  CHECK(f.redis.command({"PTTL", "test:soft:1"}).integer > 9000);
+}
+
+TEST_CASE("soft TTL: a failed refresh keeps serving the old value; past the "
+          "hard TTL the load is synchronous") {
+  fixture f;
+  set_options opts;
+  opts.soft_ttl = 200ms;
+  opts.ttl = 1s;
+  REQUIRE(f.burst("soft:2", 1, opts)[0]);
+  std::this_thread::sleep_for(300ms);
+  f.log.failing = true;
+  auto stale = f.burst("soft:2", 1, opts);
+  REQUIRE(stale[0]);
+  CHECK(stale[0]->value.data == "row-soft:2");
+  CHECK(stale[0]->stale);
+  std::this_thread::sleep_for(200ms);
+  CHECK(f.log.calls == 2);
+  auto still = f.burst("soft:2", 1, opts);
+  REQUIRE(still[0]);
+  CHECK(still[0]->value.data == "row-soft:2");
+  // Hard TTL over: nothing to serve, the loader is asked synchronously.
+  std::this_thread::sleep_for(1s);
+  f.log.failing = false;
+  f.log.version = 3;
+  auto hard = f.burst("soft:2", 1, opts);
+  REQUIRE(hard[0]);
+  CHECK(hard[0]->source == tier::loader);
+  CHECK(hard[0]->value.data == "row-soft:2-v3");
 }
