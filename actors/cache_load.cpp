@@ -147,6 +147,8 @@ void cache_state::end_flight(const flight_ptr& f) {
   for (auto& waiter : f->waiters)
     if (!waiter->settled)
       return;
+  // Waiters point to their flight: drop the way back, or neither is freed.
+  f->waiters.clear();
   auto i = flights_.find(f->key);
   if (i != flights_.end() && i->second == f)
     flights_.erase(i);
