@@ -245,10 +245,10 @@ private:
   /// Records whether `stored` is past its soft TTL.
   static void check_soft_expiry(operation& op, std::string_view stored);
 
-  /// Answers every waiter of `f` that is still waiting and ends the flight.
-  void complete(const flight_ptr& f, const get_result& r);
-
-  void complete(const flight_ptr& f, const caf::error& err);
+  /// Answers every waiter of `f` that is still waiting (with a get_result
+  /// or an error) and ends the flight.
+  template <class Answer>
+  void complete(const flight_ptr& f, const Answer& x);
 
   /// Ends the flight once nobody waits for it any more.
   void end_flight(const flight_ptr& f);

@@ -125,22 +125,14 @@ void cache_state::check_soft_expiry(operation& op, std::string_view stored) {
     op.soft_expired = std::chrono::system_clock::now() >= *soft;
 }
 
-void cache_state::complete(const flight_ptr& f, const get_result& r) {
+template <class Answer>
+void cache_state::complete(const flight_ptr& f, const Answer& x) {
   auto waiters = std::move(f->waiters);
   f->waiters.clear();
   end_flight(f);
   for (auto& waiter : waiters)
     if (!waiter->settled)
-      answer(waiter, r);
-}
-
-void cache_state::complete(const flight_ptr& f, const caf::error& err) {
-  auto waiters = std::move(f->waiters);
-  f->waiters.clear();
-  end_flight(f);
-  for (auto& waiter : waiters)
-    if (!waiter->settled)
-      answer(waiter, err);
+      answer(waiter, x);
 }
 
 void cache_state::end_flight(const flight_ptr& f) {

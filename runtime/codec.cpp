@@ -96,20 +96,17 @@ soft_expiry_of(std::string_view stored) {
 }
 
 std::optional<cache_value> decode_envelope(std::string_view stored) {
-  if (stored.size() >= envelope_header_size + timestamp_size
-      && static_cast<unsigned char>(stored[0]) == timed_envelope_magic) {
-    // Same as the plain form once the timestamp is skipped.
-    std::string plain;
-    plain += static_cast<char>(envelope_magic);
-    plain += stored[1];
-    plain.append(stored.substr(envelope_header_size + timestamp_size));
-    return decode_envelope(plain);
-  }
-  if (stored.size() < envelope_header_size
-      || static_cast<unsigned char>(stored[0]) != envelope_magic)
+  size_t header = 0;
+  if (stored.size() >= envelope_header_size
+      && static_cast<unsigned char>(stored[0]) == envelope_magic)
+    header = envelope_header_size;
+  else if (stored.size() >= envelope_header_size + timestamp_size
+           && static_cast<unsigned char>(stored[0]) == timed_envelope_magic)
+    header = envelope_header_size + timestamp_size;
+  else
     return std::nullopt;
   auto codec = static_cast<codec_kind>(static_cast<unsigned char>(stored[1]));
-  auto body = stored.substr(envelope_header_size);
+  auto body = stored.substr(header);
   // body_is_valid also rejects codec bytes outside the enum.
   if (!body_is_valid(codec, body))
     return std::nullopt;

@@ -1,0 +1,193 @@
+// Recovery: the dirty-key replay that runs before the cache routes to Redis
+// again, as the half-open probe and once more when the breaker closes (see
+// actors/cache.hpp).
+
+#include "actors/cache.hpp"
+
+#include <memory>
+
+#include "messages/errc.hpp"
+
+namespace cafcache {
+
+namespace {
+
+/// Keys per UNLINK during a replay.
+constexpr uint32_t replay_batch = 1000;
+
+/// Escapes glob characters so that SCAN MATCH sees the prefix literally.
+std::string glob_escape(const std::string& x) {
+  std::string out;
+  for (char c : x) {
+    if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\')
+      out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+} // namespace
+
+// -- recovery -----------------------------------------------------------------
+
+void cache_state::maybe_recover() {
+  if (replaying_ || stopping_)
+    return;
+  if (route_ == breaker_state::half_open && probe_pending_) {
+    probe_pending_ = false;
+    auto conn = any_connection();
+    if (!conn) {
+      self_->send(breaker_, probe_atom::value, false);
+      return;
+    }
+    replaying_ = true;
+    replay_step(true, conn);
+    return;
+  }
+  if (route_ == breaker_state::closed && needs_replay_) {
+    if (auto conn = any_connection()) {
+      replaying_ = true;
+      replay_step(false, conn);
+    }
+  }
+}
+
+void cache_state::replay_step(bool probe, caf::actor conn) {
+  dirty_since_drain_ = 0;
+  self_->request(fallback_, cfg_.probe_timeout, drain_atom::value,
+                 replay_batch)
+    .then(
+      [=](dirty_batch& batch) {
+        if (batch.overflowed) {
+          flush_namespace(probe, conn, "0", std::move(batch));
+          return;
+        }
+        if (!batch.keys.empty()) {
+          replay_keys(probe, conn, std::move(batch));
+          return;
+        }
+        if (dirty_since_drain_ > 0) {
+          replay_step(probe, conn);
+          return;
+        }
+        // Log empty and nothing written since the drain: Redis holds no value
+        // older than an acknowledged write. A PING proves it answers.
+        self_->request(conn, cfg_.probe_timeout, cmd_atom::value,
+                       std::vector<std::string>{"PING"})
+          .then([=](resp_value& reply) { replay_done(probe, !reply.is_error(),
+                                                     nullptr); },
+                [=](caf::error&) { replay_done(probe, false, nullptr); });
+      },
+      [=](caf::error&) { replay_done(probe, false, nullptr); });
+}
+
+void cache_state::replay_keys(bool probe, caf::actor conn, dirty_batch batch) {
+  // Each key is deleted over the connection that carries its writes, so a
+  // write still queued in Redis is applied before the delete, never after.
+  std::vector<std::vector<std::string>> per_slot(conns_.size());
+  for (auto& key : batch.keys) {
+    auto slot = std::hash<std::string>{}(key) % conns_.size();
+    if (per_slot[slot].empty())
+      per_slot[slot].push_back("UNLINK");
+    per_slot[slot].push_back(redis_key(key));
+  }
+  struct join_state {
+    size_t left = 0;
+    bool ok = true;
+    dirty_batch batch;
+  };
+  auto join = std::make_shared<join_state>();
+  join->batch = std::move(batch);
+  for (auto& argv : per_slot)
+    if (!argv.empty())
+      ++join->left;
+  for (size_t slot = 0; slot < per_slot.size(); ++slot) {
+    if (per_slot[slot].empty())
+      continue;
+    auto target = conns_[slot] ? conns_[slot] : conn;
+    auto done = [=](bool ok) {
+      join->ok = join->ok && ok;
+      if (--join->left > 0)
+        return;
+      if (!join->ok) {
+        replay_done(probe, false, &join->batch);
+        return;
+      }
+      stats_.replayed_keys += join->batch.keys.size();
+      replay_step(probe, conn);
+    };
+    self_->request(target, cfg_.probe_timeout, cmd_atom::value,
+                   std::move(per_slot[slot]))
+      .then([=](resp_value& reply) { done(!reply.is_error()); },
+            [=](caf::error&) { done(false); });
+  }
+}
+
+void cache_state::flush_namespace(bool probe, caf::actor conn,
+                                  std::string cursor, dirty_batch batch) {
+  std::vector<std::string> argv{"SCAN", std::move(cursor), "MATCH",
+                                glob_escape(cfg_.key_prefix) + "*", "COUNT",
+                                "1000"};
+  self_->request(conn, cfg_.probe_timeout, cmd_atom::value, std::move(argv))
+    .then(
+      [=](resp_value& reply) mutable {
+        if (reply.type != resp_value::kind::array
+            || reply.elements.size() != 2) {
+          replay_done(probe, false, &batch);
+          return;
+        }
+        auto next = reply.elements[0].str;
+        auto& found = reply.elements[1].elements;
+        auto continue_scan = [=]() mutable {
+          if (next == "0") {
+            ++stats_.namespace_flushes;
+            batch.overflowed = false;
+            if (batch.keys.empty())
+              replay_step(probe, conn);
+            else
+              replay_keys(probe, conn, std::move(batch));
+          } else {
+            flush_namespace(probe, conn, next, std::move(batch));
+          }
+        };
+        if (found.empty()) {
+          continue_scan();
+          return;
+        }
+        std::vector<std::string> unlink{"UNLINK"};
+        for (auto& key : found)
+          unlink.push_back(std::move(key.str));
+        stats_.replayed_keys += found.size();
+        self_->request(conn, cfg_.probe_timeout, cmd_atom::value,
+                       std::move(unlink))
+          .then(
+            [=](resp_value& r) mutable {
+              if (r.is_error())
+                replay_done(probe, false, &batch);
+              else
+                continue_scan();
+            },
+            [=](caf::error&) mutable { replay_done(probe, false, &batch); });
+      },
+      [=](caf::error&) mutable { replay_done(probe, false, &batch); });
+}
+
+void cache_state::replay_done(bool probe, bool ok,
+                              const dirty_batch* unreplayed) {
+  replaying_ = false;
+  if (unreplayed != nullptr
+      && (unreplayed->overflowed || !unreplayed->keys.empty()))
+    self_->send(fallback_, dirty_atom::value, *unreplayed);
+  if (ok)
+    needs_replay_ = false;
+  if (probe) {
+    self_->send(breaker_, probe_atom::value, ok);
+  } else if (!ok) {
+    on_redis_failure(make_error(errc::redis_unavailable, "replay failed"));
+    self_->delayed_send(self_, cfg_.reconnect_min, tick_atom::value);
+  }
+  if (ok)
+    maybe_recover();
+}
+
+} // namespace cafcache

@@ -1,0 +1,52 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include <caf/io/middleman.hpp>
+
+#include "runtime/config.hpp"
+
+namespace cafcache {
+
+/// Options of cafcache-bench (`--bench.*`), one run or the whole suite.
+struct bench_config : system_config {
+  uint32_t requesters = 50;
+  caf::timespan duration = std::chrono::seconds(5);
+  uint32_t keys = 10000;
+  uint32_t value_bytes = 100;
+  double read_ratio = 1.0;
+  std::string mode = "redis";
+  bool baseline = false;
+  uint32_t pipeline = 1;
+  uint32_t baseline_clients = 0;
+  bool json = false;
+  bool suite = false;
+  uint32_t repetitions = 3;
+  std::string out = "bench/results.json";
+
+  bench_config() {
+    load<caf::io::middleman>();
+    opt_group{custom_options_, "bench"}
+      .add(requesters, "requesters", "requests in flight (one per actor)")
+      .add(duration, "duration", "measured time per run")
+      .add(keys, "keys", "distinct keys")
+      .add(value_bytes, "value-bytes", "value size in bytes")
+      .add(read_ratio, "read-ratio", "share of GETs (rest SETs)")
+      .add(mode, "mode",
+           "redis | null (no Redis, same hops) | down (Redis unreachable, "
+           "fallback only) | memory (fallback RSS per entry) | stampede "
+           "(loader calls for N concurrent cold misses)")
+      .add(baseline, "baseline", "also run redis-benchmark, same settings")
+      .add(pipeline, "pipeline", "redis-benchmark -P for the baseline")
+      .add(baseline_clients, "baseline-clients",
+           "redis-benchmark -c (default: --bench.requesters)")
+      .add(json, "json", "print one JSON object instead of text")
+      .add(suite, "suite", "run every scenario of the README, write --out")
+      .add(repetitions, "repetitions", "runs per scenario in --suite")
+      .add(out, "out", "results file of --suite");
+  }
+};
+
+} // namespace cafcache

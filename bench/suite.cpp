@@ -1,0 +1,194 @@
+// The scenario suite of `make bench` (see bench/suite.hpp).
+
+#include "bench/suite.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace cafcache {
+
+namespace {
+
+/// Runs this binary again with `args` (each scenario in a fresh process, so
+/// scheduler settings can differ) and parses its JSON report.
+nlohmann::json child(const std::string& self_exe, const std::string& args) {
+  auto cmd = self_exe + " --bench.json " + args + " 2>/dev/null";
+  auto pipe = ::popen(cmd.c_str(), "r");
+  std::string text;
+  char buf[4096];
+  while (pipe != nullptr && std::fgets(buf, sizeof(buf), pipe) != nullptr)
+    text += buf;
+  if (pipe != nullptr)
+    ::pclose(pipe);
+  auto parsed = nlohmann::json::parse(text, nullptr, false);
+  return parsed.is_discarded() ? nlohmann::json{{"error", text}} : parsed;
+}
+
+double median(std::vector<double> xs) {
+  if (xs.empty())
+    return 0;
+  std::sort(xs.begin(), xs.end());
+  return xs[xs.size() / 2];
+}
+
+double number(const nlohmann::json& j, const std::vector<const char*>& path) {
+  const nlohmann::json* at = &j;
+  for (auto key : path) {
+    if (!at->is_object() || !at->contains(key))
+      return 0;
+    at = &(*at)[key];
+  }
+  return at->is_number() ? at->get<double>() : 0;
+}
+
+/// Mixed-workload throughput of redis-benchmark from its separate GET and SET
+/// runs: the time for a 90/10 mix is the weighted sum of the per-op times.
+double mixed_rate(double get_rate, double set_rate, double read_ratio) {
+  if (get_rate <= 0 || set_rate <= 0)
+    return 0;
+  return 1.0 / (read_ratio / get_rate + (1.0 - read_ratio) / set_rate);
+}
+
+struct scenario {
+  std::string name;
+  std::string args;
+  /// Value the target compares (cafcache side / baseline side).
+  std::function<std::pair<double, double>(const std::vector<nlohmann::json>&)>
+    measure;
+
+  std::string target;
+  double goal;
+  bool lower_is_better;
+};
+
+} // namespace
+
+void run_suite(const bench_config& cfg, const std::string& self_exe) {
+  const std::string low_latency
+    = "--scheduler.max-threads=2 "
+      "--work-stealing.aggressive-poll-attempts=100000";
+  auto ops = [](const nlohmann::json& j) {
+    return number(j, {"cafcache", "ops_per_s"});
+  };
+  auto rb = [](const nlohmann::json& j, const char* test, const char* field) {
+    return number(j, {"redis_benchmark", test, field});
+  };
+  // Medians of one figure of cafcache and one of the baseline over the runs.
+  using measure_fn
+    = std::function<std::pair<double, double>(const std::vector<nlohmann::json>&)>;
+  auto medians = [](std::function<double(const nlohmann::json&)> mine,
+                    std::function<double(const nlohmann::json&)> base)
+    -> measure_fn {
+    return [=](const std::vector<nlohmann::json>& runs) {
+      std::vector<double> a, b;
+      for (auto& r : runs) {
+        a.push_back(mine(r));
+        b.push_back(base ? base(r) : 0.0);
+      }
+      return std::make_pair(median(a), median(b));
+    };
+  };
+  auto at = [](std::vector<const char*> p) {
+    return [p](const nlohmann::json& j) { return number(j, p); };
+  };
+  auto get_p50 = medians(at({"cafcache", "get", "p50_us"}),
+                         at({"redis_benchmark", "GET", "p50_us"}));
+  auto get_rate = medians(ops, at({"redis_benchmark", "GET", "ops_per_s"}));
+  std::vector<scenario> scenarios{
+    {"get_1", "--bench.requesters=1 --bench.baseline", get_p50,
+     "p50 vs redis-benchmark -c 1 (default scheduler)", 2.0, true},
+    {"get_1_low_latency", "--bench.requesters=1 --bench.baseline " + low_latency,
+     get_p50, "p50 vs redis-benchmark -c 1 (low-latency profile)", 1.0, true},
+    {"get_10", "--bench.requesters=10 --bench.baseline", get_rate,
+     "GET/s vs redis-benchmark -c 10", 0, false},
+    {"get_50", "--bench.requesters=50 --bench.baseline", get_rate,
+     "GET/s vs redis-benchmark -c 50", 3.0, false},
+    {"get_200",
+     "--bench.requesters=200 --bench.baseline --bench.pipeline=16 "
+     "--bench.baseline-clients=50",
+     get_rate, "GET/s (200 in flight) vs redis-benchmark -c 50 -P 16", 0.6,
+     false},
+    {"mix_50", "--bench.requesters=50 --bench.read-ratio=0.9 --bench.baseline",
+     medians(ops,
+             [&](const nlohmann::json& r) {
+               return mixed_rate(rb(r, "GET", "ops_per_s"),
+                                 rb(r, "SET", "ops_per_s"), 0.9);
+             }),
+     "90/10 ops/s vs redis-benchmark -c 50, same mix", 2.5, false},
+    {"null_50", "--bench.requesters=50 --bench.mode=null", medians(ops, {}),
+     "messaging ceiling (no Redis, same hops)", 0, false},
+    {"down_50", "--bench.requesters=50 --bench.mode=down", medians(ops, {}),
+     "fallback only (Redis down) vs the null ceiling", 0.7, false},
+    {"stampede_1000", "--bench.mode=stampede --bench.requesters=1000",
+     medians(at({"stampede", "loader_calls_get_or_load"}),
+             at({"stampede", "loader_calls_get_then_set"})),
+     "loader calls, 1000 cold misses: get_or_load vs get-then-set", 0, true},
+    {"memory_1m", "--bench.mode=memory --bench.keys=1000000",
+     medians(at({"memory", "overhead_per_entry"}),
+             [](const nlohmann::json&) { return 96.0; }),
+     "fallback bytes per entry beyond key + value (limit 96)", 1.0, true},
+  };
+  nlohmann::json results = nlohmann::json::object();
+  double null_ceiling = 0;
+  for (auto& sc : scenarios) {
+    std::vector<nlohmann::json> runs;
+    auto reps = sc.name == "memory_1m" ? 1u : cfg.repetitions;
+    for (uint32_t i = 0; i < reps; ++i) {
+      std::fprintf(stderr, "%s run %u/%u\n", sc.name.c_str(), i + 1, reps);
+      auto args = sc.args + " --bench.duration="
+                  + std::to_string(std::chrono::duration_cast<
+                                     std::chrono::milliseconds>(cfg.duration)
+                                     .count())
+                  + "ms";
+      runs.push_back(child(self_exe, args));
+    }
+    auto [mine, base] = sc.measure(runs);
+    if (sc.name == "null_50")
+      null_ceiling = mine;
+    if (sc.name == "down_50")
+      base = null_ceiling;
+    double ratio = base > 0 ? mine / base : 0;
+    bool met = sc.goal <= 0 || (sc.lower_is_better ? ratio <= sc.goal
+                                                   : ratio >= sc.goal);
+    results[sc.name] = {{"what", sc.target},
+                        {"cafcache", mine},
+                        {"baseline", base},
+                        {"ratio", ratio},
+                        {"goal", sc.goal},
+                        {"met", met},
+                        {"runs", runs}};
+    std::printf("%-18s %-55s cafcache %10.1f  baseline %10.1f  ratio %5.2f  "
+                "goal %s%.1f  %s\n",
+                sc.name.c_str(), sc.target.c_str(), mine, base, ratio,
+                sc.lower_is_better ? "<=" : ">=", sc.goal,
+                sc.goal <= 0 ? "" : (met ? "met" : "MISSED"));
+    std::fflush(stdout);
+  }
+  std::ofstream{cfg.out} << results.dump(2) << "\n";
+  // Throughput and latency against requests in flight, for the plot.
+  std::ofstream dat{cfg.out.substr(0, cfg.out.rfind('.')) + ".dat"};
+  dat << "# in_flight cafcache_ops redis_benchmark_ops cafcache_p50_us "
+         "redis_benchmark_p50_us\n";
+  for (auto [name, n] : {std::pair{"get_1", 1}, std::pair{"get_10", 10},
+                         std::pair{"get_50", 50}, std::pair{"get_200", 200}}) {
+    auto& runs = results[name]["runs"];
+    std::vector<double> a, b, c, d;
+    for (auto& r : runs) {
+      a.push_back(ops(r));
+      b.push_back(rb(r, "GET", "ops_per_s"));
+      c.push_back(number(r, {"cafcache", "get", "p50_us"}));
+      d.push_back(rb(r, "GET", "p50_us"));
+    }
+    dat << n << ' ' << median(a) << ' ' << median(b) << ' ' << median(c)
+        << ' ' << median(d) << '\n';
+  }
+}
+
+} // namespace cafcache

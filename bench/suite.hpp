@@ -1,0 +1,14 @@
+#pragma once
+
+#include <string>
+
+#include "bench/bench_config.hpp"
+
+namespace cafcache {
+
+/// Runs every scenario of the README in a fresh process of `self_exe`
+/// (`cfg.repetitions` times each, medians), prints one line per scenario and
+/// writes `cfg.out` plus the plot data next to it.
+void run_suite(const bench_config& cfg, const std::string& self_exe);
+
+} // namespace cafcache
