@@ -5,10 +5,14 @@ BUILD   ?= build
 STAGE   := $(CURDIR)/$(BUILD)/stage
 PACKAGES := g++ pkg-config meson ninja-build ccache libcaf-dev libhiredis-dev \
             libmsgpack-cxx-dev nlohmann-json3-dev doctest-dev redis-server \
-            redis-tools
+            redis-tools clang libclang-rt-14-dev
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build test test-asan demo bench install-check options clean
+FUZZ_BUILD   ?= $(BUILD)-fuzz
+FUZZ_SECONDS ?= 300
+
+.PHONY: all deps build test test-asan demo bench install-check options clean \
+        fuzz-build fuzz fuzz-smoke
 
 all: build
 
@@ -35,6 +39,7 @@ test: build
 	  passed += p[1]; failed += f[1] } \
 	  END { printf "tests: %d passed, %d failed\n", passed, failed }' \
 	  $(BUILD)/meson-logs/testlog.txt
+	$(MAKE) --no-print-directory fuzz-smoke
 
 # Installs into a staging folder and builds a program outside the tree against
 # the installed copy, found through pkg-config only.
@@ -56,6 +61,22 @@ test-asan: deps
 	ninja -C $(BUILD)-asan
 	ASAN_OPTIONS=detect_leaks=1 meson test -C $(BUILD)-asan --print-errorlogs
 
+# libFuzzer targets of tests/fuzz, built with clang in a directory of their
+# own. `make fuzz` runs each for FUZZ_SECONDS, `make fuzz-smoke` for 10 s; both
+# fail on a crash and end with a table of libFuzzer's final figures.
+$(FUZZ_BUILD)/build.ninja: | deps
+	CXX=clang++ meson setup $(FUZZ_BUILD) -Dfuzz=true -Dtests=false \
+	  -Dbuildtype=debugoptimized
+
+fuzz-build: deps $(FUZZ_BUILD)/build.ninja
+	ninja -C $(FUZZ_BUILD)
+
+fuzz: fuzz-build
+	tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+fuzz-smoke: fuzz-build
+	tests/fuzz/run.sh $(FUZZ_BUILD) 10
+
 demo: build
 	$(BUILD)/tools/cafcache-demo
 
@@ -72,4 +93,4 @@ options: build
 	$(BUILD)/tools/cafcache-options
 
 clean:
-	rm -rf $(BUILD) $(BUILD)-asan
+	rm -rf $(BUILD) $(BUILD)-asan $(FUZZ_BUILD)

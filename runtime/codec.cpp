@@ -50,7 +50,10 @@ bool body_is_valid(codec_kind codec, std::string_view data) {
     case codec_kind::msgpack:
       return msgpack_body_is_valid(data);
     case codec_kind::json:
-      return nlohmann::json::accept(data.begin(), data.end());
+      // nlohmann::json stops reading at a NUL byte and would accept whatever
+      // follows it; JSON text never holds one.
+      return data.find('\0') == std::string_view::npos
+             && nlohmann::json::accept(data.begin(), data.end());
     case codec_kind::raw:
       return true;
   }
@@ -91,8 +94,20 @@ soft_expiry_of(std::string_view stored) {
   for (size_t i = 0; i < timestamp_size; ++i)
     bits = (bits << 8)
            | static_cast<unsigned char>(stored[envelope_header_size + i]);
-  return std::chrono::system_clock::time_point{
-    std::chrono::milliseconds(static_cast<int64_t>(bits))};
+  // The clock counts nanoseconds and holds about 292 years either side of
+  // 1970; a stored timestamp beyond that saturates instead of overflowing.
+  using time_point = std::chrono::system_clock::time_point;
+  using std::chrono::milliseconds;
+  constexpr auto max_ms
+    = std::chrono::duration_cast<milliseconds>(time_point::duration::max());
+  constexpr auto min_ms
+    = std::chrono::duration_cast<milliseconds>(time_point::duration::min());
+  auto ms = static_cast<int64_t>(bits);
+  if (ms > max_ms.count())
+    return time_point::max();
+  if (ms < min_ms.count())
+    return time_point::min();
+  return time_point{milliseconds(ms)};
 }
 
 std::optional<cache_value> decode_envelope(std::string_view stored) {

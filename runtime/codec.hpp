@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <cstring>
 #include <chrono>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -65,9 +66,9 @@ typename Inspector::result_type inspect(Inspector& f, cache_value& x) {
 }
 
 /// Returns true when data is a well-formed body for codec: msgpack needs
-/// exactly one complete object with nothing trailing, json needs text that
-/// nlohmann::json::accept takes, raw takes anything. Returns false for codec
-/// values outside the enum.
+/// exactly one complete object with nothing trailing, json needs text without
+/// NUL bytes that nlohmann::json::accept takes, raw takes anything. Returns
+/// false for codec values outside the enum.
 bool body_is_valid(codec_kind codec, std::string_view data);
 
 /// Returns the envelope stored in Redis: envelope_magic, the codec byte, then
@@ -89,7 +90,9 @@ constexpr unsigned char timed_envelope_magic = 0xCB;
 std::string encode_envelope(const cache_value& x,
                             std::chrono::system_clock::time_point soft_expiry);
 
-/// The soft expiry of a timed envelope, std::nullopt for any other input.
+/// The soft expiry of a timed envelope, std::nullopt for any other input. A
+/// timestamp the clock cannot hold (beyond about 292 years from 1970) gives
+/// time_point::max() or time_point::min().
 std::optional<std::chrono::system_clock::time_point>
 soft_expiry_of(std::string_view stored);
 
@@ -137,6 +140,32 @@ inline msgpack::unpack_limit msgpack_limits(size_t body_size) {
                                body_size, body_size);
 }
 
+/// Returns whether the JSON value j, if it is a number, lies in the range of
+/// the arithmetic type T. nlohmann::json converts numbers with a plain cast,
+/// which wraps integers and is undefined for a float outside T's range.
+template <class T>
+bool json_number_fits(const nlohmann::json& j) {
+  using limits = std::numeric_limits<T>;
+  if constexpr (std::is_floating_point_v<T>) {
+    return true;
+  } else if (j.is_number_unsigned()) {
+    return j.get<uint64_t>() <= static_cast<uint64_t>(limits::max());
+  } else if (j.is_number_integer()) {
+    auto value = j.get<int64_t>();
+    if (value < 0)
+      return limits::is_signed && value >= static_cast<int64_t>(limits::min());
+    return static_cast<uint64_t>(value) <= static_cast<uint64_t>(limits::max());
+  } else if (j.is_number_float()) {
+    // Both bounds are powers of two, exact as doubles: [min, max + 1).
+    auto value = j.get<double>();
+    auto upper = 2.0 * static_cast<double>(limits::max() / 2 + 1);
+    auto lower = limits::is_signed ? -upper : -1.0;
+    return limits::is_signed ? value >= lower && value < upper
+                             : value > lower && value < upper;
+  }
+  return true;
+}
+
 } // namespace detail
 
 /// Returns x encoded with Codec. The codec is a template argument so that only
@@ -168,6 +197,8 @@ cache_value pack(const T& x) {
 /// the body is malformed, or the body does not convert to T (wrong type, out
 /// of range); never throws, because a cache entry written by another program
 /// version must not take down the reader. Requirements on T mirror pack().
+/// With JSON, a number is range-checked when T itself is arithmetic; numbers
+/// inside containers or structs convert as nlohmann::json converts them.
 template <class T, codec_kind Codec = codec_kind::msgpack>
 std::optional<T> unpack(const cache_value& x) noexcept {
   if constexpr (Codec == codec_kind::raw)
@@ -188,9 +219,16 @@ std::optional<T> unpack(const cache_value& x) noexcept {
         return std::nullopt;
       return handle.get().template as<T>();
     } else if constexpr (Codec == codec_kind::json) {
+      // nlohmann::json stops reading at a NUL byte, which JSON text never
+      // holds.
+      if (x.data.find('\0') != std::string::npos)
+        return std::nullopt;
       auto json = nlohmann::json::parse(x.data, nullptr, false);
       if (json.is_discarded())
         return std::nullopt;
+      if constexpr (std::is_arithmetic_v<T> && !std::is_same_v<T, bool>)
+        if (!detail::json_number_fits<T>(json))
+          return std::nullopt;
       return json.template get<T>();
     } else {
       T result;

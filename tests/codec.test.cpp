@@ -247,6 +247,36 @@ TEST_CASE("unpack gives nullopt for a codec mismatch or a malformed body") {
                 .has_value());
 }
 
+TEST_CASE("json numbers outside the target type give nullopt") {
+  auto json = [](const char* text) {
+    return make_value(codec_kind::json, text);
+  };
+  CHECK_FALSE((unpack<int64_t, codec_kind::json>(json("4.4e25"))).has_value());
+  CHECK_FALSE(
+    (unpack<int64_t, codec_kind::json>(json("9223372036854775808")))
+      .has_value());
+  CHECK_FALSE((unpack<int32_t, codec_kind::json>(json("4294967296")))
+                .has_value());
+  CHECK_FALSE((unpack<uint16_t, codec_kind::json>(json("-1"))).has_value());
+  CHECK_FALSE((unpack<uint64_t, codec_kind::json>(json("-0.5e1"))).has_value());
+  CHECK((unpack<int64_t, codec_kind::json>(json("-9223372036854775808")))
+        == INT64_MIN);
+  CHECK((unpack<uint64_t, codec_kind::json>(json("18446744073709551615")))
+        == UINT64_MAX);
+  CHECK((unpack<int8_t, codec_kind::json>(json("-128.0"))) == -128);
+  CHECK((unpack<double, codec_kind::json>(json("4.4e25"))) == 4.4e25);
+}
+
+TEST_CASE("json bodies with a NUL byte are malformed") {
+  // nlohmann::json stops reading at the NUL and would take the garbage after.
+  auto body = "[1]\0garbage"s;
+  CHECK_FALSE(body_is_valid(codec_kind::json, body));
+  CHECK_FALSE(decode_envelope(envelope(2, body)).has_value());
+  CHECK_FALSE((unpack<std::vector<int>, codec_kind::json>(
+                 make_value(codec_kind::json, body)))
+                .has_value());
+}
+
 TEST_CASE("json pack reports strings that are not UTF-8") {
   CHECK_THROWS_AS(pack<codec_kind::json>("\xFF"s), nlohmann::json::type_error);
 }
@@ -262,6 +292,24 @@ TEST_CASE("codecs have readable names") {
   CHECK(std::string{to_string(codec_kind::json)} == "json");
   CHECK(std::string{to_string(codec_kind::raw)} == "raw");
   CHECK(std::string{to_string(static_cast<codec_kind>(0))} == "<invalid>");
+}
+
+TEST_CASE("soft expiries beyond the clock's range saturate") {
+  using time_point = std::chrono::system_clock::time_point;
+  auto timed = [](uint64_t ms) {
+    std::string result{static_cast<char>(0xCB), static_cast<char>(3)};
+    for (int shift = 56; shift >= 0; shift -= 8)
+      result += static_cast<char>((ms >> shift) & 0xFF);
+    return result + "x";
+  };
+  // 2^61 ms would overflow the clock's nanoseconds; so would -2^61 ms.
+  CHECK(cafcache::soft_expiry_of(timed(uint64_t{1} << 61)) == time_point::max());
+  CHECK(cafcache::soft_expiry_of(timed(uint64_t{0xE} << 60))
+        == time_point::min());
+  CHECK(cafcache::soft_expiry_of(timed(1700000000000))
+        == time_point{std::chrono::milliseconds(1700000000000)});
+  CHECK(decode_envelope(timed(uint64_t{1} << 61))
+        == make_value(codec_kind::raw, "x"));
 }
 
 TEST_CASE("cache_value round-trips through CAF's binary serialization") {
