@@ -57,6 +57,41 @@ struct command_deleter {
   }
 };
 
+// hiredis allocates one pointer per element an array header announces, before
+// the first element arrives: "*2147483647\r\n" alone would take 16 GiB, and
+// each nesting level as much again. Larger headers are refused; the cache's
+// largest replies (SCAN batches) hold about a thousand elements.
+constexpr int max_array_elements = 1 << 20;
+
+// hiredis's own reply functions; it exposes them only through the readers it
+// creates.
+const redisReplyObjectFunctions& hiredis_functions() {
+  static const redisReplyObjectFunctions functions = [] {
+    std::unique_ptr<redisReader, void (*)(redisReader*)> probe{
+      redisReaderCreate(), redisReaderFree};
+    if (!probe)
+      throw std::bad_alloc();
+    return *probe->fn;
+  }();
+  return functions;
+}
+
+// Refusing makes hiredis report an out-of-memory error.
+void* create_bounded_array(const redisReadTask* task, int elements) {
+  if (elements > max_array_elements)
+    return nullptr;
+  return hiredis_functions().createArray(task, elements);
+}
+
+redisReplyObjectFunctions* bounded_functions() {
+  static redisReplyObjectFunctions functions = [] {
+    auto result = hiredis_functions();
+    result.createArray = create_bounded_array;
+    return result;
+  }();
+  return &functions;
+}
+
 // Upper bound of the RESP framing per argument: '$', up to 20 length digits
 // and two CRLFs.
 constexpr size_t max_framing_per_arg = 25;
@@ -124,7 +159,8 @@ void resp_reader::reader_deleter::operator()(redisReader* ptr) const noexcept {
   redisReaderFree(ptr);
 }
 
-resp_reader::resp_reader() : reader_(redisReaderCreate()) {
+resp_reader::resp_reader()
+  : reader_(redisReaderCreateWithFunctions(bounded_functions())) {
   if (!reader_)
     throw std::bad_alloc();
 }
@@ -154,6 +190,10 @@ resp_reader::status resp_reader::next(resp_value& out) {
 }
 
 std::string resp_reader::error_text() const {
+  if (reader_->err == REDIS_ERR_OOM)
+    return "an array reply announced more than "
+           + std::to_string(max_array_elements)
+           + " elements, or hiredis ran out of memory";
   return reader_->errstr;
 }
 

@@ -83,7 +83,8 @@ typename Inspector::result_type inspect(Inspector& f, resp_value& x) {
 void append_command(std::string& buf, const std::vector<std::string>& argv);
 
 /// Incremental parser over hiredis's redisReader. A moved-from reader may only
-/// be destroyed or assigned to.
+/// be destroyed or assigned to. An array announcing more than 2^20 elements
+/// is a protocol error: hiredis would allocate for all of them up front.
 class resp_reader {
 public:
   /// Outcome of next().

@@ -242,6 +242,26 @@ TEST_CASE("a bad bulk length is a protocol error") {
   CHECK_FALSE(reader.error_text().empty());
 }
 
+TEST_CASE("an array header announcing more than 2^20 elements is refused") {
+  // hiredis would allocate a pointer per announced element at once: 16 GiB
+  // for this header alone.
+  resp_reader reader;
+  auto huge = "*2147483647\r\n"s;
+  reader.feed(huge.data(), huge.size());
+  resp_value out;
+  CHECK(reader.next(out) == status::protocol_error);
+  CHECK(reader.error_text().find("announced more than 1048576 elements")
+        != std::string::npos);
+  resp_reader nested;
+  auto inner = "*1\r\n*1048577\r\n"s;
+  nested.feed(inner.data(), inner.size());
+  CHECK(nested.next(out) == status::protocol_error);
+  resp_reader at_limit;
+  auto largest = "*1048576\r\n:1\r\n"s;
+  at_limit.feed(largest.data(), largest.size());
+  CHECK(at_limit.next(out) == status::need_more);
+}
+
 TEST_CASE("a moved reader keeps its buffered bytes") {
   resp_reader first;
   first.feed("$5\r\nhel", 7);
