@@ -10,6 +10,7 @@ SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 FUZZ_BUILD   ?= $(BUILD)-fuzz
 FUZZ_SECONDS ?= 300
+FUZZ_TARGETS ?= resp codec redis_url
 
 .PHONY: all deps build test test-asan demo bench install-check options clean \
         fuzz-build fuzz fuzz-smoke
@@ -62,8 +63,9 @@ test-asan: deps
 	ASAN_OPTIONS=detect_leaks=1 meson test -C $(BUILD)-asan --print-errorlogs
 
 # libFuzzer targets of tests/fuzz, built with clang in a directory of their
-# own. `make fuzz` runs each for FUZZ_SECONDS, `make fuzz-smoke` for 10 s; both
-# fail on a crash and end with a table of libFuzzer's final figures.
+# own. `make fuzz` runs each of FUZZ_TARGETS for FUZZ_SECONDS, `make fuzz-smoke`
+# for 10 s; both fail on a crash and end with a table of libFuzzer's final
+# figures.
 $(FUZZ_BUILD)/build.ninja: | deps
 	CXX=clang++ meson setup $(FUZZ_BUILD) -Dfuzz=true -Dtests=false \
 	  -Dbuildtype=debugoptimized
@@ -72,10 +74,10 @@ fuzz-build: deps $(FUZZ_BUILD)/build.ninja
 	ninja -C $(FUZZ_BUILD)
 
 fuzz: fuzz-build
-	tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+	tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 fuzz-smoke: fuzz-build
-	tests/fuzz/run.sh $(FUZZ_BUILD) 10
+	tests/fuzz/run.sh $(FUZZ_BUILD) 10 $(FUZZ_TARGETS)
 
 demo: build
 	$(BUILD)/tools/cafcache-demo
