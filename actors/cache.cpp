@@ -8,15 +8,11 @@
 #include "actors/fallback.hpp"
 #include "actors/supervisor.hpp"
 #include "messages/errc.hpp"
+#include "runtime/commands.hpp"
 
 namespace cafcache {
 
 namespace {
-
-std::string ttl_millis(caf::timespan ttl) {
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(ttl).count();
-  return std::to_string(std::max<int64_t>(ms, 1));
-}
 
 bool wrong_type(const resp_value& r) {
   return r.is_error() && r.str.compare(0, 9, "WRONGTYPE") == 0;
@@ -30,6 +26,8 @@ void cache_state::init(config cfg) {
   cfg_ = std::move(cfg);
   redis_redacted_ = redacted(cfg_.endpoint());
   rng_.seed(std::random_device{}());
+  wall_base_ = std::chrono::system_clock::now();
+  clock_base_ = self_->clock().now();
   conns_.resize(cfg_.pool_size);
   ever_connected_.resize(cfg_.pool_size, false);
   auto self_handle = caf::actor_cast<cache_internal_actor>(self_);
@@ -182,7 +180,27 @@ caf::error cache_state::check_key(const std::string& key) {
     return make_error(errc::key_too_large,
                       std::to_string(key.size()) + " bytes, at most "
                         + std::to_string(cfg_.max_key_bytes));
+  if (key.front() == commands::reserved_byte)
+    return make_error(errc::invalid_key,
+                      "keys starting with the byte 0xFF are reserved");
   return caf::none;
+}
+
+caf::error cache_state::check_tags(const std::vector<std::string>& tags) {
+  caf::error err;
+  if (tags.size() > max_tags)
+    err = make_error(errc::invalid_tag,
+                     std::to_string(tags.size()) + " tags, at most "
+                       + std::to_string(max_tags));
+  for (auto& tag : tags)
+    if (!err && (tag.empty() || tag.size() > max_tag_bytes))
+      err = make_error(errc::invalid_tag,
+                       "a tag has " + std::to_string(tag.size())
+                         + " bytes, allowed are 1 to "
+                         + std::to_string(max_tag_bytes));
+  if (err)
+    ++stats_.errors;
+  return err;
 }
 
 bool cache_state::redis_routed() const {
@@ -259,11 +277,23 @@ void cache_state::on_reply(const op_ptr& op, resp_value& reply) {
         return;
       }
       break;
+    case operation::kind::invalidate_tag:
+      if (!reply.is_error()) {
+        on_redis_success();
+        self_->send(fallback_, delete_atom::value, tag_atom::value, op->key,
+                    false);
+        answer(op, write_result{tier::redis});
+        return;
+      }
+      break;
   }
   // A write that Redis refused was not applied: whatever Redis holds under
   // the key is now older than what the caller wanted, so never read it again.
   on_redis_failure(make_error(errc::redis_error, reply.str));
-  degrade_write(op->key, {}, op->ttl);
+  if (op->what == operation::kind::invalidate_tag)
+    degrade_tag(op->key);
+  else
+    degrade_write(op->key, {}, op->ttl);
   answer(op, make_error(errc::redis_error, reply.str));
 }
 
@@ -277,6 +307,9 @@ void cache_state::redis_failed(const op_ptr& op) {
       break;
     case operation::kind::invalidate:
       degrade_write(op->key, {}, op->ttl);
+      break;
+    case operation::kind::invalidate_tag:
+      degrade_tag(op->key);
       break;
   }
   answer(op, write_result{tier::fallback});
@@ -387,19 +420,22 @@ caf::result<write_result> cache_state::set(std::string& key,
     return err;
   if (auto err = check_value(value))
     return err;
+  if (auto err = check_tags(opts.tags))
+    return err;
   auto op = start(operation::kind::set, std::move(key), opts.deadline);
   op->write_rp = self_->make_response_promise<write_result>();
   op->ttl = jittered(opts.ttl > caf::timespan{0} ? opts.ttl
                                                   : cfg_.default_ttl);
-  op->stored = encode_envelope(value);
+  op->tags = opts.tags;
+  op->stored = encode_tagged(encode_envelope(value), op->tags);
   write_set(op);
   return op->write_rp;
 }
 
 void cache_state::write_set(const op_ptr& op) {
   if (auto conn = route_for(op))
-    to_redis(op, conn,
-             {"SET", redis_key(op->key), op->stored, "PX", ttl_millis(op->ttl)});
+    to_redis(op, conn, commands::set(cfg_.key_prefix, op->key, op->stored,
+                                     op->ttl, op->tags));
   else
     redis_failed(op);
 }
@@ -427,6 +463,42 @@ cache_state::invalidate(std::string& key, const request_options& opts) {
   else
     redis_failed(op);
   return op->write_rp;
+}
+
+caf::result<write_result>
+cache_state::invalidate_tag(std::string& tag, const request_options& opts) {
+  ++stats_.tag_invalidations;
+  caf::error err;
+  if (stopping_)
+    err = make_error(errc::shutting_down);
+  else if (tag.empty() || tag.size() > max_tag_bytes)
+    err = make_error(errc::invalid_tag,
+                     "the tag has " + std::to_string(tag.size())
+                       + " bytes, allowed are 1 to "
+                       + std::to_string(max_tag_bytes));
+  else if (auth_broken())
+    err = conn_error_;
+  if (err) {
+    ++stats_.errors;
+    return err;
+  }
+  auto op = start(operation::kind::invalidate_tag, std::move(tag),
+                  opts.deadline);
+  op->write_rp = self_->make_response_promise<write_result>();
+  if (auto conn = route_for(op))
+    to_redis(op, conn, commands::invalidate_tag(cfg_.key_prefix, op->key));
+  else
+    redis_failed(op);
+  return op->write_rp;
+}
+
+void cache_state::degrade_tag(std::string tag) {
+  ++stats_.degraded_writes;
+  ++dirty_since_drain_;
+  needs_replay_ = true;
+  self_->send(fallback_, delete_atom::value, tag_atom::value, std::move(tag),
+              true);
+  maybe_recover();
 }
 
 void cache_state::degrade_write(std::string key, std::string stored,
@@ -557,6 +629,10 @@ cache(cache_internal_actor::stateful_pointer<cache_state> self, config cfg) {
         const set_options& opts) { return self->state.set(key, value, opts); },
     [=](delete_atom, std::string& key, const request_options& opts) {
       return self->state.invalidate(key, opts);
+    },
+    [=](delete_atom, tag_atom, std::string& tag,
+        const request_options& opts) {
+      return self->state.invalidate_tag(tag, opts);
     },
     [=](get_atom, std::vector<std::string>& keys,
         const request_options& opts) { return self->state.mget(keys, opts); },

@@ -64,6 +64,10 @@ public:
   caf::result<write_result> invalidate(std::string& key,
                                        const request_options& opts);
 
+  /// Handles `invalidate_tag`.
+  caf::result<write_result> invalidate_tag(std::string& tag,
+                                           const request_options& opts);
+
   /// Handles `mget`.
   caf::result<std::vector<get_result>>
   mget(std::vector<std::string>& keys, const request_options& opts);
@@ -110,9 +114,12 @@ private:
 
   /// One request in flight: what it is, its deadlines and its progress.
   struct operation {
-    enum class kind : uint8_t { get, set, invalidate };
+    enum class kind : uint8_t { get, set, invalidate, invalidate_tag };
     kind what = kind::get;
+    /// The key, or the tag of invalidate_tag.
     std::string key;
+    /// Set: the value's tags.
+    std::vector<std::string> tags;
     /// Set: the envelope to store.
     std::string stored;
     /// Set: time to live.
@@ -153,6 +160,7 @@ private:
     loader_actor loader;
     caf::timespan ttl{0};
     caf::timespan soft_ttl{0};
+    std::vector<std::string> tags;
     std::vector<op_ptr> waiters;
   };
 
@@ -187,6 +195,10 @@ private:
   caf::error admit(const std::string& key);
 
   caf::error check_key(const std::string& key);
+
+  /// Checks the tags of a set; counts and returns the error that refuses
+  /// them, if any.
+  caf::error check_tags(const std::vector<std::string>& tags);
 
   /// The connection for the operation's key, or an invalid handle when Redis
   /// is not routed or the deadline leaves it no time.
@@ -239,11 +251,17 @@ private:
   void load(const flight_ptr& f);
 
   /// Stores a loaded value (or the negative marker) like a set nobody awaits.
-  void store_loaded(const std::string& key, std::string stored,
+  void store_loaded(const load_flight& f, std::string stored,
                     caf::timespan ttl);
 
   /// Records whether `stored` is past its soft TTL.
-  static void check_soft_expiry(operation& op, std::string_view stored);
+  void check_soft_expiry(operation& op, std::string_view stored) const;
+
+  /// Wall-clock time for soft expiries, which other nodes read too: the
+  /// system clock at init plus the actor clock's time since, so that a
+  /// stepped system clock does not move soft TTLs and tests can run the
+  /// cache in virtual time.
+  std::chrono::system_clock::time_point wall_now() const;
 
   /// Answers every waiter of `f` that is still waiting (with a get_result
   /// or an error) and ends the flight.
@@ -258,6 +276,9 @@ private:
   void on_redis_success();
 
   void degrade_write(std::string key, std::string stored, caf::timespan ttl);
+
+  /// invalidate_tag without Redis: erase in the fallback, log the tag.
+  void degrade_tag(std::string tag);
 
   // -- recovery --------------------------------------------------------------
 
@@ -290,6 +311,8 @@ private:
   /// Background refreshes under way, with their start time.
   std::unordered_map<std::string, time_point> refreshing_;
   std::mt19937_64 rng_;
+  std::chrono::system_clock::time_point wall_base_;
+  time_point clock_base_;
   std::vector<bool> ever_connected_;
   caf::error conn_error_;
   bool first_outcome_ = false;

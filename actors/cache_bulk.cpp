@@ -66,6 +66,8 @@ cache_state::mset(std::vector<key_value>& entries, const set_options& opts) {
     if (auto err = check_value(entry.value))
       return err;
   }
+  if (auto err = check_tags(opts.tags))
+    return err;
   if (entries.empty())
     return std::vector<write_result>{};
   auto bulk = std::make_shared<bulk_state<write_result>>();
@@ -80,7 +82,8 @@ cache_state::mset(std::vector<key_value>& entries, const set_options& opts) {
       bulk->set(i, std::move(x));
     };
     op->ttl = jittered(ttl);
-    op->stored = encode_envelope(entries[i].value);
+    op->tags = opts.tags;
+    op->stored = encode_tagged(encode_envelope(entries[i].value), op->tags);
     write_set(op);
   }
   return bulk->rp;

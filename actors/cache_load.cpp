@@ -13,6 +13,8 @@ caf::result<get_result> cache_state::get_or_load(std::string& key,
   ++stats_.get_or_loads;
   if (auto err = admit(key))
     return err;
+  if (auto err = check_tags(opts.tags))
+    return err;
   if (!loader) {
     ++stats_.errors;
     return make_error(errc::load_failed, "get_or_load needs a loader");
@@ -31,6 +33,7 @@ caf::result<get_result> cache_state::get_or_load(std::string& key,
   f->loader = std::move(loader);
   f->ttl = opts.ttl > caf::timespan{0} ? opts.ttl : cfg_.default_ttl;
   f->soft_ttl = opts.soft_ttl;
+  f->tags = opts.tags;
   f->waiters.push_back(waiter);
   waiter->flight = f;
   auto probe = start(operation::kind::get, std::move(key), opts.deadline);
@@ -72,7 +75,7 @@ void cache_state::load(const flight_ptr& f) {
         refreshing_.erase(f->key);
         if (!loaded.found) {
           if (cfg_.negative_ttl > caf::timespan{0}) {
-            store_loaded(f->key, negative_envelope(), cfg_.negative_ttl);
+            store_loaded(*f, negative_envelope(), cfg_.negative_ttl);
           } else if (f->waiters.empty()) {
             // A refresh learned that the value is gone: drop it.
             auto op = start(operation::kind::invalidate, f->key,
@@ -96,10 +99,10 @@ void cache_state::load(const flight_ptr& f) {
         if (loaded.value.data.size() <= cfg_.max_value_bytes) {
           auto stored = f->soft_ttl > caf::timespan{0}
                           ? encode_envelope(loaded.value,
-                                            std::chrono::system_clock::now()
+                                            wall_now()
                                               + f->soft_ttl)
                           : encode_envelope(loaded.value);
-          store_loaded(f->key, std::move(stored), f->ttl);
+          store_loaded(*f, std::move(stored), f->ttl);
         }
         complete(f, get_result{true, std::move(loaded.value), tier::loader,
                                false});
@@ -111,18 +114,26 @@ void cache_state::load(const flight_ptr& f) {
       });
 }
 
-void cache_state::store_loaded(const std::string& key, std::string stored,
+void cache_state::store_loaded(const load_flight& f, std::string stored,
                                caf::timespan ttl) {
-  auto op = start(operation::kind::set, key, caf::timespan{0});
+  auto op = start(operation::kind::set, f.key, caf::timespan{0});
   op->internal = true;
   op->ttl = jittered(ttl);
-  op->stored = std::move(stored);
+  op->tags = f.tags;
+  op->stored = encode_tagged(std::move(stored), op->tags);
   write_set(op);
 }
 
-void cache_state::check_soft_expiry(operation& op, std::string_view stored) {
+void cache_state::check_soft_expiry(operation& op,
+                                    std::string_view stored) const {
   if (auto soft = soft_expiry_of(stored))
-    op.soft_expired = std::chrono::system_clock::now() >= *soft;
+    op.soft_expired = wall_now() >= *soft;
+}
+
+std::chrono::system_clock::time_point cache_state::wall_now() const {
+  return wall_base_
+         + std::chrono::duration_cast<std::chrono::system_clock::duration>(
+           self_->clock().now() - clock_base_);
 }
 
 template <class Answer>

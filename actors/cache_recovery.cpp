@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "messages/errc.hpp"
+#include "runtime/commands.hpp"
 
 namespace cafcache {
 
@@ -62,7 +63,7 @@ void cache_state::replay_step(bool probe, caf::actor conn) {
           flush_namespace(probe, conn, "0", std::move(batch));
           return;
         }
-        if (!batch.keys.empty()) {
+        if (!batch.keys.empty() || !batch.tags.empty()) {
           replay_keys(probe, conn, std::move(batch));
           return;
         }
@@ -96,6 +97,9 @@ void cache_state::replay_keys(bool probe, caf::actor conn, dirty_batch batch) {
     bool ok = true;
     dirty_batch batch;
   };
+  // A tag's keys live on every connection's share; its script runs on one.
+  for (auto& tag : batch.tags)
+    per_slot.push_back(commands::invalidate_tag(cfg_.key_prefix, tag));
   auto join = std::make_shared<join_state>();
   join->batch = std::move(batch);
   for (auto& argv : per_slot)
@@ -104,7 +108,7 @@ void cache_state::replay_keys(bool probe, caf::actor conn, dirty_batch batch) {
   for (size_t slot = 0; slot < per_slot.size(); ++slot) {
     if (per_slot[slot].empty())
       continue;
-    auto target = conns_[slot] ? conns_[slot] : conn;
+    auto target = slot < conns_.size() && conns_[slot] ? conns_[slot] : conn;
     auto done = [=](bool ok) {
       join->ok = join->ok && ok;
       if (--join->left > 0)
@@ -114,6 +118,7 @@ void cache_state::replay_keys(bool probe, caf::actor conn, dirty_batch batch) {
         return;
       }
       stats_.replayed_keys += join->batch.keys.size();
+      stats_.replayed_tags += join->batch.tags.size();
       replay_step(probe, conn);
     };
     self_->request(target, cfg_.probe_timeout, cmd_atom::value,
@@ -142,7 +147,7 @@ void cache_state::flush_namespace(bool probe, caf::actor conn,
           if (next == "0") {
             ++stats_.namespace_flushes;
             batch.overflowed = false;
-            if (batch.keys.empty())
+            if (batch.keys.empty() && batch.tags.empty())
               replay_step(probe, conn);
             else
               replay_keys(probe, conn, std::move(batch));
@@ -176,7 +181,8 @@ void cache_state::replay_done(bool probe, bool ok,
                               const dirty_batch* unreplayed) {
   replaying_ = false;
   if (unreplayed != nullptr
-      && (unreplayed->overflowed || !unreplayed->keys.empty()))
+      && (unreplayed->overflowed || !unreplayed->keys.empty()
+          || !unreplayed->tags.empty()))
     self_->send(fallback_, dirty_atom::value, *unreplayed);
   if (ok)
     needs_replay_ = false;

@@ -1,5 +1,7 @@
 #include "actors/fallback.hpp"
 
+#include "runtime/codec.hpp"
+
 namespace cafcache {
 
 void fallback_state::init(const config& cfg) {
@@ -28,10 +30,21 @@ void fallback_state::erase(const std::string& key, bool dirty) {
   cache_->erase(key);
 }
 
+void fallback_state::erase_tag(const std::string& tag, bool dirty) {
+  if (dirty)
+    mark_dirty_tag(tag);
+  cache_->erase_if([&tag](std::string_view, std::string_view stored) {
+    return has_tag(stored, tag);
+  });
+}
+
 dirty_batch fallback_state::drain(uint32_t n) {
   dirty_batch out;
   out.overflowed = overflowed_;
   overflowed_ = false;
+  auto t = dirty_tags_.begin();
+  while (t != dirty_tags_.end() && out.tags.size() < n)
+    out.tags.push_back(std::move(dirty_tags_.extract(t++).value()));
   auto i = dirty_.begin();
   while (i != dirty_.end() && out.keys.size() < n) {
     out.keys.push_back(std::move(dirty_.extract(i++).value()));
@@ -43,23 +56,45 @@ void fallback_state::restore(dirty_batch batch) {
   overflowed_ = overflowed_ || batch.overflowed;
   for (auto& key : batch.keys)
     mark_dirty(key);
+  for (auto& tag : batch.tags)
+    mark_dirty_tag(tag);
 }
 
 fallback_stats fallback_state::stats() const {
-  return {cache_->size(), cache_->bytes(), dirty_.size(), cache_->evictions()};
+  return {cache_->size(), cache_->bytes(), dirty_.size() + dirty_tags_.size(),
+          cache_->evictions()};
 }
 
 void fallback_state::mark_dirty(const std::string& key) {
   if (overflowed_)
     return;
-  if (dirty_.size() >= dirty_max_ && dirty_.count(key) == 0) {
-    // The log can no longer name every dirty key: recovery flushes the whole
-    // namespace instead, so the individual keys are useless.
-    dirty_.clear();
-    overflowed_ = true;
+  if (log_full() && dirty_.count(key) == 0) {
+    overflow();
     return;
   }
   dirty_.insert(key);
+}
+
+void fallback_state::mark_dirty_tag(const std::string& tag) {
+  if (overflowed_)
+    return;
+  if (log_full() && dirty_tags_.count(tag) == 0) {
+    overflow();
+    return;
+  }
+  dirty_tags_.insert(tag);
+}
+
+bool fallback_state::log_full() const {
+  return dirty_.size() + dirty_tags_.size() >= dirty_max_;
+}
+
+void fallback_state::overflow() {
+  // The log can no longer name every dirty key: recovery flushes the whole
+  // namespace instead (tag sets included), so the entries are useless.
+  dirty_.clear();
+  dirty_tags_.clear();
+  overflowed_ = true;
 }
 
 fallback_actor::behavior_type
@@ -75,6 +110,9 @@ fallback(fallback_actor::stateful_pointer<fallback_state> self, config cfg) {
     },
     [=](delete_atom, const std::string& key, bool dirty) {
       self->state.erase(key, dirty);
+    },
+    [=](delete_atom, tag_atom, const std::string& tag, bool dirty) {
+      self->state.erase_tag(tag, dirty);
     },
     [=](drain_atom, uint32_t n) { return self->state.drain(n); },
     [=](dirty_atom, dirty_batch& batch) {

@@ -41,6 +41,10 @@ public:
   /// Erases a key; `dirty` records the key for replay.
   void erase(const std::string& key, bool dirty);
 
+  /// Erases every entry whose envelope carries `tag`; `dirty` records the tag
+  /// for replay.
+  void erase_tag(const std::string& tag, bool dirty);
+
   /// Takes up to `n` keys (and the overflow flag) out of the dirty log.
   dirty_batch drain(uint32_t n);
 
@@ -56,8 +60,16 @@ public:
 private:
   void mark_dirty(const std::string& key);
 
+  void mark_dirty_tag(const std::string& tag);
+
+  /// True when the log holds no more room for another key or tag.
+  bool log_full() const;
+
+  void overflow();
+
   std::optional<lru_cache> cache_;
   std::unordered_set<std::string> dirty_;
+  std::unordered_set<std::string> dirty_tags_;
   uint64_t dirty_max_ = 0;
   bool overflowed_ = false;
 };

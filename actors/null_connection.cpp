@@ -1,6 +1,9 @@
 #include "actors/null_connection.hpp"
 
+#include <chrono>
+
 #include "messages/atoms.hpp"
+#include "runtime/commands.hpp"
 
 namespace cafcache {
 
@@ -20,58 +23,126 @@ resp_value integer(int64_t x) {
   return out;
 }
 
+resp_value bulk(std::string text) {
+  resp_value out;
+  out.type = resp_value::kind::string;
+  out.str = std::move(text);
+  return out;
+}
+
+resp_value error(std::string text) {
+  resp_value out;
+  out.type = resp_value::kind::error;
+  out.str = std::move(text);
+  return out;
+}
+
+null_store::time_point expiry(null_store::time_point now,
+                              const std::string& millis) {
+  return now + std::chrono::milliseconds(std::stoll(millis));
+}
+
 } // namespace
 
-resp_value
-null_connection_state::on_command(const std::vector<std::string>& argv) {
-  resp_value out;
+null_store::entry* null_store::find(const std::string& key, time_point now) {
+  auto i = data_.find(key);
+  if (i == data_.end())
+    return nullptr;
+  if (now >= i->second.expires) {
+    data_.erase(i);
+    return nullptr;
+  }
+  return &i->second;
+}
+
+resp_value null_store::on_command(const std::vector<std::string>& argv,
+                                  time_point now) {
   if (argv.empty())
-    return out;
+    return error("ERR empty command");
+  std::lock_guard<std::mutex> guard{mtx_};
   const auto& cmd = argv[0];
   if (cmd == "GET" && argv.size() == 2) {
-    if (auto i = data_.find(argv[1]); i != data_.end()) {
-      out.type = resp_value::kind::string;
-      out.str = i->second;
-    }
-    return out;
+    if (auto x = find(argv[1], now))
+      return bulk(x->value);
+    return {};
   }
   if (cmd == "SET" && argv.size() >= 3) {
-    data_[argv[1]] = argv[2];
+    auto expires = time_point::max();
+    if (argv.size() == 5 && argv[3] == "PX")
+      expires = expiry(now, argv[4]);
+    data_[argv[1]] = entry{argv[2], expires};
     return status("OK");
+  }
+  if (cmd == "PTTL" && argv.size() == 2) {
+    auto x = find(argv[1], now);
+    if (x == nullptr)
+      return integer(-2);
+    if (x->expires == time_point::max())
+      return integer(-1);
+    return integer(std::chrono::duration_cast<std::chrono::milliseconds>(
+                     x->expires - now)
+                     .count());
   }
   if (cmd == "UNLINK" || cmd == "DEL") {
     int64_t n = 0;
     for (size_t i = 1; i < argv.size(); ++i)
-      n += static_cast<int64_t>(data_.erase(argv[i]));
+      n += static_cast<int64_t>(data_.erase(argv[i]) + tags_.erase(argv[i]));
     return integer(n);
   }
   if (cmd == "PING")
     return status("PONG");
   if (cmd == "SCAN") {
-    // One page with every key: the replay then deletes the whole map.
+    // One page with every key: the replay then deletes the whole store.
+    resp_value out;
     out.type = resp_value::kind::array;
-    out.elements.resize(2);
-    out.elements[0].type = resp_value::kind::string;
-    out.elements[0].str = "0";
-    out.elements[1].type = resp_value::kind::array;
-    for (auto& kv : data_) {
-      resp_value key;
-      key.type = resp_value::kind::string;
-      key.str = kv.first;
-      out.elements[1].elements.push_back(std::move(key));
-    }
+    out.elements.push_back(bulk("0"));
+    out.elements.emplace_back().type = resp_value::kind::array;
+    for (auto& kv : data_)
+      out.elements[1].elements.push_back(bulk(kv.first));
+    for (auto& kv : tags_)
+      out.elements[1].elements.push_back(bulk(kv.first));
     return out;
   }
-  out.type = resp_value::kind::error;
-  out.str = "ERR unknown command for the null backend";
-  return out;
+  if (cmd == "EVAL" && argv.size() >= 4) {
+    if (argv[1] == commands::set_tagged_script)
+      return set_tagged(argv, now);
+    if (argv[1] == commands::invalidate_tag_script && argv.size() == 4)
+      return invalidate_tag(argv[3]);
+  }
+  return error("ERR unknown command for the null backend");
+}
+
+resp_value null_store::set_tagged(const std::vector<std::string>& argv,
+                                  time_point now) {
+  // EVAL script numkeys key tag-set... value ttl
+  auto nkeys = static_cast<size_t>(std::stoul(argv[2]));
+  if (nkeys < 1 || argv.size() != 3 + nkeys + 2)
+    return error("ERR wrong number of arguments for the tagged set");
+  const auto& key = argv[3];
+  data_[key] = entry{argv[3 + nkeys], expiry(now, argv[4 + nkeys])};
+  for (size_t i = 1; i < nkeys; ++i)
+    tags_[argv[3 + i]].insert(key);
+  return status("OK");
+}
+
+resp_value null_store::invalidate_tag(const std::string& tag_key) {
+  auto i = tags_.find(tag_key);
+  if (i == tags_.end())
+    return integer(0);
+  auto n = static_cast<int64_t>(i->second.size());
+  for (auto& key : i->second)
+    data_.erase(key);
+  tags_.erase(i);
+  return integer(n);
 }
 
 caf::behavior
-null_connection(caf::stateful_actor<null_connection_state>* self) {
+null_connection(caf::stateful_actor<null_connection_state>* self,
+                std::shared_ptr<null_store> store) {
+  self->state.store = std::move(store);
   return {
     [=](cmd_atom, const std::vector<std::string>& argv) {
-      return self->state.on_command(argv);
+      return self->state.store->on_command(argv, self->clock().now());
     },
   };
 }

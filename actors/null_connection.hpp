@@ -1,9 +1,13 @@
 #pragma once
 
+#include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
+#include <caf/actor_clock.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
 
@@ -11,26 +15,52 @@
 
 namespace cafcache {
 
-/// State of the null connection: stands in for a Redis connection actor with
-/// an in-process map, no socket and no Redis. With `cafcache.backend = "null"`
-/// every request takes the same actor hops as with Redis, which makes it the
-/// messaging ceiling that `cafcache-bench` compares against. It understands
-/// GET, SET (ignoring expiry), UNLINK/DEL, PING and SCAN (one page); anything
-/// else is an error reply.
-class null_connection_state {
+/// The data of the null backend: one in-process store that every null
+/// connection of a cache shares, as the connections to one Redis share its
+/// data. Thread-safe.
+class null_store {
 public:
-  /// Answers one command like Redis would.
-  resp_value on_command(const std::vector<std::string>& argv);
+  using time_point = caf::actor_clock::time_point;
+
+  /// Answers one command like Redis would, with `now` as the time for
+  /// expiries. Understands GET, SET (with PX), UNLINK/DEL, PING, SCAN (one
+  /// page), PTTL and EVAL of the module's two tag scripts; anything else is an
+  /// error reply.
+  resp_value on_command(const std::vector<std::string>& argv, time_point now);
+
+private:
+  struct entry {
+    std::string value;
+    time_point expires;
+  };
+
+  /// The live entry for `key`, erasing it when it expired.
+  entry* find(const std::string& key, time_point now);
+
+  resp_value set_tagged(const std::vector<std::string>& argv, time_point now);
+
+  resp_value invalidate_tag(const std::string& tag_key);
+
+  std::mutex mtx_;
+  std::unordered_map<std::string, entry> data_;
+  std::unordered_map<std::string, std::unordered_set<std::string>> tags_;
+};
+
+/// State of the null connection: stands in for a Redis connection actor with
+/// a `null_store`, no socket and no Redis. With `cafcache.backend = "null"`
+/// every request takes the same actor hops as with Redis, which makes it the
+/// messaging ceiling that `cafcache-bench` compares against, and it runs in
+/// CAF's deterministic test scheduler (expiries follow the actor clock).
+struct null_connection_state {
+  std::shared_ptr<null_store> store;
 
   /// The name CAF shows for this actor.
   static inline const char* name = "cafcache.null_connection";
-
-private:
-  std::unordered_map<std::string, std::string> data_;
 };
 
 /// Spawnable behavior of the null connection.
 caf::behavior
-null_connection(caf::stateful_actor<null_connection_state>* self);
+null_connection(caf::stateful_actor<null_connection_state>* self,
+                std::shared_ptr<null_store> store);
 
 } // namespace cafcache

@@ -53,7 +53,21 @@ void supervisor_state::connect(uint32_t slot) {
   s.connecting = true;
   ++s.attempt;
   if (cfg_.backend == "null") {
-    on_hello(slot, s.attempt, self_->spawn(null_connection), caf::error{});
+    // One store for every slot, as one Redis serves every connection.
+    if (!null_store_)
+      null_store_ = std::make_shared<null_store>();
+    on_hello(slot, s.attempt, self_->spawn(null_connection, null_store_),
+             caf::error{});
+    return;
+  }
+  if (cfg_.backend == "memory") {
+    // No Redis to connect to, now or later: report the slot down once, which
+    // opens the breaker for good and leaves every request to the fallback.
+    s.connecting = false;
+    self_->send(cache_, conn_atom::value, slot, caf::actor{},
+                make_error(errc::redis_unavailable,
+                           "cafcache.backend is \"memory\": no Redis"));
+    self_->send(breaker_, conn_atom::value, false);
     return;
   }
   self_->spawn<caf::detached>(connector, caf::actor_cast<caf::actor>(self_),

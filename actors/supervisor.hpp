@@ -1,12 +1,14 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <vector>
 
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include "actors/null_connection.hpp"
 #include "messages/interfaces.hpp"
 #include "runtime/backoff.hpp"
 #include "runtime/config.hpp"
@@ -74,6 +76,8 @@ private:
   cache_internal_actor cache_;
   breaker_actor breaker_;
   std::vector<slot_state> slots_;
+  /// The null backend's data, shared by its connections.
+  std::shared_ptr<null_store> null_store_;
 };
 
 /// Spawnable behavior of the supervisor.

@@ -20,6 +20,9 @@ using stats_atom = caf::atom_constant<caf::atom("stats")>;
 /// get_or_load from the cache; load from a user's loader actor.
 using load_atom = caf::atom_constant<caf::atom("load")>;
 
+/// invalidate_tag: with `delete_atom`, removes every key carrying a tag.
+using tag_atom = caf::atom_constant<caf::atom("tag")>;
+
 /// Waits until the first connection attempt to Redis has an outcome.
 using ready_atom = caf::atom_constant<caf::atom("ready")>;
 

@@ -18,6 +18,7 @@ const char* to_string(errc x) {
     case errc::redis_error: return "redis_error";
     case errc::shutting_down: return "shutting_down";
     case errc::load_failed: return "load_failed";
+    case errc::invalid_tag: return "invalid_tag";
   }
   return "unknown";
 }
@@ -48,6 +49,8 @@ const char* describe(errc x) {
       return "the cache is shutting down";
     case errc::load_failed:
       return "the loader could not produce the value";
+    case errc::invalid_tag:
+      return "a tag is empty or too long, or the value has too many tags";
   }
   return "unknown cafcache error";
 }

@@ -36,6 +36,8 @@ enum class errc : uint8_t {
   shutting_down = 11,
   /// The loader of get_or_load answered with an error.
   load_failed = 12,
+  /// A tag is empty, longer than 255 bytes, or a value has more than 32.
+  invalid_tag = 13,
 };
 
 /// The category atom of cafcache errors.

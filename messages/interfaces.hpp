@@ -26,6 +26,8 @@ using loader_actor = caf::typed_actor<
 /// - `get(key, options)` -> found, value, tier, stale
 /// - `set(key, value, options)` (put_atom) -> where the write went
 /// - `invalidate(key, options)` (delete_atom) -> where the delete went
+/// - `invalidate_tag(tag, options)` (delete_atom, tag_atom) -> where the
+///   delete went; removes every key whose value was set with that tag
 /// - `mget(keys, options)` / `mset(entries, options)`: the same per key, sent
 ///   together (pipelined), answered with one result per key in order
 /// - `get_or_load(key, loader, options)` (load_atom) -> like get; on a miss
@@ -39,6 +41,8 @@ using cache_actor = caf::typed_actor<
   caf::replies_to<put_atom, std::string, cache_value, set_options>::with<
     write_result>,
   caf::replies_to<delete_atom, std::string, request_options>::with<
+    write_result>,
+  caf::replies_to<delete_atom, tag_atom, std::string, request_options>::with<
     write_result>,
   caf::replies_to<get_atom, std::vector<std::string>, request_options>::with<
     std::vector<get_result>>,
@@ -71,6 +75,8 @@ using fallback_actor = caf::typed_actor<
   caf::reacts_to<put_atom, std::string, std::string, caf::timespan, bool>,
   // Erase key; `dirty` records the key for replay.
   caf::reacts_to<delete_atom, std::string, bool>,
+  // Erase every entry carrying a tag; `dirty` records the tag for replay.
+  caf::reacts_to<delete_atom, tag_atom, std::string, bool>,
   // Takes up to n keys out of the dirty log.
   caf::replies_to<drain_atom, uint32_t>::with<dirty_batch>,
   // Puts keys back after a failed replay.

@@ -49,12 +49,15 @@ struct set_options {
   /// while one background load refreshes it; `ttl` stays the hard limit.
   /// Zero means no soft TTL.
   caf::timespan soft_ttl{0};
+  /// Tags of the value (at most 32, each 1 to 255 bytes): `invalidate_tag`
+  /// removes every key that carries the tag, in Redis and in the fallback.
+  std::vector<std::string> tags;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, set_options& x) {
   return f(caf::meta::type_name("cafcache.set_options"), x.ttl, x.deadline,
-           x.soft_ttl);
+           x.soft_ttl, x.tags);
 }
 
 /// Answer to `get`. A miss is an answer (`found == false`), not an error.
@@ -118,6 +121,7 @@ struct stats_report {
   uint64_t gets = 0;
   uint64_t sets = 0;
   uint64_t invalidations = 0;
+  uint64_t tag_invalidations = 0;
   /// Values found, by tier.
   uint64_t hits_redis = 0;
   uint64_t hits_fallback = 0;
@@ -135,6 +139,8 @@ struct stats_report {
   uint64_t degraded_writes = 0;
   /// Keys deleted in Redis by dirty-key replays.
   uint64_t replayed_keys = 0;
+  /// Tags invalidated in Redis by dirty-key replays.
+  uint64_t replayed_tags = 0;
   /// Replays that flushed the whole namespace because the dirty log overflowed.
   uint64_t namespace_flushes = 0;
   /// get_or_load requests, loader calls, and requests that joined a load
@@ -161,9 +167,9 @@ struct stats_report {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, stats_report& x) {
   return f(caf::meta::type_name("cafcache.stats_report"), x.gets, x.sets,
-           x.invalidations, x.hits_redis, x.hits_fallback, x.misses, x.errors,
+           x.invalidations, x.tag_invalidations, x.hits_redis, x.hits_fallback, x.misses, x.errors,
            x.redis_failures, x.decode_errors, x.stale_served,
-           x.degraded_writes, x.replayed_keys, x.namespace_flushes,
+           x.degraded_writes, x.replayed_keys, x.replayed_tags, x.namespace_flushes,
            x.get_or_loads, x.loads, x.coalesced,
            x.breaker_opened, x.breaker_half_opened, x.breaker_closed,
            x.reconnects, x.latency_p50_us, x.latency_p99_us,
@@ -210,6 +216,8 @@ typename Inspector::result_type inspect(Inspector& f, fallback_stats& x) {
 struct dirty_batch {
   /// Keys (without prefix) written or invalidated while Redis was unreachable.
   std::vector<std::string> keys;
+  /// Tags invalidated while Redis was unreachable.
+  std::vector<std::string> tags;
   /// The log overflowed since the last drain: some dirty keys are unknown, so
   /// the whole namespace has to be flushed.
   bool overflowed = false;
@@ -217,7 +225,8 @@ struct dirty_batch {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, dirty_batch& x) {
-  return f(caf::meta::type_name("cafcache.dirty_batch"), x.keys, x.overflowed);
+  return f(caf::meta::type_name("cafcache.dirty_batch"), x.keys, x.tags,
+           x.overflowed);
 }
 
 } // namespace cafcache

@@ -1,5 +1,7 @@
 #include "runtime/codec.hpp"
 
+#include <algorithm>
+
 namespace cafcache {
 
 namespace {
@@ -87,6 +89,7 @@ std::string encode_envelope(const cache_value& x,
 
 std::optional<std::chrono::system_clock::time_point>
 soft_expiry_of(std::string_view stored) {
+  stored = strip_tags(stored);
   if (stored.size() < envelope_header_size + timestamp_size
       || static_cast<unsigned char>(stored[0]) != timed_envelope_magic)
     return std::nullopt;
@@ -111,6 +114,7 @@ soft_expiry_of(std::string_view stored) {
 }
 
 std::optional<cache_value> decode_envelope(std::string_view stored) {
+  stored = strip_tags(stored);
   size_t header = 0;
   if (stored.size() >= envelope_header_size
       && static_cast<unsigned char>(stored[0]) == envelope_magic)
@@ -133,9 +137,70 @@ std::string negative_envelope() {
 }
 
 bool is_negative_envelope(std::string_view stored) {
+  stored = strip_tags(stored);
   return stored.size() == 2
          && static_cast<unsigned char>(stored[0]) == envelope_magic
          && stored[1] == '\0';
+}
+
+std::string encode_tagged(std::string stored,
+                          const std::vector<std::string>& tags) {
+  if (tags.empty())
+    return stored;
+  std::string result;
+  result += static_cast<char>(tagged_envelope_magic);
+  result += static_cast<char>(std::min(tags.size(), max_tags));
+  for (size_t i = 0; i < tags.size() && i < max_tags; ++i) {
+    auto len = std::min(tags[i].size(), max_tag_bytes);
+    result += static_cast<char>(len);
+    result.append(tags[i], 0, len);
+  }
+  result += stored;
+  return result;
+}
+
+namespace {
+
+/// Calls f(tag) for every tag of a tagged envelope and returns the offset of
+/// the inner envelope: 0 when not tagged, npos when the header is malformed.
+template <class F>
+size_t walk_tags(std::string_view stored, F&& f) {
+  if (stored.empty()
+      || static_cast<unsigned char>(stored[0]) != tagged_envelope_magic)
+    return 0;
+  if (stored.size() < 2)
+    return std::string_view::npos;
+  size_t count = static_cast<unsigned char>(stored[1]);
+  size_t pos = 2;
+  for (size_t i = 0; i < count; ++i) {
+    if (pos >= stored.size())
+      return std::string_view::npos;
+    size_t len = static_cast<unsigned char>(stored[pos++]);
+    if (stored.size() - pos < len)
+      return std::string_view::npos;
+    if (f(stored.substr(pos, len)))
+      return pos + len; // Stop early; the offset is not used then.
+    pos += len;
+  }
+  return pos;
+}
+
+} // namespace
+
+std::string_view strip_tags(std::string_view stored) {
+  auto offset = walk_tags(stored, [](std::string_view) { return false; });
+  if (offset == std::string_view::npos)
+    return {};
+  return stored.substr(offset);
+}
+
+bool has_tag(std::string_view stored, std::string_view tag) {
+  bool found = false;
+  walk_tags(stored, [&](std::string_view x) {
+    found = x == tag;
+    return found;
+  });
+  return found;
 }
 
 } // namespace cafcache

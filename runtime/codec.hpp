@@ -76,9 +76,9 @@ bool body_is_valid(codec_kind codec, std::string_view data);
 /// from an untrusted sender; decode_envelope would reject a bad body later.
 std::string encode_envelope(const cache_value& x);
 
-/// Unwraps a stored envelope. Returns std::nullopt when the magic byte or codec
-/// byte is wrong or the body is invalid for its codec (foreign writer,
-/// garbage).
+/// Unwraps a stored envelope of any form (plain, timed, tagged). Returns
+/// std::nullopt when the magic byte or codec byte is wrong or the body is
+/// invalid for its codec (foreign writer, garbage).
 std::optional<cache_value> decode_envelope(std::string_view stored);
 
 /// Magic byte of an envelope that also carries a soft expiry (get_or_load's
@@ -102,6 +102,29 @@ std::string negative_envelope();
 
 /// True when `stored` is the negative-caching marker.
 bool is_negative_envelope(std::string_view stored);
+
+/// Magic byte of an envelope that carries tags (see invalidate_tag): magic,
+/// the number of tags, each tag as one length byte and its bytes, then an
+/// untagged envelope of either form above.
+constexpr unsigned char tagged_envelope_magic = 0xCC;
+
+/// At most this many tags per value.
+constexpr size_t max_tags = 32;
+
+/// At most this many bytes per tag.
+constexpr size_t max_tag_bytes = 255;
+
+/// Wraps an envelope with tags; returns `stored` unchanged for no tags. The
+/// caller checks the bounds above first (tags beyond them are not written).
+std::string encode_tagged(std::string stored,
+                          const std::vector<std::string>& tags);
+
+/// The envelope inside a tagged one, `stored` itself when it is not tagged,
+/// and an empty view for a malformed tag header.
+std::string_view strip_tags(std::string_view stored);
+
+/// True when `stored` is a tagged envelope that carries `tag`.
+bool has_tag(std::string_view stored, std::string_view tag);
 
 namespace detail {
 

@@ -10,10 +10,11 @@ nlohmann::json as_json(const stats_report& x) {
   auto hits = x.hits_redis + x.hits_fallback;
   auto lookups = hits + x.misses;
   return {
-    {"requests", x.gets + x.sets + x.invalidations},
+    {"requests", x.gets + x.sets + x.invalidations + x.tag_invalidations},
     {"gets", x.gets},
     {"sets", x.sets},
     {"invalidations", x.invalidations},
+    {"tag_invalidations", x.tag_invalidations},
     {"hits", hits},
     {"hits_redis", x.hits_redis},
     {"hits_fallback", x.hits_fallback},
@@ -27,6 +28,7 @@ nlohmann::json as_json(const stats_report& x) {
     {"stale_served", x.stale_served},
     {"degraded_writes", x.degraded_writes},
     {"replayed_keys", x.replayed_keys},
+    {"replayed_tags", x.replayed_tags},
     {"namespace_flushes", x.namespace_flushes},
     {"breaker_opened", x.breaker_opened},
     {"breaker_half_opened", x.breaker_half_opened},

@@ -126,6 +126,20 @@ bool lru_cache::erase(std::string_view key) {
   return true;
 }
 
+size_t lru_cache::erase_if(
+  const std::function<bool(std::string_view, std::string_view)>& pred) {
+  size_t removed = 0;
+  for (auto x = head_; x != nullptr;) {
+    auto next = x->next;
+    if (pred(x->key(), x->value())) {
+      remove_at(find(x->key()));
+      ++removed;
+    }
+    x = next;
+  }
+  return removed;
+}
+
 size_t lru_cache::purge_expired(time_point now) {
   size_t removed = 0;
   for (auto x = head_; x != nullptr;) {

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -100,6 +101,11 @@ public:
 
   /// Removes the entry for `key`; returns true if there was one.
   bool erase(std::string_view key);
+
+  /// Removes every entry for which `pred(key, value)` is true; returns how
+  /// many. Visits every entry, so it costs time linear in size().
+  size_t erase_if(
+    const std::function<bool(std::string_view, std::string_view)>& pred);
 
   /// Removes every entry expired at `now`; returns how many.
   size_t purge_expired(time_point now);

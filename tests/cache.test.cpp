@@ -4,7 +4,6 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
-#include <filesystem>
 #include <mutex>
 
 #include <unistd.h>
@@ -16,45 +15,7 @@ using namespace cafcache::test;
 
 namespace {
 
-struct fixture {
-  explicit fixture(std::vector<std::string> redis_args = {},
-                   std::function<void(config&)> tune = nullptr)
-    : redis(std::move(redis_args)), sys(cfg) {
-    settings = fast_config(redis.url());
-    if (tune)
-      tune(settings);
-    auto handle = spawn_cache(sys, settings);
-    REQUIRE_MESSAGE(handle, to_sentence(handle.error()));
-    cache = *handle;
-    api.emplace(sys, cache);
-  }
-
-  ~fixture() {
-    api.reset();
-    stop_cache(sys, cache);
-  }
-
-  redis_process redis;
-  node_config cfg;
-  caf::actor_system sys;
-  config settings;
-  cache_actor cache;
-  std::optional<client> api;
-};
-
-std::filesystem::path temp_dir() {
-  auto dir = std::filesystem::temp_directory_path()
-             / ("cafcache-" + std::to_string(::getpid()) + "-"
-                + std::to_string(free_port()));
-  std::filesystem::create_directories(dir);
-  return dir;
-}
-
-/// Redis that keeps its data across kill and restart (AOF, fsync always).
-std::vector<std::string> persistent_args(const std::filesystem::path& dir) {
-  return {"--dir", dir.string(), "--appendonly", "yes", "--appendfsync",
-          "always"};
-}
+using fixture = module_fixture;
 
 } // namespace
 

@@ -334,4 +334,38 @@ TEST_CASE("CAF prints cache_value with its type name and codec name") {
   CHECK(printed.find("json") != std::string::npos);
 }
 
+TEST_CASE("tagged envelopes carry their tags and decode like the inner one") {
+  using cafcache::encode_tagged;
+  using cafcache::has_tag;
+  using cafcache::strip_tags;
+  auto inner = encode_envelope(make_value(codec_kind::raw, "body"));
+  CHECK(encode_tagged(inner, {}) == inner);
+  auto stored = encode_tagged(inner, {"team:7", "eu"});
+  CHECK(stored == "\xCC\x02\x06team:7\x02" "eu"s + inner);
+  CHECK(strip_tags(stored) == inner);
+  CHECK(has_tag(stored, "team:7"));
+  CHECK(has_tag(stored, "eu"));
+  CHECK_FALSE(has_tag(stored, "team"));
+  CHECK_FALSE(has_tag(inner, "eu"));
+  REQUIRE(decode_envelope(stored).has_value());
+  CHECK(decode_envelope(stored)->data == "body");
+  // Soft expiry and the negative marker read through the tag header too.
+  auto soft = std::chrono::system_clock::time_point{std::chrono::seconds(5)};
+  auto timed = encode_tagged(encode_envelope(make_value(codec_kind::raw, "x"),
+                                             soft),
+                             {"t"});
+  REQUIRE(cafcache::soft_expiry_of(timed).has_value());
+  CHECK(*cafcache::soft_expiry_of(timed) == soft);
+  CHECK(cafcache::is_negative_envelope(
+    encode_tagged(cafcache::negative_envelope(), {"t"})));
+  // Truncated headers are malformed, never read past the end.
+  for (size_t n = 1; n < 12; ++n) {
+    auto cut = stored.substr(0, n);
+    CHECK_FALSE(decode_envelope(cut).has_value());
+  }
+  CHECK(strip_tags("\xCC\x05\x01"s).empty());
+  // A tagged envelope inside another is not ours.
+  CHECK_FALSE(decode_envelope(encode_tagged(stored, {"x"})).has_value());
+}
+
 } // TEST_SUITE

@@ -375,3 +375,23 @@ TEST_CASE("lru_cache: moving transfers the entries") {
   CHECK_EQ(value_of(other, "b", t0), "2");
   CHECK_EQ(target.size(), 0u);
 }
+
+TEST_CASE("lru_cache: erase_if removes the matching entries only") {
+  lru_cache cache{100, 10000};
+  size_t kept_bytes = 0;
+  for (int i = 0; i < 50; ++i) {
+    auto key = "k" + std::to_string(i);
+    std::string value = i % 3 == 0 ? "drop" : "keep";
+    if (i % 3 != 0)
+      kept_bytes += key.size() + value.size();
+    cache.put(key, value, never, t0);
+  }
+  auto removed = cache.erase_if([](std::string_view, std::string_view value) {
+    return value == "drop";
+  });
+  CHECK_EQ(removed, 17u);
+  CHECK_EQ(cache.size(), 33u);
+  CHECK_EQ(cache.bytes(), kept_bytes);
+  for (int i = 0; i < 50; ++i)
+    CHECK(cache.get("k" + std::to_string(i), t0).has_value() == (i % 3 != 0));
+}

@@ -1,7 +1,15 @@
 #pragma once
 
 #include <chrono>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <vector>
+
+#include <unistd.h>
 #include <string>
+
+#include <doctest/doctest.h>
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
@@ -78,6 +86,15 @@ public:
     return out;
   }
 
+  caf::expected<write_result> invalidate_tag(const std::string& tag,
+                                             request_options opts = {}) {
+    caf::expected<write_result> out{caf::error{}};
+    self_->request(cache_, 10s, delete_atom::value, tag_atom::value, tag, opts)
+      .receive([&](write_result& r) { out = r; },
+               [&](caf::error& e) { out = std::move(e); });
+    return out;
+  }
+
   health_report health() {
     health_report out;
     self_->request(cache_, 10s, health_atom::value)
@@ -110,6 +127,48 @@ private:
   caf::scoped_actor self_;
   cache_actor cache_;
 };
+
+/// A redis-server on a free port and a cache module in front of it.
+struct module_fixture {
+  explicit module_fixture(std::vector<std::string> redis_args = {},
+                          std::function<void(config&)> tune = nullptr)
+    : redis(std::move(redis_args)), sys(cfg) {
+    settings = fast_config(redis.url());
+    if (tune)
+      tune(settings);
+    auto handle = spawn_cache(sys, settings);
+    REQUIRE_MESSAGE(handle, to_sentence(handle.error()));
+    cache = *handle;
+    api.emplace(sys, cache);
+  }
+
+  ~module_fixture() {
+    api.reset();
+    stop_cache(sys, cache);
+  }
+
+  redis_process redis;
+  node_config cfg;
+  caf::actor_system sys;
+  config settings;
+  cache_actor cache;
+  std::optional<client> api;
+};
+
+/// A fresh folder under the system temp directory.
+inline std::filesystem::path temp_dir() {
+  auto dir = std::filesystem::temp_directory_path()
+             / ("cafcache-" + std::to_string(::getpid()) + "-"
+                + std::to_string(free_port()));
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+/// Redis that keeps its data across kill and restart (AOF, fsync always).
+inline std::vector<std::string> persistent_args(const std::filesystem::path& dir) {
+  return {"--dir", dir.string(), "--appendonly", "yes", "--appendfsync",
+          "always"};
+}
 
 /// The value of a found result as a string, or "<miss>" / "<error: ...>".
 inline std::string text(const caf::expected<get_result>& r) {

@@ -1,0 +1,48 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <caf/timespan.hpp>
+
+namespace cafcache {
+
+/// The Redis commands the cache sends for its writes, built in one place so
+/// that the Redis connection and the in-process null backend agree on them.
+///
+/// Key layout under the prefix P: a user key K is stored at `P K`; the set of
+/// keys carrying tag T is `P \xFF T`. User keys must therefore not start with
+/// the byte 0xFF (never part of UTF-8 text); the cache refuses them.
+namespace commands {
+
+/// First byte of the module's own keys below the prefix.
+constexpr char reserved_byte = '\xFF';
+
+/// Lua run by EVAL for a tagged set: stores KEYS[1] with ARGV[1] for ARGV[2]
+/// milliseconds, adds it to every tag set KEYS[2..], and keeps each tag set
+/// alive at least as long as its newest member.
+extern const char* const set_tagged_script;
+
+/// Lua run by EVAL for invalidate_tag: deletes every member of the tag set
+/// KEYS[1] and the set itself; returns how many keys it named.
+extern const char* const invalidate_tag_script;
+
+/// The TTL as Redis PX milliseconds, at least 1.
+std::string ttl_millis(caf::timespan ttl);
+
+/// Where the set of keys carrying `tag` lives.
+std::string tag_set_key(std::string_view prefix, std::string_view tag);
+
+/// SET with PX, or the tagged-set script when `tags` is not empty.
+std::vector<std::string> set(std::string_view prefix, std::string_view key,
+                             std::string stored, caf::timespan ttl,
+                             const std::vector<std::string>& tags);
+
+/// The invalidate_tag script for `tag`.
+std::vector<std::string> invalidate_tag(std::string_view prefix,
+                                        std::string_view tag);
+
+} // namespace commands
+
+} // namespace cafcache

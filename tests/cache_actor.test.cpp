@@ -1,0 +1,255 @@
+// The whole cache module on the null backend in virtual time: CAF's test
+// coordinator runs every actor on the test thread, and the null store expires
+// keys by the same simulated clock, so TTLs of seconds take no real time.
+
+#include <doctest/doctest.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <caf/all.hpp>
+#include <caf/scheduler/test_coordinator.hpp>
+
+#include "actors/cache.hpp"
+#include "messages/errc.hpp"
+#include "runtime/module.hpp"
+
+using namespace cafcache;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct virtual_time_config : caf::actor_system_config {
+  virtual_time_config() {
+    set("scheduler.policy", caf::atom("testing"));
+    set("logger.verbosity", caf::atom("quiet"));
+    add_module(*this, custom_options_);
+  }
+};
+
+/// What the test's loader answers and how often it was asked.
+struct source {
+  std::string value = "v1";
+  bool fails = false;
+  int calls = 0;
+};
+
+loader_actor::behavior_type loader(loader_actor::pointer, source* src) {
+  return {
+    [=](load_atom, const std::string&) -> caf::result<load_result> {
+      ++src->calls;
+      if (src->fails)
+        return caf::make_error(caf::sec::runtime_error, "database down");
+      return load_result{true, pack<codec_kind::raw>(src->value)};
+    },
+  };
+}
+
+/// Receives one answer of the cache.
+template <class T>
+struct answer_slot {
+  std::optional<caf::expected<T>> value;
+};
+
+struct fixture {
+  fixture()
+    : sys(cfg),
+      sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())) {
+    config c;
+    c.backend = "null";
+    c.request_timeout = 500ms;
+    cache_handle = caf::actor_cast<cache_actor>(
+      sys.spawn(cafcache::cache, c));
+    load_handle = sys.spawn(loader, &src);
+    sched.run();
+  }
+
+  ~fixture() {
+    // The test coordinator only runs actors when asked: terminate them here,
+    // or the actor system waits for them forever.
+    caf::anon_send_exit(cache_handle, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(load_handle, caf::exit_reason::kill);
+    sched.run();
+    advance(2s);
+  }
+
+  /// Sends one request from a fresh actor and returns where its answer lands
+  /// once the scheduler runs.
+  template <class T, class... Ts>
+  std::shared_ptr<answer_slot<T>> ask(Ts... xs) {
+    auto slot = std::make_shared<answer_slot<T>>();
+    auto handle = cache_handle;
+    sys.spawn([=](caf::event_based_actor* self) {
+      self->request(handle, caf::infinite, xs...)
+        .then([=](T& x) { slot->value = std::move(x); },
+              [=](caf::error& err) { slot->value = std::move(err); });
+    });
+    return slot;
+  }
+
+  /// get_or_load with a 10 s hard and a 2 s soft TTL, run to its answer.
+  caf::expected<get_result> load(const std::string& key) {
+    auto slot = get_or_load(key);
+    sched.run();
+    REQUIRE(slot->value.has_value());
+    return std::move(*slot->value);
+  }
+
+  std::shared_ptr<answer_slot<get_result>> get_or_load(const std::string& key) {
+    set_options opts;
+    opts.ttl = 10s;
+    opts.soft_ttl = 2s;
+    return ask<get_result>(load_atom::value, key, load_handle, opts);
+  }
+
+  template <class T>
+  T run(std::shared_ptr<answer_slot<T>> slot) {
+    sched.run();
+    REQUIRE(slot->value.has_value());
+    REQUIRE_MESSAGE(*slot->value, to_sentence(slot->value->error()));
+    return std::move(**slot->value);
+  }
+
+  void advance(caf::timespan d) {
+    sched.advance_time(d);
+    sched.run();
+  }
+
+  virtual_time_config cfg;
+  caf::actor_system sys;
+  caf::scheduler::test_coordinator& sched;
+  source src;
+  cache_actor cache_handle;
+  loader_actor load_handle;
+};
+
+std::string text(const get_result& r) {
+  return r.found ? r.value.data : "<miss>";
+}
+
+} // namespace
+
+TEST_CASE("soft TTL: stale answers while one refresh runs, then fresh") {
+  fixture f;
+  auto first = f.load("k");
+  REQUIRE(first);
+  CHECK(text(*first) == "v1");
+  CHECK(first->source == tier::loader);
+  CHECK(f.src.calls == 1);
+  f.advance(1s);
+  auto cached = f.load("k");
+  REQUIRE(cached);
+  CHECK(text(*cached) == "v1");
+  CHECK_FALSE(cached->stale);
+  CHECK(f.src.calls == 1);
+  // Past the soft TTL: every caller gets the old value, marked stale, and the
+  // loader runs once in the background.
+  f.advance(2s);
+  f.src.value = "v2";
+  std::vector<std::shared_ptr<answer_slot<get_result>>> callers;
+  for (int i = 0; i < 20; ++i)
+    callers.push_back(f.get_or_load("k"));
+  f.sched.run();
+  for (auto& slot : callers) {
+    REQUIRE(slot->value.has_value());
+    REQUIRE(*slot->value);
+    CHECK(text(**slot->value) == "v1");
+    CHECK((*slot->value)->stale);
+  }
+  CHECK(f.src.calls == 2);
+  auto fresh = f.load("k");
+  REQUIRE(fresh);
+  CHECK(text(*fresh) == "v2");
+  CHECK_FALSE(fresh->stale);
+  CHECK(f.src.calls == 2);
+}
+
+TEST_CASE("soft TTL: a failed refresh serves the old value until the hard TTL") {
+  fixture f;
+  REQUIRE(f.load("k"));
+  f.src.fails = true;
+  f.advance(3s);
+  for (int i = 0; i < 3; ++i) {
+    // Each call past the soft TTL may try one refresh; all fail.
+    auto r = f.load("k");
+    REQUIRE(r);
+    CHECK(text(*r) == "v1");
+    CHECK(r->stale);
+    f.advance(2s);
+  }
+  CHECK(f.src.calls >= 2);
+  // Past the hard TTL (10 s after the store) the value is gone: the load is
+  // synchronous, and its failure reaches the caller.
+  f.advance(5s);
+  auto calls_before = f.src.calls;
+  auto gone = f.load("k");
+  CHECK(is(gone.error(), errc::load_failed));
+  CHECK(f.src.calls == calls_before + 1);
+  f.src.fails = false;
+  f.src.value = "v3";
+  auto reloaded = f.load("k");
+  REQUIRE(reloaded);
+  CHECK(text(*reloaded) == "v3");
+  CHECK(reloaded->source == tier::loader);
+}
+
+TEST_CASE("hard TTL: a plain set expires by the store's clock") {
+  fixture f;
+  set_options opts;
+  opts.ttl = 5s;
+  f.run(f.ask<write_result>(put_atom::value, std::string{"k"},
+                            pack<codec_kind::raw>(std::string{"v"}), opts));
+  f.advance(4s);
+  auto before = f.run(f.ask<get_result>(get_atom::value, std::string{"k"},
+                                        request_options{}));
+  CHECK(text(before) == "v");
+  f.advance(2s);
+  auto after = f.run(f.ask<get_result>(get_atom::value, std::string{"k"},
+                                       request_options{}));
+  CHECK(text(after) == "<miss>");
+}
+
+TEST_CASE("invalidate_tag removes exactly the tagged keys") {
+  fixture f;
+  set_options tagged;
+  tagged.tags = {"team:7", "region:eu"};
+  set_options other;
+  other.tags = {"team:8"};
+  auto set = [&](const std::string& key, const set_options& opts) {
+    return f.run(f.ask<write_result>(put_atom::value, key,
+                                     pack<codec_kind::raw>(key), opts));
+  };
+  CHECK(set("a", tagged).target == tier::redis);
+  CHECK(set("b", tagged).target == tier::redis);
+  CHECK(set("c", other).target == tier::redis);
+  CHECK(set("d", set_options{}).target == tier::redis);
+  auto removed = f.run(f.ask<write_result>(delete_atom::value, tag_atom::value,
+                                           std::string{"team:7"},
+                                           request_options{}));
+  CHECK(removed.target == tier::redis);
+  auto get = [&](const std::string& key) {
+    return text(f.run(f.ask<get_result>(get_atom::value, key,
+                                        request_options{})));
+  };
+  CHECK(get("a") == "<miss>");
+  CHECK(get("b") == "<miss>");
+  CHECK(get("c") == "c");
+  CHECK(get("d") == "d");
+  // Bad tags are typed errors; nothing is written.
+  set_options empty_tag;
+  empty_tag.tags = {""};
+  auto refused = f.ask<write_result>(put_atom::value, std::string{"e"},
+                                     pack<codec_kind::raw>(std::string{"e"}),
+                                     empty_tag);
+  f.sched.run();
+  REQUIRE(refused->value.has_value());
+  CHECK(is(refused->value->error(), errc::invalid_tag));
+  CHECK(get("e") == "<miss>");
+  auto reserved = f.ask<get_result>(get_atom::value, std::string{"\xFFx"},
+                                    request_options{});
+  f.sched.run();
+  REQUIRE(reserved->value.has_value());
+  CHECK(is(reserved->value->error(), errc::invalid_key));
+}

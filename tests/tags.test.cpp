@@ -1,0 +1,88 @@
+// Tag invalidation against a real redis-server: the tag sets in Redis, the
+// fallback, and an invalidate_tag acknowledged while Redis was down.
+
+#include <doctest/doctest.h>
+
+#include "runtime/commands.hpp"
+#include "tests/support.hpp"
+
+using namespace cafcache;
+using namespace cafcache::test;
+
+namespace {
+
+set_options tagged(std::vector<std::string> tags) {
+  set_options opts;
+  opts.tags = std::move(tags);
+  return opts;
+}
+
+} // namespace
+
+TEST_CASE("tags live in Redis sets as long as their keys; invalidate_tag "
+          "removes the tagged keys only") {
+  module_fixture f;
+  auto& api = *f.api;
+  auto short_lived = tagged({"team:7"});
+  short_lived.ttl = std::chrono::seconds(60);
+  REQUIRE(api.set("a", "1", short_lived)->target == tier::redis);
+  auto long_lived = tagged({"team:7", "eu"});
+  long_lived.ttl = std::chrono::seconds(600);
+  REQUIRE(api.set("b", "2", long_lived)->target == tier::redis);
+  REQUIRE(api.set("c", "3", tagged({"eu"}))->target == tier::redis);
+  REQUIRE(api.set("d", "4")->target == tier::redis);
+  auto team = commands::tag_set_key("test:", "team:7");
+  auto members = f.redis.command({"SMEMBERS", team});
+  REQUIRE(members.type == resp_value::kind::array);
+  CHECK(members.elements.size() == 2);
+  // The tag set outlives its longest-lived member, never the other way.
+  auto set_ttl = f.redis.command({"PTTL", team}).integer;
+  CHECK(set_ttl > 590'000);
+  CHECK(set_ttl <= 600'000);
+  // Tagged values read like any other.
+  CHECK(text(api.get("b")) == "2");
+  REQUIRE(api.invalidate_tag("team:7")->target == tier::redis);
+  CHECK(f.redis.command({"EXISTS", "test:a", "test:b", team}).integer == 0);
+  CHECK(text(api.get("a")) == "<miss>");
+  CHECK(text(api.get("b")) == "<miss>");
+  CHECK(text(api.get("c")) == "3");
+  CHECK(text(api.get("d")) == "4");
+  // An unknown tag is not an error.
+  CHECK(api.invalidate_tag("nobody")->target == tier::redis);
+  CHECK(is(api.invalidate_tag("").error(), errc::invalid_tag));
+  CHECK(api.stats().tag_invalidations == 3);
+}
+
+TEST_CASE("invalidate_tag while Redis is down: the fallback forgets at once, "
+          "Redis before it is read again") {
+  auto dir = temp_dir();
+  module_fixture f{persistent_args(dir)};
+  auto& api = *f.api;
+  REQUIRE(api.set("p1", "old", tagged({"prices"}))->target == tier::redis);
+  REQUIRE(api.set("p2", "old", tagged({"prices"}))->target == tier::redis);
+  REQUIRE(api.set("other", "kept", tagged({"misc"}))->target == tier::redis);
+  // Reads mirror into the fallback, tags included.
+  REQUIRE(text(api.get("p1")) == "old");
+  f.redis.kill();
+  REQUIRE(api.wait_for([](const health_report& h) { return !h.connected; }));
+  auto p2 = api.get("p2");
+  REQUIRE(p2);
+  CHECK(p2->source == tier::fallback);
+  CHECK(p2->found);
+  CHECK(api.invalidate_tag("prices")->target == tier::fallback);
+  CHECK(text(api.get("p1")) == "<miss>");
+  CHECK(text(api.get("p2")) == "<miss>");
+  CHECK(text(api.get("other")) == "kept");
+  CHECK(api.stats().dirty_keys >= 1);
+  // Redis returns with the tagged keys still on disk; the replay runs the
+  // tag's invalidation before any read goes to Redis.
+  f.redis.restart();
+  REQUIRE(api.wait_for([](const health_report& h) { return h.healthy; }));
+  CHECK(f.redis.command({"EXISTS", "test:p1", "test:p2"}).integer == 0);
+  CHECK(text(api.get("p1")) == "<miss>");
+  CHECK(text(api.get("other")) == "kept");
+  auto stats = api.stats();
+  CHECK(stats.replayed_tags == 1);
+  CHECK(stats.dirty_keys == 0);
+  std::filesystem::remove_all(dir);
+}
