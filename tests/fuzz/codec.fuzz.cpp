@@ -4,6 +4,7 @@
 // as the source of generated values that must survive pack -> unpack and
 // encode_envelope -> decode_envelope unchanged.
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstddef>

@@ -5,6 +5,7 @@
 // rest of the input also drives append_command, whose output must parse back
 // into the arguments.
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
