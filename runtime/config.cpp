@@ -51,8 +51,8 @@ caf::error config::validate() const {
   std::string why;
   if (!parse_redis_url(redis_url, &why))
     return bad("cafcache.redis-url: " + why);
-  if (backend != "redis" && backend != "null")
-    return bad("cafcache.backend must be \"redis\" or \"null\"");
+  if (backend != "redis" && backend != "memory" && backend != "null")
+    return bad("cafcache.backend must be \"redis\", \"memory\" or \"null\"");
   if (pool_size == 0 || pool_size > 64)
     return bad("cafcache.pool-size must be between 1 and 64");
   if (max_pending == 0)
@@ -93,6 +93,8 @@ caf::error config::validate() const {
       || reconnect_max < reconnect_min)
     return bad("cafcache.reconnect-min must be at least 1ms and at most "
                "cafcache.reconnect-max");
+  if (bind.empty())
+    return bad("cafcache.bind must name an address");
   return caf::none;
 }
 

@@ -22,8 +22,10 @@ struct config {
 
   /// redis://[user:password@]host[:port][/db]
   std::string redis_url = "redis://127.0.0.1:6379";
-  /// "redis", or "null" for an in-process map with the same actor hops and no
-  /// Redis at all (the benchmark's messaging ceiling; nothing is persisted).
+  /// "redis"; "memory" for the in-memory tier alone (the bounded fallback, no
+  /// Redis, nothing shared or persisted); or "null" for an unbounded
+  /// in-process map with the same actor hops as Redis (the benchmark's
+  /// messaging ceiling).
   std::string backend = "redis";
   /// Namespace prepended to every key in Redis.
   std::string key_prefix = "cafcache:";
@@ -88,6 +90,13 @@ struct config {
   /// Longest time in half-open before giving up and reopening.
   caf::timespan max_half_open = std::chrono::seconds(10);
 
+  // -- node (cafcache-node) -----------------------------------------------
+
+  /// TCP port on which cafcache-node publishes the cache; 0 picks a free one.
+  uint16_t port = 0;
+  /// Address cafcache-node listens on.
+  std::string bind = "127.0.0.1";
+
   // -- reflection ---------------------------------------------------------
 
   /// Calls `f(name, member pointer, description)` for every field, in the
@@ -114,7 +123,8 @@ void config::for_each_field(F&& f) {
   f("redis-url", &config::redis_url,
     "redis://[user:password@]host[:port][/db]");
   f("backend", &config::backend,
-    "`redis`, or `null`: in-process map, no Redis (benchmark ceiling)");
+    "`redis`; `memory`: the bounded in-memory tier alone; `null`: "
+    "unbounded map, no Redis (benchmark ceiling)");
   f("key-prefix", &config::key_prefix,
     "namespace prepended to every key in Redis");
   f("pool-size", &config::pool_size,
@@ -160,6 +170,9 @@ void config::for_each_field(F&& f) {
     "deadline of the half-open probe (replay + PING)");
   f("max-half-open", &config::max_half_open,
     "longest time in half-open before reopening");
+  f("port", &config::port,
+    "cafcache-node: TCP port to publish on; 0 = any free port, printed");
+  f("bind", &config::bind, "cafcache-node: address to listen on");
 }
 
 /// Registers cafcache's message types and error category on `cfg` and declares

@@ -1,0 +1,44 @@
+// A cache other machines can use: spawn it, publish it, serve until Enter.
+//
+//   build/examples/server --cafcache.redis-url=redis://127.0.0.1:6379 \
+//                         --cafcache.port=4242
+//
+// cafcache-node is the same with TLS and signal handling.
+
+#include <iostream>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include "cafcache.hpp"
+
+namespace {
+
+struct server_config : cafcache::system_config {
+  server_config() {
+    load<caf::io::middleman>();
+  }
+};
+
+void caf_main(caf::actor_system& sys, const server_config& cfg) {
+  auto opts = cafcache::config::from(cfg);    // cafcache.* incl. port, bind
+  auto cache = cafcache::spawn_cache(sys, opts);
+  if (!cache) {
+    std::cerr << cafcache::to_sentence(cache.error()) << '\n';
+    return;
+  }
+  auto port = sys.middleman().publish(*cache, opts.port, opts.bind.c_str());
+  if (!port) {
+    std::cerr << sys.render(port.error()) << '\n';
+    cafcache::stop_cache(sys, *cache);
+    return;
+  }
+  std::cout << "serving on " << opts.bind << ':' << *port
+            << ", press Enter to stop" << std::endl;
+  std::cin.get();
+  cafcache::stop_cache(sys, *cache);          // answers pending requests
+}
+
+} // namespace
+
+CAF_MAIN()

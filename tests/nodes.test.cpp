@@ -1,0 +1,290 @@
+// cafcache-node and cafcache-cli as separate processes on loopback: two nodes
+// on one redis-server, a node killed with SIGKILL, SIGTERM with a request in
+// flight, TLS with the right and the wrong CA, and the memory-only node.
+// Every process is started on a free port and stopped by its pid.
+
+#include <doctest/doctest.h>
+
+#include <signal.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <future>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/support.hpp"
+#include "tools/node_process.hpp"
+#include "tools/remote_cache.hpp"
+
+using namespace cafcache;
+using namespace cafcache::test;
+
+namespace {
+
+/// Bound on anything a test waits for; hitting it fails the test.
+constexpr auto patience = std::chrono::seconds(20);
+
+/// Runs cafcache-cli against `node` with `args`.
+run_result cli(const std::string& node, std::vector<std::string> args) {
+  std::vector<std::string> argv{CAFCACHE_CLI, "--node=" + node,
+                                "--timeout=3s"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_program(argv, patience);
+}
+
+std::vector<std::string> redis_args(const redis_process& redis) {
+  return {"--cafcache.redis-url=" + redis.url(),
+          "--cafcache.key-prefix=nodes:"};
+}
+
+/// A temporary directory with a CA, a node and a client certificate signed by
+/// it, and a second CA with its own client certificate. Removed at the end.
+class test_pki {
+public:
+  test_pki() {
+    char tmpl[] = "/tmp/cafcache-tls-XXXXXX";
+    REQUIRE(::mkdtemp(tmpl) != nullptr);
+    dir_ = tmpl;
+    make_ca("ca");
+    make_cert("node", "ca");
+    make_cert("client", "ca");
+    make_ca("other-ca");
+    make_cert("stranger", "other-ca");
+  }
+
+  ~test_pki() {
+    std::filesystem::remove_all(dir_);
+  }
+
+  std::string path(const std::string& file) const {
+    return dir_ + "/" + file;
+  }
+
+  /// The `--openssl.*` options for `name`'s certificate trusting `ca`.
+  std::vector<std::string> options(const std::string& name,
+                                   const std::string& ca) const {
+    return {"--openssl.certificate=" + path(name + ".pem"),
+            "--openssl.key=" + path(name + ".key"),
+            "--openssl.cafile=" + path(ca + ".pem")};
+  }
+
+private:
+  void openssl(std::vector<std::string> args) {
+    args.insert(args.begin(), "openssl");
+    auto r = run_program(args, patience);
+    REQUIRE_MESSAGE(r.status == 0, r.err);
+  }
+
+  void make_ca(const std::string& name) {
+    openssl({"req", "-x509", "-newkey", "ec", "-pkeyopt",
+             "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj",
+             "/CN=" + name, "-keyout", path(name + ".key"), "-out",
+             path(name + ".pem")});
+  }
+
+  void make_cert(const std::string& name, const std::string& ca) {
+    openssl({"req", "-newkey", "ec", "-pkeyopt",
+             "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=" + name,
+             "-keyout", path(name + ".key"), "-out", path(name + ".csr")});
+    openssl({"x509", "-req", "-in", path(name + ".csr"), "-CA",
+             path(ca + ".pem"), "-CAkey", path(ca + ".key"),
+             "-CAcreateserial", "-days", "1", "-out", path(name + ".pem")});
+  }
+
+  std::string dir_;
+};
+
+/// A loader that holds its answer until told to give it, and says when it
+/// was asked.
+struct held_loader_state {
+  caf::response_promise pending;
+};
+
+caf::behavior held_loader(caf::stateful_actor<held_loader_state>* self,
+                          std::shared_ptr<std::promise<void>> asked) {
+  return {
+    [=](load_atom, const std::string&) {
+      self->state.pending = self->make_response_promise();
+      asked->set_value();
+    },
+    [=](caf::ok_atom) {
+      self->state.pending.deliver(
+        load_result{true, cache_value{codec_kind::raw, "loaded"}});
+    },
+  };
+}
+
+} // namespace
+
+TEST_CASE("two nodes share one Redis; a killed node leaves the other "
+          "serving") {
+  redis_process redis;
+  node_process a{CAFCACHE_NODE, redis_args(redis)};
+  node_process b{CAFCACHE_NODE, redis_args(redis)};
+  CHECK(a.banner().at(0).find("redis at redis://127.0.0.1") != std::string::npos);
+  auto set = cli(a.address(), {"set", "greeting", "hello from A", "--ttl=60s"});
+  REQUIRE_MESSAGE(set.status == 0, set.err);
+  CHECK(set.out == "redis\n");
+  auto get = cli(b.address(), {"get", "greeting"});
+  REQUIRE_MESSAGE(get.status == 0, get.err);
+  CHECK(get.out == "hello from A");
+  // A client connected to A before it dies.
+  node_config peer_cfg;
+  caf::actor_system peer{peer_cfg};
+  auto on_a = connect_cache(peer, node_address{"127.0.0.1", a.port()}, false,
+                            5s);
+  REQUIRE_MESSAGE(on_a, to_sentence(on_a.error()));
+  client a_api{peer, *on_a};
+  REQUIRE(text(a_api.get("greeting")) == "hello from A");
+  a.process().kill();
+  SUBCASE("B is unaffected") {
+    get = cli(b.address(), {"get", "greeting"});
+    CHECK(get.status == 0);
+    CHECK(get.out == "hello from A");
+    CHECK(cli(b.address(), {"set", "after", "kill"}).status == 0);
+    CHECK(cli(b.address(), {"get", "after"}).out == "kill");
+  }
+  SUBCASE("the client of A gets an error, the cli a non-zero exit") {
+    caf::scoped_actor self{peer};
+    caf::error err;
+    self->request(*on_a, 3s, get_atom::value, "greeting", request_options{})
+      .receive([](get_result&) {}, [&](caf::error& x) { err = std::move(x); });
+    // The connection loss itself answers, not the request's timeout.
+    REQUIRE(err);
+    CHECK(err != caf::make_error(caf::sec::request_timeout));
+    auto gone = cli(a.address(), {"get", "greeting"});
+    CHECK(gone.status == 3);
+    CHECK(gone.err.find("cannot reach " + a.address()) != std::string::npos);
+    CHECK(gone.out.empty());
+  }
+}
+
+TEST_CASE("the cli reports misses, errors and reports for scripts") {
+  redis_process redis;
+  node_process node{CAFCACHE_NODE, redis_args(redis)};
+  auto miss = cli(node.address(), {"get", "absent"});
+  CHECK(miss.status == 1);
+  CHECK(miss.out.empty());
+  CHECK(miss.err == "cafcache-cli: absent: not found\n");
+  auto refused = cli(node.address(), {"get", ""});
+  CHECK(refused.status == 2);
+  CHECK(refused.err.find("key") != std::string::npos);
+  REQUIRE(cli(node.address(), {"set", "k", "v"}).status == 0);
+  auto del = cli(node.address(), {"del", "k"});
+  CHECK(del.status == 0);
+  CHECK(del.out == "redis\n");
+  CHECK(cli(node.address(), {"get", "k"}).status == 1);
+  auto health = cli(node.address(), {"health"});
+  REQUIRE_MESSAGE(health.status == 0, health.err);
+  auto h = nlohmann::json::parse(health.out);
+  CHECK(h.at("healthy") == true);
+  auto stats = cli(node.address(), {"stats"});
+  REQUIRE_MESSAGE(stats.status == 0, stats.err);
+  CHECK(nlohmann::json::parse(stats.out).at("sets") == 1);
+  CHECK(cli(node.address(), {"frobnicate"}).status == 64);
+  CHECK(cli(node.address(), {"get", "k", "--ttl=5s"}).status == 64);
+  CHECK(run_program({CAFCACHE_CLI, "get", "k"}, patience).status == 64);
+  // Nothing listens on a fresh free port: a fast, clear failure.
+  auto dead = cli("127.0.0.1:" + std::to_string(free_port()), {"health"});
+  CHECK(dead.status == 3);
+  CHECK(dead.err.find("cannot reach") != std::string::npos);
+}
+
+TEST_CASE("SIGTERM answers the pending request, keeps writes and exits 0") {
+  redis_process redis;
+  node_process node{CAFCACHE_NODE, redis_args(redis)};
+  REQUIRE(cli(node.address(), {"set", "before", "kept"}).status == 0);
+  node_config peer_cfg;
+  caf::actor_system peer{peer_cfg};
+  auto cache = connect_cache(peer, node_address{"127.0.0.1", node.port()},
+                             false, 5s);
+  REQUIRE_MESSAGE(cache, to_sentence(cache.error()));
+  auto asked = std::make_shared<std::promise<void>>();
+  auto loader_asked = asked->get_future();
+  auto loader = peer.spawn(held_loader, asked);
+  // get_or_load on a miss: the node asks our loader, which holds the answer,
+  // so the request is pending in the node when SIGTERM arrives.
+  auto answer = std::async(std::launch::async, [&] {
+    caf::scoped_actor self{peer};
+    set_options opts;
+    opts.deadline = 10s;
+    caf::expected<get_result> out{caf::error{}};
+    self->request(*cache, 15s, load_atom::value, std::string{"slow"},
+                  caf::actor_cast<loader_actor>(loader), opts)
+      .receive([&](get_result& r) { out = std::move(r); },
+               [&](caf::error& err) { out = std::move(err); });
+    return out;
+  });
+  REQUIRE(loader_asked.wait_for(patience) == std::future_status::ready);
+  node.process().signal(SIGTERM);
+  REQUIRE(node.process().wait_for_line("cafcache-node stopping on SIGTERM",
+                                       patience));
+  caf::anon_send(loader, caf::ok_atom::value);
+  auto r = answer.get();
+  REQUIRE_MESSAGE(r, to_sentence(r.error()));
+  CHECK(r->found);
+  CHECK(r->value.data == "loaded");
+  CHECK(node.process().wait_for_line("cafcache-node stopped", patience));
+  CHECK(node.process().wait(patience) == 0);
+  CHECK(redis.command({"EXISTS", "nodes:before"}).integer == 1);
+  CHECK(redis.command({"EXISTS", "nodes:slow"}).integer == 1);
+  caf::anon_send_exit(loader, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("TLS: a client with the right CA gets in, strangers are refused") {
+  test_pki pki;
+  node_process node{CAFCACHE_NODE, pki.options("node", "ca")};
+  CHECK(node.banner().at(1).find("tls on") != std::string::npos);
+  auto with = [&](std::vector<std::string> tls,
+                  const std::vector<std::string>& cmd) {
+    tls.insert(tls.end(), cmd.begin(), cmd.end());
+    return cli(node.address(), tls);
+  };
+  auto set = with(pki.options("client", "ca"), {"set", "secret", "42"});
+  REQUIRE_MESSAGE(set.status == 0, set.err);
+  auto get = with(pki.options("client", "ca"), {"get", "secret"});
+  REQUIRE_MESSAGE(get.status == 0, get.err);
+  CHECK(get.out == "42");
+  // A certificate from another CA.
+  auto stranger = with(pki.options("stranger", "other-ca"), {"get", "secret"});
+  CHECK(stranger.status == 3);
+  CHECK(stranger.out.empty());
+  // A client that does not trust the node's CA.
+  auto distrust = with(pki.options("client", "other-ca"), {"get", "secret"});
+  CHECK(distrust.status == 3);
+  CHECK(distrust.out.empty());
+  // No TLS at all.
+  auto plain = cli(node.address(), {"get", "secret"});
+  CHECK(plain.status == 3);
+  CHECK(plain.out.empty());
+  // The node still serves the right client.
+  CHECK(with(pki.options("client", "ca"), {"get", "secret"}).out == "42");
+}
+
+TEST_CASE("a node with a key that does not match its certificate does not "
+          "start") {
+  test_pki pki;
+  auto r = run_program({CAFCACHE_NODE, "--cafcache.port=0",
+                        "--openssl.certificate=" + pki.path("node.pem"),
+                        "--openssl.key=" + pki.path("client.key"),
+                        "--openssl.cafile=" + pki.path("ca.pem")},
+                       patience);
+  CHECK(r.status == 1);
+  CHECK(r.out.empty());
+  CHECK(r.err.find("openssl.key") != std::string::npos);
+}
+
+TEST_CASE("without a Redis URL a node runs on the in-memory tier alone") {
+  node_process node{CAFCACHE_NODE, {}};
+  CHECK(node.banner().at(0).find("in-memory tier alone")
+        != std::string::npos);
+  auto set = cli(node.address(), {"set", "k", "v"});
+  REQUIRE_MESSAGE(set.status == 0, set.err);
+  CHECK(set.out == "fallback\n");
+  CHECK(cli(node.address(), {"get", "k"}).out == "v");
+  auto health = nlohmann::json::parse(cli(node.address(), {"health"}).out);
+  CHECK(health.at("connected") == false);
+  node.process().signal(SIGINT);
+  CHECK(node.process().wait(patience) == 0);
+}
