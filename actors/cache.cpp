@@ -28,6 +28,8 @@ void cache_state::init(config cfg) {
   rng_.seed(std::random_device{}());
   wall_base_ = std::chrono::system_clock::now();
   clock_base_ = self_->clock().now();
+  node_id_ = rng_();
+  channel_ = coherence::channel(cfg_.key_prefix);
   conns_.resize(cfg_.pool_size);
   ever_connected_.resize(cfg_.pool_size, false);
   auto self_handle = caf::actor_cast<cache_internal_actor>(self_);
@@ -46,6 +48,7 @@ cache_state::op_ptr cache_state::start(operation::kind what, std::string key,
   op->what = what;
   op->key = std::move(key);
   op->start = self_->clock().now();
+  op->ticket = guard_.ticket();
   op->deadline = op->start
                  + (requested > caf::timespan{0} ? requested
                                                   : cfg_.request_timeout);
@@ -253,6 +256,17 @@ void cache_state::to_redis(const op_ptr& op, const caf::actor& conn,
         on_redis_failure(err);
         redis_failed(op);
       });
+  switch (op->what) {
+    case operation::kind::get:
+      break;
+    case operation::kind::set:
+    case operation::kind::invalidate:
+      publish(conn, coherence::scope::key, op->key);
+      break;
+    case operation::kind::invalidate_tag:
+      publish(conn, coherence::scope::tag, op->key);
+      break;
+  }
 }
 
 void cache_state::on_reply(const op_ptr& op, resp_value& reply) {
@@ -263,8 +277,13 @@ void cache_state::on_reply(const op_ptr& op, resp_value& reply) {
     case operation::kind::set:
       if (reply.is_ok()) {
         on_redis_success();
-        self_->send(fallback_, put_atom::value, op->key, std::move(op->stored),
-                    op->ttl, false);
+        // Another node's invalidation during the write may have come after it
+        // in Redis: then the fallback must not keep the value.
+        if (may_mirror(*op))
+          self_->send(fallback_, put_atom::value, op->key,
+                      std::move(op->stored), op->ttl, false);
+        else
+          self_->send(fallback_, delete_atom::value, op->key, false);
         answer(op, write_result{tier::redis});
         return;
       }
@@ -349,7 +368,7 @@ void cache_state::get_reply(const op_ptr& op, resp_value& reply) {
     on_redis_success();
     op->negative = true;
     ++stats_.misses;
-    if (op->mirror)
+    if (op->mirror && may_mirror(*op))
       self_->send(fallback_, put_atom::value, op->key, std::move(reply.str),
                   std::min(cfg_.fallback_read_ttl, cfg_.negative_ttl), false);
     answer(op, get_result{false, {}, tier::redis, false});
@@ -360,7 +379,7 @@ void cache_state::get_reply(const op_ptr& op, resp_value& reply) {
     if (auto value = decode_envelope(reply.str)) {
       ++stats_.hits_redis;
       check_soft_expiry(*op, reply.str);
-      if (op->mirror)
+      if (op->mirror && may_mirror(*op))
         self_->send(fallback_, put_atom::value, op->key, std::move(reply.str),
                     cfg_.fallback_read_ttl, false);
       answer(op, get_result{true, std::move(*value), tier::redis, false});
@@ -555,6 +574,10 @@ void cache_state::on_route(breaker_state state) {
 
 void cache_state::on_connection(uint32_t slot, caf::actor conn,
                                 caf::error err) {
+  if (slot == conns_.size() && coherent_mode()) {
+    on_subscriber(std::move(conn));
+    return;
+  }
   if (slot >= conns_.size())
     return;
   conns_[slot] = conn;
@@ -566,19 +589,33 @@ void cache_state::on_connection(uint32_t slot, caf::actor conn,
   } else {
     conn_error_ = std::move(err);
   }
-  if (!first_outcome_ && (!conn || all_slots_reported())) {
-    // Ready once every slot is up or one has failed: a request routed to a
-    // slot that is still connecting would otherwise degrade needlessly.
-    first_outcome_ = true;
-    for (auto& rp : ready_waiters_) {
-      if (is(conn_error_, errc::auth_failed) || is(conn_error_, errc::bad_config))
-        rp.deliver(conn_error_);
-      else
-        rp.deliver(static_cast<bool>(conn));
-    }
-    ready_waiters_.clear();
-  }
+  if (!conn)
+    become_ready();
+  else
+    maybe_ready();
   maybe_recover();
+}
+
+void cache_state::maybe_ready() {
+  // Ready once every slot is up and the subscription confirmed, or once one
+  // of them failed: a request routed to a slot that is still connecting would
+  // degrade needlessly, and values stored before the subscription would be
+  // dropped by the gap rule.
+  if (all_slots_reported() && (!coherent_mode() || subscriber_reported_))
+    become_ready();
+}
+
+void cache_state::become_ready() {
+  if (first_outcome_)
+    return;
+  first_outcome_ = true;
+  for (auto& rp : ready_waiters_) {
+    if (is(conn_error_, errc::auth_failed) || is(conn_error_, errc::bad_config))
+      rp.deliver(conn_error_);
+    else
+      rp.deliver(static_cast<bool>(any_connection()));
+  }
+  ready_waiters_.clear();
 }
 
 bool cache_state::all_slots_reported() const {
@@ -652,6 +689,9 @@ cache(cache_internal_actor::stateful_pointer<cache_state> self, config cfg) {
     },
     [=](tick_atom) { self->state.on_tick(); },
     [=](sweep_atom) { self->state.on_sweep(); },
+    [=](push_atom, const std::string& channel, const std::string& payload) {
+      self->state.on_push(channel, payload);
+    },
   };
 }
 

@@ -11,6 +11,7 @@
 #include <caf/typed_response_promise.hpp>
 
 #include "messages/interfaces.hpp"
+#include "runtime/coherence.hpp"
 #include "runtime/config.hpp"
 #include "runtime/deadline_queue.hpp"
 #include "runtime/latency_histogram.hpp"
@@ -95,6 +96,9 @@ public:
   /// The supervisor reports a connection slot up or down.
   void on_connection(uint32_t slot, caf::actor conn, caf::error err);
 
+  /// A message on a subscribed channel: another node's invalidation.
+  void on_push(const std::string& channel, const std::string& payload);
+
   /// Timer: retries a failed replay, or ends a shutdown that waited too long.
   void on_tick();
 
@@ -124,6 +128,9 @@ private:
     std::string stored;
     /// Set: time to live.
     caf::timespan ttl{0};
+    /// Coherence: taken at the start, checked before copying into the
+    /// fallback (see coherence::mirror_guard).
+    uint64_t ticket = 0;
     time_point start;
     /// The answer must leave before this.
     time_point deadline;
@@ -280,6 +287,23 @@ private:
   /// invalidate_tag without Redis: erase in the fallback, log the tag.
   void degrade_tag(std::string tag);
 
+  // -- coherence ---------------------------------------------------------------
+
+  /// True when this cache publishes and subscribes.
+  bool coherent_mode() const;
+
+  /// Publishes an invalidation over `conn`, behind the write it describes.
+  void publish(const caf::actor& conn, coherence::scope what,
+               const std::string& name);
+
+  /// The subscriber slot is up (valid handle) or down.
+  void on_subscriber(caf::actor conn);
+
+  /// Whether the answer of `op` may be copied into the fallback.
+  bool may_mirror(const operation& op) const {
+    return guard_.may_mirror(op.key, op.ticket);
+  }
+
   // -- recovery --------------------------------------------------------------
 
   /// Starts a replay when one is needed and allowed.
@@ -298,6 +322,13 @@ private:
 
   bool all_slots_reported() const;
 
+  /// Answers the ready waiters once every slot and the subscription have an
+  /// outcome.
+  void maybe_ready();
+
+  /// Answers the ready waiters now.
+  void become_ready();
+
   // -- member variables ------------------------------------------------------
 
   self_pointer self_;
@@ -307,6 +338,15 @@ private:
   breaker_actor breaker_;
   caf::actor supervisor_;
   std::vector<caf::actor> conns_;
+  /// Coherence: this cache's id in published messages, the channel, the
+  /// subscribed connection and whether its SUBSCRIBE is confirmed.
+  uint64_t node_id_ = 0;
+  std::string channel_;
+  caf::actor subscriber_;
+  bool subscribed_ = false;
+  /// The subscription was confirmed or its connection failed at least once.
+  bool subscriber_reported_ = false;
+  coherence::mirror_guard guard_;
   std::unordered_map<std::string, flight_ptr> flights_;
   /// Background refreshes under way, with their start time.
   std::unordered_map<std::string, time_point> refreshing_;

@@ -31,6 +31,7 @@ caf::result<health_report> cache_state::health() {
   auto rp = self_->make_response_promise<health_report>();
   health_report report;
   report.connected = static_cast<bool>(any_connection());
+  report.subscribed = subscribed_;
   report.breaker = route_;
   // Healthy means every request can take the Redis path: all connections up,
   // breaker closed, nothing waiting for replay.

@@ -86,11 +86,13 @@ void cache_state::replay_keys(bool probe, caf::actor conn, dirty_batch batch) {
   // Each key is deleted over the connection that carries its writes, so a
   // write still queued in Redis is applied before the delete, never after.
   std::vector<std::vector<std::string>> per_slot(conns_.size());
+  std::vector<std::vector<const std::string*>> published(conns_.size());
   for (auto& key : batch.keys) {
     auto slot = std::hash<std::string>{}(key) % conns_.size();
     if (per_slot[slot].empty())
       per_slot[slot].push_back("UNLINK");
     per_slot[slot].push_back(redis_key(key));
+    published[slot].push_back(&key);
   }
   struct join_state {
     size_t left = 0;
@@ -125,7 +127,13 @@ void cache_state::replay_keys(bool probe, caf::actor conn, dirty_batch batch) {
                    std::move(per_slot[slot]))
       .then([=](resp_value& reply) { done(!reply.is_error()); },
             [=](caf::error&) { done(false); });
+    // Other nodes drop what this node changed while it could not publish.
+    if (slot < published.size())
+      for (auto key : published[slot])
+        publish(target, coherence::scope::key, *key);
   }
+  for (auto& tag : join->batch.tags)
+    publish(conn, coherence::scope::tag, tag);
 }
 
 void cache_state::flush_namespace(bool probe, caf::actor conn,
@@ -146,6 +154,7 @@ void cache_state::flush_namespace(bool probe, caf::actor conn,
         auto continue_scan = [=]() mutable {
           if (next == "0") {
             ++stats_.namespace_flushes;
+            publish(conn, coherence::scope::all, std::string{});
             batch.overflowed = false;
             if (batch.keys.empty() && batch.tags.empty())
               replay_step(probe, conn);

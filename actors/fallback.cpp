@@ -38,6 +38,10 @@ void fallback_state::erase_tag(const std::string& tag, bool dirty) {
   });
 }
 
+void fallback_state::clear() {
+  cache_->clear();
+}
+
 dirty_batch fallback_state::drain(uint32_t n) {
   dirty_batch out;
   out.overflowed = overflowed_;
@@ -114,6 +118,7 @@ fallback(fallback_actor::stateful_pointer<fallback_state> self, config cfg) {
     [=](delete_atom, tag_atom, const std::string& tag, bool dirty) {
       self->state.erase_tag(tag, dirty);
     },
+    [=](clear_atom) { self->state.clear(); },
     [=](drain_atom, uint32_t n) { return self->state.drain(n); },
     [=](dirty_atom, dirty_batch& batch) {
       self->state.restore(std::move(batch));

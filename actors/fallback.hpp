@@ -45,6 +45,9 @@ public:
   /// for replay.
   void erase_tag(const std::string& tag, bool dirty);
 
+  /// Drops every entry; the dirty-key log stays.
+  void clear();
+
   /// Takes up to `n` keys (and the overflow flag) out of the dirty log.
   dirty_batch drain(uint32_t n);
 

@@ -4,6 +4,18 @@
 
 namespace cafcache {
 
+namespace {
+
+/// A message a subscribed connection receives without asking:
+/// ["message", channel, payload].
+bool is_pubsub_message(const resp_value& x) {
+  return x.type == resp_value::kind::array && x.elements.size() == 3
+         && x.elements[0].type == resp_value::kind::string
+         && x.elements[0].str == "message";
+}
+
+} // namespace
+
 void redis_connection_state::init(caf::io::connection_handle hdl,
                                   caf::actor supervisor, uint32_t slot,
                                   uint64_t attempt,
@@ -63,6 +75,10 @@ void redis_connection_state::on_data(const std::vector<char>& buf) {
       case resp_reader::status::reply:
         if (handshake_left_ > 0) {
           on_handshake_reply(reply);
+        } else if (subscriber_ && is_pubsub_message(reply)) {
+          self_->send(subscriber_, push_atom::value,
+                      std::move(reply.elements[1].str),
+                      std::move(reply.elements[2].str));
         } else if (!pending_.empty()) {
           pending_.front().deliver(std::move(reply));
           pending_.pop_front();
@@ -117,6 +133,9 @@ redis_connection(caf::io::stateful_broker<redis_connection_state>* self,
   return {
     [=](cmd_atom, const std::vector<std::string>& argv) {
       return self->state.on_command(argv);
+    },
+    [=](push_atom, caf::actor& subscriber) {
+      self->state.on_subscriber(std::move(subscriber));
     },
     [=](const caf::io::new_data_msg& msg) { self->state.on_data(msg.buf); },
     [=](const caf::down_msg&) {

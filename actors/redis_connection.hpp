@@ -24,6 +24,9 @@ namespace cafcache {
 /// A Redis error reply is a resp_value of kind error; a lost connection fails
 /// every pending request at once with `errc::redis_unavailable`; more than
 /// `max_pending` requests in flight are refused with `errc::overloaded`.
+/// `(push_atom, actor)` names the actor that receives the messages published
+/// on channels this connection subscribed to, as `(push_atom, channel,
+/// payload)`.
 class redis_connection_state {
 public:
   // -- member types ---------------------------------------------------------
@@ -49,6 +52,11 @@ public:
   /// Encodes and sends one command; the promise is answered with its reply.
   promise_type on_command(const std::vector<std::string>& argv);
 
+  /// Names the actor that receives published messages.
+  void on_subscriber(caf::actor target) {
+    subscriber_ = std::move(target);
+  }
+
   /// Parses received bytes and answers the oldest pending requests.
   void on_data(const std::vector<char>& buf);
 
@@ -73,6 +81,9 @@ private:
   std::string scratch_;
   size_t handshake_left_ = 0;
   std::deque<promise_type> pending_;
+  /// Receives `(push_atom, channel, payload)` for every message published on
+  /// a subscribed channel.
+  caf::actor subscriber_;
 };
 
 /// Spawnable behavior of the connection actor (see

@@ -36,7 +36,10 @@ void supervisor_state::init(const config& cfg, cache_internal_actor cache,
   endpoint_ = cfg.endpoint();
   cache_ = std::move(cache);
   breaker_ = std::move(breaker);
-  slots_.resize(cfg.pool_size);
+  // With coherence, one more slot carries the subscription to the other
+  // caches' invalidations; it is not part of the pool the breaker watches.
+  auto subscriber = cfg.coherence && cfg.backend == "redis" ? 1u : 0u;
+  slots_.resize(cfg.pool_size + subscriber);
   std::random_device rd;
   for (auto& slot : slots_)
     slot.delays.emplace(
@@ -94,7 +97,8 @@ void supervisor_state::on_hello(uint32_t slot, uint64_t attempt,
   s.delays->reset();
   self_->link_to(conn);
   self_->send(cache_, conn_atom::value, slot, conn, caf::error{});
-  self_->send(breaker_, conn_atom::value, true);
+  if (slot < cfg_.pool_size)
+    self_->send(breaker_, conn_atom::value, true);
 }
 
 void supervisor_state::on_connect_failed(uint32_t slot, uint64_t attempt,
@@ -140,7 +144,8 @@ void supervisor_state::on_retry(uint32_t slot) {
 
 void supervisor_state::failed(uint32_t slot, caf::error err) {
   self_->send(cache_, conn_atom::value, slot, caf::actor{}, err);
-  self_->send(breaker_, conn_atom::value, false);
+  if (slot < cfg_.pool_size)
+    self_->send(breaker_, conn_atom::value, false);
   auto delay = slots_[slot].delays->next();
   self_->delayed_send(self_, delay, connect_atom::value, slot);
 }

@@ -56,6 +56,12 @@ using drain_atom = caf::atom_constant<caf::atom("drain")>;
 /// Cache -> fallback: put keys back into the dirty log after a failed replay.
 using dirty_atom = caf::atom_constant<caf::atom("dirty")>;
 
+/// Connection -> cache: a message published on a subscribed channel.
+using push_atom = caf::atom_constant<caf::atom("push")>;
+
+/// Cache -> fallback: drop every entry (the dirty-key log stays).
+using clear_atom = caf::atom_constant<caf::atom("clear")>;
+
 /// Supervisor -> itself: start the next connection attempt.
 using connect_atom = caf::atom_constant<caf::atom("connect")>;
 

@@ -65,7 +65,9 @@ using cache_internal_actor = cache_actor::extend<
   // Timer: replay retry or shutdown watchdog.
   caf::reacts_to<tick_atom>,
   // Timer: deadline sweep.
-  caf::reacts_to<sweep_atom>>;
+  caf::reacts_to<sweep_atom>,
+  // Subscriber connection: an invalidation another node published.
+  caf::reacts_to<push_atom, std::string, std::string>>;
 
 /// The in-memory fallback tier (local only).
 using fallback_actor = caf::typed_actor<
@@ -77,6 +79,8 @@ using fallback_actor = caf::typed_actor<
   caf::reacts_to<delete_atom, std::string, bool>,
   // Erase every entry carrying a tag; `dirty` records the tag for replay.
   caf::reacts_to<delete_atom, tag_atom, std::string, bool>,
+  // Drops every entry; the dirty log stays.
+  caf::reacts_to<clear_atom>,
   // Takes up to n keys out of the dirty log.
   caf::replies_to<drain_atom, uint32_t>::with<dirty_batch>,
   // Puts keys back after a failed replay.

@@ -152,6 +152,10 @@ struct stats_report {
   uint64_t breaker_opened = 0;
   uint64_t breaker_half_opened = 0;
   uint64_t breaker_closed = 0;
+  /// Coherence: invalidations received from other nodes, and times the
+  /// subscription to them was lost.
+  uint64_t peer_invalidations = 0;
+  uint64_t coherence_gaps = 0;
   /// Successful reconnects to Redis.
   uint64_t reconnects = 0;
   /// Request latency percentiles in microseconds (all operations).
@@ -172,6 +176,7 @@ typename Inspector::result_type inspect(Inspector& f, stats_report& x) {
            x.degraded_writes, x.replayed_keys, x.replayed_tags, x.namespace_flushes,
            x.get_or_loads, x.loads, x.coalesced,
            x.breaker_opened, x.breaker_half_opened, x.breaker_closed,
+           x.peer_invalidations, x.coherence_gaps,
            x.reconnects, x.latency_p50_us, x.latency_p99_us,
            x.fallback_entries, x.fallback_bytes, x.dirty_keys);
 }
@@ -182,6 +187,9 @@ struct health_report {
   bool healthy = false;
   /// At least one connection to Redis is up.
   bool connected = false;
+  /// Coherence is on and the subscription to the other nodes' invalidations
+  /// is live (always false with `coherence = false`).
+  bool subscribed = false;
   /// The route the cache uses now.
   breaker_state breaker = breaker_state::closed;
   /// The Redis URL with the password redacted.
@@ -195,7 +203,7 @@ struct health_report {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, health_report& x) {
   return f(caf::meta::type_name("cafcache.health_report"), x.healthy,
-           x.connected, x.breaker, x.redis, x.last_error, x.stats);
+           x.connected, x.subscribed, x.breaker, x.redis, x.last_error, x.stats);
 }
 
 /// Size of the fallback and its dirty-key log.

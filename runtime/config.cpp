@@ -30,6 +30,10 @@ std::string render_default(caf::timespan x) {
   return fmt(ns / 1000, "us");
 }
 
+std::string render_default(bool x) {
+  return x ? "`true`" : "`false`";
+}
+
 std::string render_default(double x) {
   std::ostringstream out;
   out << x;

@@ -56,6 +56,9 @@ struct config {
   /// get_or_load: how long "the loader found nothing" is cached; zero turns
   /// negative caching off.
   caf::timespan negative_ttl = std::chrono::seconds(0);
+  /// Keep the fallbacks of every cache on the same Redis and prefix coherent:
+  /// publish each write, subscribe to the others' (one more connection).
+  bool coherence = true;
   /// Longest key accepted, in bytes (without the prefix).
   uint32_t max_key_bytes = 1024;
   /// Longest value accepted, in bytes.
@@ -146,6 +149,9 @@ void config::for_each_field(F&& f) {
     "+- random fraction on every TTL (0 = exact)");
   f("negative-ttl", &config::negative_ttl,
     "TTL of cached loader misses; 0 = no negative caching");
+  f("coherence", &config::coherence,
+    "publish writes and erase other nodes' writes from the fallback "
+    "(Redis pub/sub)");
   f("max-key-bytes", &config::max_key_bytes, "longest key accepted");
   f("max-value-bytes", &config::max_value_bytes, "longest value accepted");
   f("fallback-max-entries", &config::fallback_max_entries,

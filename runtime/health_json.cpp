@@ -29,6 +29,8 @@ nlohmann::json as_json(const stats_report& x) {
     {"degraded_writes", x.degraded_writes},
     {"replayed_keys", x.replayed_keys},
     {"replayed_tags", x.replayed_tags},
+    {"peer_invalidations", x.peer_invalidations},
+    {"coherence_gaps", x.coherence_gaps},
     {"namespace_flushes", x.namespace_flushes},
     {"breaker_opened", x.breaker_opened},
     {"breaker_half_opened", x.breaker_half_opened},
@@ -48,6 +50,7 @@ std::string to_json(const health_report& report) {
   nlohmann::json out{
     {"healthy", report.healthy},
     {"connected", report.connected},
+    {"subscribed", report.subscribed},
     {"breaker", to_string(report.breaker)},
     {"redis", report.redis},
     {"last_error", report.last_error},

@@ -26,14 +26,18 @@ struct loader_log {
 caf::behavior slow_loader(caf::event_based_actor* self, loader_log* log) {
   // Answers leave 50 ms after their request, so that concurrent misses pile
   // up behind one load.
-  using pending = std::pair<caf::response_promise, load_result>;
+  using pending = std::pair<caf::response_promise, caf::expected<load_result>>;
   auto queue = std::make_shared<std::deque<pending>>();
   return {
     [=](load_atom, const std::string& key) -> caf::result<load_result> {
       ++log->calls;
-      if (key.rfind("fail", 0) == 0 || log->failing)
-        return caf::make_error(caf::sec::runtime_error, "database is down");
       auto rp = self->make_response_promise();
+      if (key.rfind("fail", 0) == 0 || log->failing) {
+        queue->emplace_back(rp, caf::make_error(caf::sec::runtime_error,
+                                                "database is down"));
+        self->delayed_send(self, 50ms, caf::ok_atom::value);
+        return caf::delegated<load_result>{};
+      }
       if (key.rfind("mute", 0) == 0)
         return caf::delegated<load_result>{};
       load_result r;
@@ -49,7 +53,11 @@ caf::behavior slow_loader(caf::event_based_actor* self, loader_log* log) {
       return caf::delegated<load_result>{};
     },
     [=](caf::ok_atom) {
-      queue->front().first.deliver(queue->front().second);
+      auto& [rp, answer] = queue->front();
+      if (answer)
+        rp.deliver(*answer);
+      else
+        rp.deliver(answer.error());
       queue->pop_front();
     },
   };

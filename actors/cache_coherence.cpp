@@ -1,0 +1,88 @@
+// The cache actor's side of cross-node coherence (see runtime/coherence.hpp):
+// publishing its own writes, applying the other nodes', and the rule for a
+// gap in the subscription.
+
+#include "actors/cache.hpp"
+
+#include "messages/errc.hpp"
+
+namespace cafcache {
+
+bool cache_state::coherent_mode() const {
+  return cfg_.coherence && cfg_.backend == "redis";
+}
+
+void cache_state::publish(const caf::actor& conn, coherence::scope what,
+                          const std::string& name) {
+  if (!coherent_mode())
+    return;
+  // Sent right behind the write on the same connection, so Redis runs it
+  // after the write; the reply carries nothing the cache needs.
+  std::vector<std::string> argv{"PUBLISH", channel_,
+                                coherence::encode(node_id_, what, name)};
+  self_->request(conn, caf::infinite, cmd_atom::value, std::move(argv))
+    .then([](resp_value&) {}, [](caf::error&) {});
+}
+
+void cache_state::on_subscriber(caf::actor conn) {
+  subscriber_ = conn;
+  if (!conn) {
+    subscriber_reported_ = true;
+    maybe_ready();
+    // Whatever other nodes publish from now on is lost to this node.
+    if (subscribed_)
+      ++stats_.coherence_gaps;
+    subscribed_ = false;
+    return;
+  }
+  // Names this actor as the receiver of published messages; it arrives
+  // before the SUBSCRIBE below, which leaves this actor after it.
+  caf::anon_send(conn, push_atom::value, caf::actor_cast<caf::actor>(self_));
+  self_->request(conn, caf::infinite, cmd_atom::value,
+                 std::vector<std::string>{"SUBSCRIBE", channel_})
+    .then(
+      [this, conn](resp_value& reply) {
+        if (reply.is_error() || conn != subscriber_)
+          return;
+        // Rule for gaps: entries stored before the subscription (re)started
+        // may have missed an invalidation, so they are dropped now, and
+        // replies already under way are not copied into the fallback. Until
+        // then they were served only as stale-if-error, like every fallback
+        // answer.
+        subscribed_ = true;
+        guard_.invalidated_all();
+        self_->send(fallback_, clear_atom::value);
+        subscriber_reported_ = true;
+        maybe_ready();
+      },
+      [](caf::error&) {
+        // The connection died; the supervisor reports it and reconnects.
+      });
+}
+
+void cache_state::on_push(const std::string& channel,
+                          const std::string& payload) {
+  if (channel != channel_)
+    return;
+  auto msg = coherence::decode(payload);
+  if (!msg || msg->node == node_id_)
+    return;
+  ++stats_.peer_invalidations;
+  switch (msg->scope) {
+    case coherence::scope::key:
+      guard_.invalidated(msg->name);
+      self_->send(fallback_, delete_atom::value, std::move(msg->name), false);
+      break;
+    case coherence::scope::tag:
+      guard_.invalidated_all();
+      self_->send(fallback_, delete_atom::value, tag_atom::value,
+                  std::move(msg->name), false);
+      break;
+    case coherence::scope::all:
+      guard_.invalidated_all();
+      self_->send(fallback_, clear_atom::value);
+      break;
+  }
+}
+
+} // namespace cafcache

@@ -1,0 +1,77 @@
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace cafcache {
+
+/// Cross-node coherence of the fallbacks.
+///
+/// Every cache that writes to Redis also publishes what it changed on the
+/// channel `prefix 0xFF "invalidations"`; every other cache on the same
+/// Redis and prefix subscribes there and erases what it hears from its own
+/// fallback. A message names a key, a tag, or "everything" (after a
+/// namespace flush), and the node that sent it, so a node skips its own.
+namespace coherence {
+
+/// What an invalidation message covers.
+enum class scope : uint8_t {
+  key = 'k',
+  tag = 't',
+  all = 'a',
+};
+
+/// One decoded message.
+struct message {
+  uint64_t node = 0;
+  coherence::scope scope = scope::key;
+  std::string name;
+};
+
+/// The channel of the caches under `prefix`.
+std::string channel(std::string_view prefix);
+
+/// Node id (8 bytes, big-endian), scope byte, then the key or tag.
+std::string encode(uint64_t node, scope what, std::string_view name);
+
+/// The message in `payload`, or nullopt for anything malformed.
+std::optional<message> decode(std::string_view payload);
+
+/// Decides whether a value read from (or written to) Redis may still be
+/// copied into the fallback: not when an invalidation from another node
+/// arrived while the request was in flight, because the reply may carry the
+/// value that invalidation removed. Keys are hashed into a fixed number of
+/// buckets, so memory stays constant; a collision only skips a copy.
+class mirror_guard {
+public:
+  /// Ticket of a request: take it when the request starts.
+  uint64_t ticket() const noexcept {
+    return seq_;
+  }
+
+  /// An invalidation of `key` arrived.
+  void invalidated(std::string_view key);
+
+  /// An invalidation of unknown keys arrived (a tag, a flush, or a gap in
+  /// the subscription).
+  void invalidated_all();
+
+  /// True when no invalidation that may cover `key` arrived since `ticket`.
+  bool may_mirror(std::string_view key, uint64_t ticket) const;
+
+private:
+  static constexpr size_t buckets = 1024;
+
+  size_t bucket(std::string_view key) const;
+
+  uint64_t seq_ = 0;
+  uint64_t all_ = 0;
+  std::array<uint64_t, buckets> last_{};
+};
+
+} // namespace coherence
+
+} // namespace cafcache

@@ -1,0 +1,129 @@
+// Coherence across nodes: two caches on one redis-server keep their
+// fallbacks free of what the other one changed, and a gap in the
+// subscription drops what may have missed an invalidation.
+
+#include <doctest/doctest.h>
+
+#include "runtime/coherence.hpp"
+#include "tests/support.hpp"
+
+using namespace cafcache;
+using namespace cafcache::test;
+
+namespace {
+
+/// A second cache (another node) on the Redis of `f`.
+struct peer {
+  explicit peer(module_fixture& f) : sys(cfg) {
+    auto handle = spawn_cache(sys, f.settings);
+    REQUIRE_MESSAGE(handle, to_sentence(handle.error()));
+    cache = *handle;
+    api.emplace(sys, cache);
+  }
+
+  ~peer() {
+    api.reset();
+    stop_cache(sys, cache);
+  }
+
+  node_config cfg;
+  caf::actor_system sys;
+  cache_actor cache;
+  std::optional<client> api;
+};
+
+bool subscribed(const health_report& h) {
+  return h.subscribed;
+}
+
+/// Waits until `api` has received `n` invalidations from other nodes.
+bool heard(client& api, uint64_t n) {
+  for (int i = 0; i < 500; ++i) {
+    if (api.stats().peer_invalidations >= n)
+      return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+set_options with_tag(std::string tag) {
+  set_options opts;
+  opts.tags = {std::move(tag)};
+  return opts;
+}
+
+} // namespace
+
+TEST_CASE("a write or invalidate on one node leaves no old value in another "
+          "node's fallback") {
+  module_fixture f;
+  peer b{f};
+  auto& a = *f.api;
+  REQUIRE(a.wait_for(subscribed));
+  REQUIRE(b.api->wait_for(subscribed));
+  // A holds old values in its fallback (mirrored from its reads).
+  REQUIRE(a.set("doomed", "old")->target == tier::redis);
+  REQUIRE(a.set("changed", "old")->target == tier::redis);
+  REQUIRE(a.set("tagged", "old", with_tag("prices"))->target == tier::redis);
+  REQUIRE(a.set("control", "kept")->target == tier::redis);
+  CHECK(text(a.get("doomed")) == "old");
+  // B changes three of them; A hears each once, never its own writes.
+  CHECK(b.api->invalidate("doomed")->target == tier::redis);
+  CHECK(b.api->set("changed", "new")->target == tier::redis);
+  CHECK(b.api->invalidate_tag("prices")->target == tier::redis);
+  REQUIRE(heard(a, 3));
+  CHECK(a.stats().peer_invalidations == 3);
+  CHECK(b.api->stats().peer_invalidations == 4);
+  // Redis goes away: A answers from its fallback, and only with what is
+  // still true.
+  f.redis.kill();
+  REQUIRE(a.wait_for([](const health_report& h) { return !h.connected; }));
+  CHECK(text(a.get("doomed")) == "<miss>");
+  CHECK(text(a.get("changed")) == "<miss>");
+  CHECK(text(a.get("tagged")) == "<miss>");
+  auto control = a.get("control");
+  REQUIRE(control);
+  CHECK(control->found);
+  CHECK(control->source == tier::fallback);
+  CHECK(control->stale);
+}
+
+TEST_CASE("a gap in the subscription drops the fallback once it is back") {
+  module_fixture f;
+  peer b{f};
+  auto& a = *f.api;
+  REQUIRE(a.wait_for(subscribed));
+  REQUIRE(a.set("k", "old")->target == tier::redis);
+  REQUIRE(a.stats().fallback_entries >= 1);
+  // Only the subscriptions die; Redis and the data connections stay up.
+  f.redis.command({"CLIENT", "KILL", "TYPE", "pubsub"});
+  CHECK(b.api->set("k", "new")->target == tier::redis);
+  REQUIRE(a.wait_for([&](const health_report& h) {
+    return h.subscribed && h.stats.coherence_gaps >= 1;
+  }));
+  // Whether or not A heard B's write, nothing stored before the gap ended
+  // is left to be served.
+  CHECK(a.stats().fallback_entries == 0);
+  CHECK(text(a.get("k")) == "new");
+  // Coherence goes on after the gap.
+  REQUIRE(a.set("after", "a1")->target == tier::redis);
+  auto before = a.stats().peer_invalidations;
+  CHECK(b.api->invalidate("after")->target == tier::redis);
+  REQUIRE(heard(a, before + 1));
+  f.redis.kill();
+  REQUIRE(a.wait_for([](const health_report& h) { return !h.connected; }));
+  CHECK(text(a.get("after")) == "<miss>");
+  CHECK(text(a.get("k")) == "new");
+}
+
+TEST_CASE("with coherence off nothing is published or subscribed") {
+  module_fixture f{{}, [](config& c) { c.coherence = false; }};
+  auto& a = *f.api;
+  REQUIRE(a.set("k", "v")->target == tier::redis);
+  CHECK_FALSE(a.health().subscribed);
+  auto channels = f.redis.command({"PUBSUB", "NUMSUB",
+                                   coherence::channel("test:")});
+  REQUIRE(channels.type == resp_value::kind::array);
+  REQUIRE(channels.elements.size() == 2);
+  CHECK(channels.elements[1].integer == 0);
+}
