@@ -58,51 +58,55 @@ int64_t millis_of(time_point t) {
 // -- stored envelopes ---------------------------------------------------------
 
 void check_envelope(std::string_view stored) {
-  auto magic = stored.empty() ? 0 : static_cast<unsigned char>(stored[0]);
-  bool plain = stored.size() >= header_size
-               && magic == cafcache::envelope_magic;
-  bool timed = stored.size() >= timed_header_size
-               && magic == cafcache::timed_envelope_magic;
   auto decoded = decode_envelope(stored);
   auto soft = cafcache::soft_expiry_of(stored);
   bool negative = cafcache::is_negative_envelope(stored);
   FUZZ_CHECK(!(negative && decoded));
-  if (magic != cafcache::envelope_magic
-      && magic != cafcache::timed_envelope_magic) {
-    // Another form may wrap an envelope; what it yields must still be a valid
-    // body taken from the end of the stored bytes.
-    if (decoded) {
-      FUZZ_CHECK(body_is_valid(decoded->codec, decoded->data));
-      FUZZ_CHECK(stored.size() >= decoded->data.size()
-                 && stored.substr(stored.size() - decoded->data.size())
-                      == decoded->data);
+  // Tags wrap an envelope once: what is inside must be the end of the stored
+  // bytes (or nothing, for a malformed tag header) and decode alike.
+  auto inner = cafcache::strip_tags(stored);
+  auto first = [](std::string_view x) {
+    return x.empty() ? 0 : static_cast<unsigned char>(x[0]);
+  };
+  if (first(stored) == cafcache::tagged_envelope_magic) {
+    FUZZ_CHECK(stored.size() > inner.size()
+               && stored.substr(stored.size() - inner.size()) == inner);
+    if (first(inner) == cafcache::tagged_envelope_magic) {
+      FUZZ_CHECK(!decoded && !soft && !negative);
+      return;
     }
-    return;
+  } else {
+    FUZZ_CHECK(inner == stored);
   }
-  FUZZ_CHECK(negative == (stored == cafcache::negative_envelope()));
+  auto magic = first(inner);
+  bool plain = inner.size() >= header_size
+               && magic == cafcache::envelope_magic;
+  bool timed = inner.size() >= timed_header_size
+               && magic == cafcache::timed_envelope_magic;
+  FUZZ_CHECK(negative == (inner == cafcache::negative_envelope()));
   FUZZ_CHECK(soft.has_value() == timed);
   if (!plain && !timed) {
     FUZZ_CHECK(!decoded);
     return;
   }
-  auto codec = static_cast<codec_kind>(static_cast<unsigned char>(stored[1]));
-  auto body = stored.substr(plain ? header_size : timed_header_size);
+  auto codec = static_cast<codec_kind>(static_cast<unsigned char>(inner[1]));
+  auto body = inner.substr(plain ? header_size : timed_header_size);
   FUZZ_CHECK(decoded.has_value() == body_is_valid(codec, body));
   if (!decoded)
     return;
   FUZZ_CHECK(decoded->codec == codec && decoded->data == body);
   if (plain) {
-    FUZZ_CHECK(encode_envelope(*decoded) == stored);
+    FUZZ_CHECK(encode_envelope(*decoded) == inner);
     return;
   }
   // A timed envelope re-encodes to the same bytes whenever its expiry is a
   // time the clock can hold; later ones saturate at the clock's limits.
-  auto ms = static_cast<int64_t>(big_endian_u64(stored.substr(header_size)));
+  auto ms = static_cast<int64_t>(big_endian_u64(inner.substr(header_size)));
   auto again = encode_envelope(*decoded, *soft);
   FUZZ_CHECK(decode_envelope(again) == decoded);
   if (fits_clock(ms)) {
     FUZZ_CHECK(millis_of(*soft) == ms);
-    FUZZ_CHECK(again == stored);
+    FUZZ_CHECK(again == inner);
   } else {
     FUZZ_CHECK(*soft == (ms < 0 ? time_point::min() : time_point::max()));
   }
@@ -260,6 +264,25 @@ void check_generated(std::string_view bytes) {
   FUZZ_CHECK(decode_envelope(stored) == value);
   auto soft_back = cafcache::soft_expiry_of(stored);
   FUZZ_CHECK(soft_back && *soft_back == soft);
+  // Tags around either form: the value, its expiry and every tag written
+  // (at most max_tags of at most max_tag_bytes) come back.
+  std::vector<std::string> tags;
+  for (const auto& word : words)
+    if (tags.size() < cafcache::max_tags
+        && word.size() <= cafcache::max_tag_bytes)
+      tags.push_back(word);
+  auto tagged = cafcache::encode_tagged(stored, tags);
+  FUZZ_CHECK(tags.empty() ? tagged == stored
+                          : cafcache::strip_tags(tagged) == stored);
+  FUZZ_CHECK(decode_envelope(tagged) == value);
+  FUZZ_CHECK(cafcache::soft_expiry_of(tagged) == soft);
+  for (const auto& tag : tags)
+    FUZZ_CHECK(cafcache::has_tag(tagged, tag));
+  auto plain_tagged = cafcache::encode_tagged(encode_envelope(value), tags);
+  FUZZ_CHECK(decode_envelope(plain_tagged) == value);
+  FUZZ_CHECK(!cafcache::soft_expiry_of(plain_tagged));
+  FUZZ_CHECK(cafcache::is_negative_envelope(
+    cafcache::encode_tagged(cafcache::negative_envelope(), tags)));
 }
 
 } // namespace
