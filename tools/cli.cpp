@@ -251,7 +251,8 @@ int main(int argc, char** argv) {
     return usage("--node: " + why);
   cli_config cfg;
   if (auto err = cfg.parse(args.caf_options))
-    return usage(caf::actor_system_config::render(err));
+    return usage("invalid option or config file: "
+                 + caf::actor_system_config::render(err));
   auto tls = tls_enabled(cfg);
   if (tls) {
     if (auto why = check_tls(cfg); !why.empty())

@@ -78,7 +78,8 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   node_config cfg;
   if (auto err = cfg.parse(argc, argv))
-    return fail(caf::actor_system_config::render(err));
+    return fail("invalid option or config file: "
+                + caf::actor_system_config::render(err));
   if (cfg.cli_helptext_printed)
     return 0;
   auto opts = config::from(cfg);

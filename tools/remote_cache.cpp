@@ -26,8 +26,10 @@ std::optional<node_address> parse_node_address(const std::string& text,
     *why = "the port of \"" + text + "\" is not between 1 and 65535";
     return std::nullopt;
   }
-  return node_address{text.substr(0, colon),
-                      static_cast<uint16_t>(std::stoul(digits))};
+  auto host = text.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  return node_address{host, static_cast<uint16_t>(std::stoul(digits))};
 }
 
 caf::expected<cache_actor> connect_cache(caf::actor_system& sys,

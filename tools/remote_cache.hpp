@@ -18,8 +18,8 @@ struct node_address {
   uint16_t port = 0;
 };
 
-/// Parses "HOST:PORT" (the port between 1 and 65535). Returns nothing and a
-/// reason in `why` on failure.
+/// Parses "HOST:PORT" or "[IPv6]:PORT" (the port between 1 and 65535).
+/// Returns nothing and a reason in `why` on failure.
 std::optional<node_address> parse_node_address(const std::string& text,
                                                std::string* why);
 
