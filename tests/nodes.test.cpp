@@ -205,6 +205,13 @@ TEST_CASE("the cli reports misses, errors and reports for scripts") {
   CHECK(cli(node.address(), {"frobnicate"}).status == 64);
   CHECK(cli(node.address(), {"get", "k", "--ttl=5s"}).status == 64);
   CHECK(run_program({CAFCACHE_CLI, "get", "k"}, patience).status == 64);
+  // A node that takes the connection but never answers (SIGSTOP): the cli
+  // gives up after its timeout.
+  node.process().signal(SIGSTOP);
+  auto stuck = cli(node.address(), {"--timeout=500ms", "health"});
+  node.process().signal(SIGCONT);
+  CHECK(stuck.status == 3);
+  CHECK(stuck.out.empty());
   // Nothing listens on a fresh free port: a fast, clear failure.
   auto dead = cli("127.0.0.1:" + std::to_string(free_port()), {"health"});
   CHECK(dead.status == 3);
