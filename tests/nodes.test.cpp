@@ -289,17 +289,27 @@ TEST_CASE("TLS: a client with the right CA gets in, strangers are refused") {
   CHECK(with(pki.options("client", "ca"), {"get", "secret"}).out == "42");
 }
 
-TEST_CASE("a node with a key that does not match its certificate does not "
-          "start") {
+TEST_CASE("a node that cannot start exits 1 and says why") {
+  auto refused = [](std::vector<std::string> args, const std::string& why) {
+    args.insert(args.begin(), CAFCACHE_NODE);
+    auto r = run_program(args, patience);
+    CHECK(r.status == 1);
+    CHECK(r.out.empty());
+    CHECK_MESSAGE(r.err.find("cafcache-node: ") != std::string::npos, r.err);
+    CHECK_MESSAGE(r.err.find(why) != std::string::npos, r.err);
+  };
+  refused({"--cafcache.pool-size=0"}, "cafcache.pool-size");
+  refused({"--cafcache.no-such-option=1"}, "invalid option");
+  node_process first{CAFCACHE_NODE, {}};
+  refused({"--cafcache.port=" + std::to_string(first.port())},
+          "cannot listen on 127.0.0.1:" + std::to_string(first.port()));
   test_pki pki;
-  auto r = run_program({CAFCACHE_NODE, "--cafcache.port=0",
-                        "--openssl.certificate=" + pki.path("node.pem"),
-                        "--openssl.key=" + pki.path("client.key"),
-                        "--openssl.cafile=" + pki.path("ca.pem")},
-                       patience);
-  CHECK(r.status == 1);
-  CHECK(r.out.empty());
-  CHECK(r.err.find("openssl.key") != std::string::npos);
+  refused({"--cafcache.port=0",
+           "--openssl.certificate=" + pki.path("node.pem"),
+           "--openssl.key=" + pki.path("client.key"),
+           "--openssl.cafile=" + pki.path("ca.pem")},
+          "openssl.key");
+  refused({"--openssl.cafile=" + pki.path("ca.pem")}, "openssl.certificate");
 }
 
 TEST_CASE("without a Redis URL a node runs on the in-memory tier alone") {
