@@ -24,6 +24,9 @@ bool wrong_type(const resp_value& r) {
 
 void cache_state::init(config cfg) {
   cfg_ = std::move(cfg);
+  auto level = log_level::info;
+  parse_log_level(cfg_.log_level, level);
+  log_ = logger{level};
   redis_redacted_ = redacted(cfg_.endpoint());
   rng_.seed(std::random_device{}());
   wall_base_ = std::chrono::system_clock::now();
@@ -104,7 +107,7 @@ void cache_state::on_expired(const op_ptr& op, time_point now) {
 
 void cache_state::answer(const op_ptr& op, get_result x) {
   op->settled = true;
-  latency_.record(self_->clock().now() - op->start);
+  observe(*op, x.found ? metric_outcome::hit : metric_outcome::miss);
   if (op->internal)
     on_lookup_done(op->flight, std::move(x), *op);
   else if (op->on_get)
@@ -116,7 +119,8 @@ void cache_state::answer(const op_ptr& op, get_result x) {
 
 void cache_state::answer(const op_ptr& op, write_result x) {
   op->settled = true;
-  latency_.record(self_->clock().now() - op->start);
+  observe(*op, x.target == tier::redis ? metric_outcome::redis
+                                       : metric_outcome::fallback);
   if (op->on_write)
     op->on_write(x);
   else if (!op->internal)
@@ -126,8 +130,17 @@ void cache_state::answer(const op_ptr& op, write_result x) {
 
 void cache_state::answer(const op_ptr& op, caf::error err) {
   op->settled = true;
-  ++stats_.errors;
-  latency_.record(self_->clock().now() - op->start);
+  if (!op->internal) {
+    count_error(err);
+    if (log_.enabled(log_level::warn)) {
+      auto sentence = to_sentence(err);
+      log_.write(log_level::warn, "request_failed",
+                 {{"op", to_string(metric_of(*op))},
+                  {"error", sentence},
+                  {"correlation_id", op->correlation_id}});
+    }
+  }
+  observe(*op, metric_outcome::error);
   if (op->internal) {
     // A failed lookup is no reason to withhold the loader's value.
     if (op->flight)
@@ -146,6 +159,63 @@ void cache_state::answer(const op_ptr& op, caf::error err) {
   done_one();
 }
 
+void cache_state::observe(const operation& op, metric_outcome outcome) {
+  auto elapsed = self_->clock().now() - op.start;
+  latency_.record(elapsed);
+  if (op.internal)
+    return;
+  auto which = metric_of(op);
+  auto index = static_cast<size_t>(which);
+  ++requests_[index * metric_outcome_count + static_cast<size_t>(outcome)];
+  record_latency(op_latency_[index], elapsed);
+  if (log_.enabled(log_level::debug)) {
+    auto us = std::to_string(
+      std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count());
+    log_.write(log_level::debug, "request",
+               {{"op", to_string(which)},
+                {"outcome", to_string(outcome)},
+                {"us", us},
+                {"correlation_id", op.correlation_id}});
+  }
+}
+
+metric_op cache_state::metric_of(const operation& op) {
+  if (op.flight)
+    return metric_op::get_or_load;
+  switch (op.what) {
+    case operation::kind::get:
+      return metric_op::get;
+    case operation::kind::set:
+      return metric_op::set;
+    case operation::kind::invalidate:
+      return metric_op::invalidate;
+    case operation::kind::invalidate_tag:
+      return metric_op::invalidate_tag;
+  }
+  return metric_op::get;
+}
+
+void cache_state::count_error(const caf::error& err) {
+  ++stats_.errors;
+  size_t code = err.category() == errc_category ? err.code() : 0;
+  ++errors_by_code_[code < errors_by_code_.size() ? code : 0];
+}
+
+caf::error cache_state::refuse(metric_op which, caf::error err,
+                               const std::string& correlation_id) {
+  count_error(err);
+  ++requests_[static_cast<size_t>(which) * metric_outcome_count
+              + static_cast<size_t>(metric_outcome::error)];
+  if (log_.enabled(log_level::warn)) {
+    auto sentence = to_sentence(err);
+    log_.write(log_level::warn, "request_refused",
+               {{"op", to_string(which)},
+                {"error", sentence},
+                {"correlation_id", correlation_id}});
+  }
+  return err;
+}
+
 void cache_state::done_one() {
   if (--outstanding_ == 0 && stopping_)
     self_->quit(stop_reason_);
@@ -160,8 +230,6 @@ caf::error cache_state::check_value(const cache_value& value) {
   else if (!body_is_valid(value.codec, value.data))
     err = make_error(errc::decode_error, std::string{"the value is not valid "}
                                            + to_string(value.codec));
-  if (err)
-    ++stats_.errors;
   return err;
 }
 
@@ -169,8 +237,6 @@ caf::error cache_state::admit(const std::string& key) {
   auto err = check_key(key);
   if (!err && auth_broken())
     err = conn_error_;
-  if (err)
-    ++stats_.errors;
   return err;
 }
 
@@ -201,8 +267,6 @@ caf::error cache_state::check_tags(const std::vector<std::string>& tags) {
                        "a tag has " + std::to_string(tag.size())
                          + " bytes, allowed are 1 to "
                          + std::to_string(max_tag_bytes));
-  if (err)
-    ++stats_.errors;
   return err;
 }
 
@@ -241,9 +305,11 @@ void cache_state::to_redis(const op_ptr& op, const caf::actor& conn,
   // fallback; a reply arriving after that is ignored.
   op->in_redis = true;
   arm(op, op->redis_deadline);
+  auto sent = self_->clock().now();
   self_->request(conn, caf::infinite, cmd_atom::value, std::move(argv))
     .then(
-      [this, op](resp_value& reply) {
+      [this, op, sent](resp_value& reply) {
+        record_latency(redis_latency_, self_->clock().now() - sent);
         if (!op->in_redis)
           return;
         op->in_redis = false;
@@ -340,8 +406,9 @@ caf::result<get_result> cache_state::get(std::string& key,
                                          const request_options& opts) {
   ++stats_.gets;
   if (auto err = admit(key))
-    return err;
+    return refuse(metric_op::get, std::move(err), opts.correlation_id);
   auto op = start(operation::kind::get, std::move(key), opts.deadline);
+  op->correlation_id = opts.correlation_id;
   op->get_rp = self_->make_response_promise<get_result>();
   lookup(op);
   return op->get_rp;
@@ -435,13 +502,15 @@ caf::result<write_result> cache_state::set(std::string& key,
                                            cache_value& value,
                                            const set_options& opts) {
   ++stats_.sets;
-  if (auto err = admit(key))
-    return err;
-  if (auto err = check_value(value))
-    return err;
-  if (auto err = check_tags(opts.tags))
-    return err;
+  auto err = admit(key);
+  if (!err)
+    err = check_value(value);
+  if (!err)
+    err = check_tags(opts.tags);
+  if (err)
+    return refuse(metric_op::set, std::move(err), opts.correlation_id);
   auto op = start(operation::kind::set, std::move(key), opts.deadline);
+  op->correlation_id = opts.correlation_id;
   op->write_rp = self_->make_response_promise<write_result>();
   op->ttl = jittered(opts.ttl > caf::timespan{0} ? opts.ttl
                                                   : cfg_.default_ttl);
@@ -474,8 +543,9 @@ caf::result<write_result>
 cache_state::invalidate(std::string& key, const request_options& opts) {
   ++stats_.invalidations;
   if (auto err = admit(key))
-    return err;
+    return refuse(metric_op::invalidate, std::move(err), opts.correlation_id);
   auto op = start(operation::kind::invalidate, std::move(key), opts.deadline);
+  op->correlation_id = opts.correlation_id;
   op->write_rp = self_->make_response_promise<write_result>();
   if (auto conn = route_for(op))
     to_redis(op, conn, {"UNLINK", redis_key(op->key)});
@@ -497,12 +567,12 @@ cache_state::invalidate_tag(std::string& tag, const request_options& opts) {
                        + std::to_string(max_tag_bytes));
   else if (auth_broken())
     err = conn_error_;
-  if (err) {
-    ++stats_.errors;
-    return err;
-  }
+  if (err)
+    return refuse(metric_op::invalidate_tag, std::move(err),
+                  opts.correlation_id);
   auto op = start(operation::kind::invalidate_tag, std::move(tag),
                   opts.deadline);
+  op->correlation_id = opts.correlation_id;
   op->write_rp = self_->make_response_promise<write_result>();
   if (auto conn = route_for(op))
     to_redis(op, conn, commands::invalidate_tag(cfg_.key_prefix, op->key));
@@ -554,6 +624,8 @@ void cache_state::on_redis_success() {
 void cache_state::on_route(breaker_state state) {
   if (state == route_)
     return;
+  log_.write(state == breaker_state::open ? log_level::warn : log_level::info,
+             "breaker", {{"from", to_string(route_)}, {"to", to_string(state)}});
   route_ = state;
   switch (state) {
     case breaker_state::open:
@@ -580,10 +652,20 @@ void cache_state::on_connection(uint32_t slot, caf::actor conn,
   }
   if (slot >= conns_.size())
     return;
+  auto slot_name = std::to_string(slot);
+  if (conns_[slot] && !conn) {
+    auto sentence = err ? to_sentence(err) : std::string{};
+    log_.write(log_level::warn, "connection_lost",
+               {{"slot", slot_name}, {"redis", redis_redacted_},
+                {"error", sentence}});
+  }
   conns_[slot] = conn;
   if (conn) {
-    if (ever_connected_[slot])
+    if (ever_connected_[slot]) {
       ++stats_.reconnects;
+      log_.write(log_level::info, "reconnected",
+                 {{"slot", slot_name}, {"redis", redis_redacted_}});
+    }
     ever_connected_[slot] = true;
     conn_error_ = caf::none;
   } else {
@@ -683,6 +765,10 @@ cache(cache_internal_actor::stateful_pointer<cache_state> self, config cfg) {
     [=](health_atom) { return self->state.health(); },
     [=](stats_atom) { return self->state.stats(); },
     [=](ready_atom) { return self->state.ready(); },
+    [=](metrics_atom) { return self->state.metrics(); },
+    [=](metrics_atom, const bucket_histogram& counts) {
+      self->state.on_batch_sizes(counts);
+    },
     [=](route_atom, breaker_state state) { self->state.on_route(state); },
     [=](conn_atom, uint32_t slot, caf::actor& conn, caf::error& err) {
       self->state.on_connection(slot, std::move(conn), std::move(err));

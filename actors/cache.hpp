@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -15,6 +16,8 @@
 #include "runtime/config.hpp"
 #include "runtime/deadline_queue.hpp"
 #include "runtime/latency_histogram.hpp"
+#include "runtime/log.hpp"
+#include "runtime/metrics_report.hpp"
 
 namespace cafcache {
 
@@ -90,6 +93,12 @@ public:
   /// Handles `ready`.
   caf::result<bool> ready();
 
+  /// Handles `metrics`: every counter and histogram, for a scrape.
+  caf::result<metrics_report> metrics();
+
+  /// A closing Redis connection hands over the batch sizes it counted.
+  void on_batch_sizes(const bucket_histogram& counts);
+
   /// The breaker pushed a new route.
   void on_route(breaker_state state);
 
@@ -128,6 +137,8 @@ private:
     std::string stored;
     /// Set: time to live.
     caf::timespan ttl{0};
+    /// The caller's correlation id, for log lines; may be empty.
+    std::string correlation_id;
     /// Coherence: taken at the start, checked before copying into the
     /// fallback (see coherence::mirror_guard).
     uint64_t ticket = 0;
@@ -192,6 +203,25 @@ private:
   void answer(const op_ptr& op, caf::error err);
 
   void done_one();
+
+  // -- metrics and logs --------------------------------------------------------
+
+  /// Counts the answer of `op` by operation and outcome and records its
+  /// latency; logs it at debug level.
+  void observe(const operation& op, metric_outcome outcome);
+
+  /// The operation `op` is counted as (a get_or_load caller, or its kind).
+  static metric_op metric_of(const operation& op);
+
+  /// Counts an error answered to a caller.
+  void count_error(const caf::error& err);
+
+  /// Counts and logs a request refused before it started; returns `err`.
+  caf::error refuse(metric_op which, caf::error err,
+                    const std::string& correlation_id);
+
+  /// The health flags, without counters.
+  health_report current_health() const;
 
   /// Checks a set's value (size, codec body); counts and returns the error
   /// that refuses it, if any.
@@ -374,6 +404,15 @@ private:
 
   stats_report stats_;
   latency_histogram latency_;
+
+  /// Counters and histograms of `metrics` beyond `stats_`: plain state of
+  /// this actor, read only when a scrape asks.
+  std::array<uint64_t, metric_op_count * metric_outcome_count> requests_{};
+  std::array<uint64_t, 14> errors_by_code_{};
+  std::array<bucket_histogram, metric_op_count> op_latency_;
+  bucket_histogram redis_latency_;
+  bucket_histogram batch_sizes_;
+  logger log_;
 };
 
 /// Spawnable behavior of the cache actor.

@@ -40,7 +40,7 @@ cache_state::mget(std::vector<std::string>& keys,
   stats_.gets += keys.size();
   for (auto& key : keys)
     if (auto err = admit(key))
-      return err;
+      return refuse(metric_op::get, std::move(err), opts.correlation_id);
   if (keys.empty())
     return std::vector<get_result>{};
   auto bulk = std::make_shared<bulk_state<get_result>>();
@@ -49,6 +49,7 @@ cache_state::mget(std::vector<std::string>& keys,
   bulk->rp = self_->make_response_promise<std::vector<get_result>>();
   for (size_t i = 0; i < keys.size(); ++i) {
     auto op = start(operation::kind::get, std::move(keys[i]), opts.deadline);
+    op->correlation_id = opts.correlation_id;
     op->on_get = [bulk, i](caf::expected<get_result> x) {
       bulk->set(i, std::move(x));
     };
@@ -60,14 +61,17 @@ cache_state::mget(std::vector<std::string>& keys,
 caf::result<std::vector<write_result>>
 cache_state::mset(std::vector<key_value>& entries, const set_options& opts) {
   stats_.sets += entries.size();
+  caf::error err;
   for (auto& entry : entries) {
-    if (auto err = admit(entry.key))
-      return err;
-    if (auto err = check_value(entry.value))
-      return err;
+    if (!err)
+      err = admit(entry.key);
+    if (!err)
+      err = check_value(entry.value);
   }
-  if (auto err = check_tags(opts.tags))
-    return err;
+  if (!err)
+    err = check_tags(opts.tags);
+  if (err)
+    return refuse(metric_op::set, std::move(err), opts.correlation_id);
   if (entries.empty())
     return std::vector<write_result>{};
   auto bulk = std::make_shared<bulk_state<write_result>>();
@@ -78,6 +82,7 @@ cache_state::mset(std::vector<key_value>& entries, const set_options& opts) {
   for (size_t i = 0; i < entries.size(); ++i) {
     auto op = start(operation::kind::set, std::move(entries[i].key),
                     opts.deadline);
+    op->correlation_id = opts.correlation_id;
     op->on_write = [bulk, i](caf::expected<write_result> x) {
       bulk->set(i, std::move(x));
     };

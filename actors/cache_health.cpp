@@ -1,4 +1,5 @@
-// The cache actor's health report and counters (see actors/cache.hpp).
+// The cache actor's health report, counters and metrics (see
+// actors/cache.hpp).
 
 #include "actors/cache.hpp"
 
@@ -27,8 +28,7 @@ caf::result<stats_report> cache_state::stats() {
   return rp;
 }
 
-caf::result<health_report> cache_state::health() {
-  auto rp = self_->make_response_promise<health_report>();
+health_report cache_state::current_health() const {
   health_report report;
   report.connected = static_cast<bool>(any_connection());
   report.subscribed = subscribed_;
@@ -40,6 +40,12 @@ caf::result<health_report> cache_state::health() {
   report.healthy = all_up && route_ == breaker_state::closed && !needs_replay_;
   report.redis = redis_redacted_;
   report.last_error = conn_error_ ? to_sentence(conn_error_) : std::string{};
+  return report;
+}
+
+caf::result<health_report> cache_state::health() {
+  auto rp = self_->make_response_promise<health_report>();
+  auto report = current_health();
   self_->request(caf::actor_cast<cache_actor>(self_), std::chrono::seconds(1),
                  stats_atom::value)
     .then(
@@ -48,6 +54,56 @@ caf::result<health_report> cache_state::health() {
         rp.deliver(report);
       },
       [=](caf::error&) mutable { rp.deliver(report); });
+  return rp;
+}
+
+// -- metrics ------------------------------------------------------------------
+
+void cache_state::on_batch_sizes(const bucket_histogram& counts) {
+  batch_sizes_.merge(counts);
+}
+
+caf::result<metrics_report> cache_state::metrics() {
+  auto rp = self_->make_response_promise<metrics_report>();
+  // Redis connections count their batch sizes themselves; collect what they
+  // counted since the last scrape, then the counters.
+  std::vector<caf::actor> conns;
+  if (cfg_.backend == "redis")
+    for (auto& conn : conns_)
+      if (conn)
+        conns.push_back(conn);
+  auto left = std::make_shared<size_t>(conns.size() + 1);
+  auto collected = [this, rp, left]() mutable {
+    if (--*left > 0)
+      return;
+    metrics_report report;
+    auto flags = current_health();
+    report.healthy = flags.healthy;
+    report.connected = flags.connected;
+    report.breaker = flags.breaker;
+    report.requests.assign(requests_.begin(), requests_.end());
+    report.errors.assign(errors_by_code_.begin(), errors_by_code_.end());
+    report.latency.assign(op_latency_.begin(), op_latency_.end());
+    report.redis_latency = redis_latency_;
+    report.batch_sizes = batch_sizes_;
+    self_->request(caf::actor_cast<cache_actor>(self_),
+                   std::chrono::seconds(1), stats_atom::value)
+      .then(
+        [=](stats_report& stats) mutable {
+          report.stats = std::move(stats);
+          rp.deliver(std::move(report));
+        },
+        [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+  };
+  for (auto& conn : conns)
+    self_->request(conn, std::chrono::seconds(1), metrics_atom::value)
+      .then(
+        [this, collected](bucket_histogram& counts) mutable {
+          batch_sizes_.merge(counts);
+          collected();
+        },
+        [collected](caf::error&) mutable { collected(); });
+  collected();
   return rp;
 }
 

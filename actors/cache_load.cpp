@@ -11,15 +11,16 @@ caf::result<get_result> cache_state::get_or_load(std::string& key,
                                                  loader_actor& loader,
                                                  const set_options& opts) {
   ++stats_.get_or_loads;
-  if (auto err = admit(key))
-    return err;
-  if (auto err = check_tags(opts.tags))
-    return err;
-  if (!loader) {
-    ++stats_.errors;
-    return make_error(errc::load_failed, "get_or_load needs a loader");
-  }
+  auto err = admit(key);
+  if (!err)
+    err = check_tags(opts.tags);
+  if (!err && !loader)
+    err = make_error(errc::load_failed, "get_or_load needs a loader");
+  if (err)
+    return refuse(metric_op::get_or_load, std::move(err),
+                  opts.correlation_id);
   auto waiter = start(operation::kind::get, key, opts.deadline);
+  waiter->correlation_id = opts.correlation_id;
   waiter->get_rp = self_->make_response_promise<get_result>();
   auto& f = flights_[key];
   if (f) {

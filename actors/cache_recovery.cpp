@@ -189,6 +189,13 @@ void cache_state::flush_namespace(bool probe, caf::actor conn,
 void cache_state::replay_done(bool probe, bool ok,
                               const dirty_batch* unreplayed) {
   replaying_ = false;
+  log_.write(ok ? log_level::info : log_level::warn, "replay",
+             {{"outcome", ok ? "done" : "failed"},
+              {"probe", probe ? "true" : "false"},
+              {"replayed_keys_total", std::to_string(stats_.replayed_keys)},
+              {"replayed_tags_total", std::to_string(stats_.replayed_tags)},
+              {"namespace_flushes_total",
+               std::to_string(stats_.namespace_flushes)}});
   if (unreplayed != nullptr
       && (unreplayed->overflowed || !unreplayed->keys.empty()
           || !unreplayed->tags.empty()))

@@ -55,10 +55,28 @@ redis_connection_state::on_command(const std::vector<std::string>& argv) {
     rp.deliver(make_error(errc::overloaded));
     return rp;
   }
+  count_batch();
   write(argv);
+  ++batch_;
   self_->flush(hdl_);
+  count_batch();
   pending_.push_back(rp);
   return rp;
+}
+
+void redis_connection_state::count_batch() {
+  // While a write is under way, CAF keeps what we add in the buffer and sends
+  // it all when the socket is writable again: an empty buffer means the
+  // commands written since the last batch left together.
+  if (batch_ > 0 && self_->wr_buf(hdl_).empty()) {
+    batch_sizes_.record(batch_, batch_bounds);
+    batch_ = 0;
+  }
+}
+
+bucket_histogram redis_connection_state::take_batch_sizes() {
+  count_batch();
+  return batch_sizes_.take();
 }
 
 void redis_connection_state::on_data(const std::vector<char>& buf) {
@@ -113,6 +131,11 @@ void redis_connection_state::on_closed(caf::error reason) {
   for (auto& rp : pending_)
     rp.deliver(reason);
   pending_.clear();
+  if (batch_ > 0)
+    batch_sizes_.record(batch_, batch_bounds);
+  batch_ = 0;
+  if (!batch_sizes_.counts.empty())
+    self_->send(supervisor_, metrics_atom::value, batch_sizes_.take());
   self_->quit(std::move(reason));
 }
 
@@ -134,6 +157,7 @@ redis_connection(caf::io::stateful_broker<redis_connection_state>* self,
     [=](cmd_atom, const std::vector<std::string>& argv) {
       return self->state.on_command(argv);
     },
+    [=](metrics_atom) { return self->state.take_batch_sizes(); },
     [=](push_atom, caf::actor& subscriber) {
       self->state.on_subscriber(std::move(subscriber));
     },

@@ -9,6 +9,7 @@
 #include <caf/typed_response_promise.hpp>
 
 #include "messages/interfaces.hpp"
+#include "runtime/metrics_report.hpp"
 #include "runtime/redis_url.hpp"
 #include "runtime/resp.hpp"
 
@@ -24,6 +25,9 @@ namespace cafcache {
 /// A Redis error reply is a resp_value of kind error; a lost connection fails
 /// every pending request at once with `errc::redis_unavailable`; more than
 /// `max_pending` requests in flight are refused with `errc::overloaded`.
+/// `(metrics_atom) -> bucket_histogram` hands over the batch sizes counted
+/// since the last time (commands per socket write); a closing connection
+/// sends the rest to its supervisor as `(metrics_atom, bucket_histogram)`.
 /// `(push_atom, actor)` names the actor that receives the messages published
 /// on channels this connection subscribed to, as `(push_atom, channel,
 /// payload)`.
@@ -63,6 +67,9 @@ public:
   /// Fails everything pending and terminates.
   void on_closed(caf::error reason);
 
+  /// The batch sizes counted since the last call.
+  bucket_histogram take_batch_sizes();
+
   /// The name CAF shows for this actor.
   static inline const char* name = "cafcache.redis_connection";
 
@@ -70,6 +77,10 @@ private:
   void write(const std::vector<std::string>& argv);
 
   void on_handshake_reply(const resp_value& reply);
+
+  /// Counts the commands of a batch once CAF took it out of the write
+  /// buffer.
+  void count_batch();
 
   caf::io::stateful_broker<redis_connection_state>* self_;
   caf::io::connection_handle hdl_;
@@ -81,6 +92,9 @@ private:
   std::string scratch_;
   size_t handshake_left_ = 0;
   std::deque<promise_type> pending_;
+  /// Commands written since CAF last took the write buffer to the socket.
+  uint32_t batch_ = 0;
+  bucket_histogram batch_sizes_;
   /// Receives `(push_atom, channel, payload)` for every message published on
   /// a subscribed channel.
   caf::actor subscriber_;

@@ -142,6 +142,10 @@ void supervisor_state::on_retry(uint32_t slot) {
     connect(slot);
 }
 
+void supervisor_state::on_batch_sizes(const bucket_histogram& counts) {
+  self_->send(cache_, metrics_atom::value, counts);
+}
+
 void supervisor_state::failed(uint32_t slot, caf::error err) {
   self_->send(cache_, conn_atom::value, slot, caf::actor{}, err);
   if (slot < cfg_.pool_size)
@@ -166,6 +170,9 @@ caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self,
       self->state.on_attempt_timeout(slot, attempt);
     },
     [=](connect_atom, uint32_t slot) { self->state.on_retry(slot); },
+    [=](metrics_atom, const bucket_histogram& counts) {
+      self->state.on_batch_sizes(counts);
+    },
   };
 }
 

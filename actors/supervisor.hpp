@@ -55,6 +55,9 @@ public:
   /// Time to try slot again.
   void on_retry(uint32_t slot);
 
+  /// A closing connection's batch sizes: passed on to the cache.
+  void on_batch_sizes(const bucket_histogram& counts);
+
   /// The name CAF shows for this actor.
   static inline const char* name = "cafcache.supervisor";
 

@@ -64,5 +64,6 @@ using clear_atom = caf::atom_constant<caf::atom("clear")>;
 
 /// Supervisor -> itself: start the next connection attempt.
 using connect_atom = caf::atom_constant<caf::atom("connect")>;
+using metrics_atom = caf::atom_constant<caf::atom("metrics")>;
 
 } // namespace cafcache

@@ -12,6 +12,7 @@
 
 #include "messages/atoms.hpp"
 #include "messages/types.hpp"
+#include "runtime/metrics_report.hpp"
 #include "runtime/resp.hpp"
 
 namespace cafcache {
@@ -67,7 +68,11 @@ using cache_internal_actor = cache_actor::extend<
   // Timer: deadline sweep.
   caf::reacts_to<sweep_atom>,
   // Subscriber connection: an invalidation another node published.
-  caf::reacts_to<push_atom, std::string, std::string>>;
+  caf::reacts_to<push_atom, std::string, std::string>,
+  // Scrape: every counter and histogram (see runtime/metrics).
+  caf::replies_to<metrics_atom>::with<metrics_report>,
+  // Supervisor: the batch sizes a closing Redis connection counted.
+  caf::reacts_to<metrics_atom, bucket_histogram>>;
 
 /// The in-memory fallback tier (local only).
 using fallback_actor = caf::typed_actor<

@@ -31,11 +31,15 @@ const char* to_string(tier x);
 struct request_options {
   /// Deadline for the answer; zero means `cafcache.request-timeout`.
   caf::timespan deadline{0};
+  /// Optional id of the caller's request, repeated in the cache's log lines
+  /// about this request.
+  std::string correlation_id;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, request_options& x) {
-  return f(caf::meta::type_name("cafcache.request_options"), x.deadline);
+  return f(caf::meta::type_name("cafcache.request_options"), x.deadline,
+           x.correlation_id);
 }
 
 /// Per-request options of `set`.
@@ -52,12 +56,15 @@ struct set_options {
   /// Tags of the value (at most 32, each 1 to 255 bytes): `invalidate_tag`
   /// removes every key that carries the tag, in Redis and in the fallback.
   std::vector<std::string> tags;
+  /// Optional id of the caller's request, repeated in the cache's log lines
+  /// about this request.
+  std::string correlation_id;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, set_options& x) {
   return f(caf::meta::type_name("cafcache.set_options"), x.ttl, x.deadline,
-           x.soft_ttl, x.tags);
+           x.soft_ttl, x.tags, x.correlation_id);
 }
 
 /// Answer to `get`. A miss is an answer (`found == false`), not an error.

@@ -8,6 +8,7 @@
 
 #include "messages/errc.hpp"
 #include "messages/interfaces.hpp"
+#include "runtime/log.hpp"
 
 namespace cafcache {
 
@@ -99,6 +100,8 @@ caf::error config::validate() const {
                "cafcache.reconnect-max");
   if (bind.empty())
     return bad("cafcache.bind must name an address");
+  if (cafcache::log_level x; !parse_log_level(log_level, x))
+    return bad("cafcache.log-level must be debug, info, warn, error or off");
   return caf::none;
 }
 
@@ -153,6 +156,8 @@ void add_module(caf::actor_system_config& cfg, caf::config_option_set& opts) {
   cfg.add_message_type<write_result>("cafcache.write_result");
   cfg.add_message_type<stats_report>("cafcache.stats_report");
   cfg.add_message_type<health_report>("cafcache.health_report");
+  cfg.add_message_type<bucket_histogram>("cafcache.bucket_histogram");
+  cfg.add_message_type<metrics_report>("cafcache.metrics_report");
   cfg.add_message_type<cache_actor>("cafcache.cache_actor");
 }
 

@@ -99,6 +99,15 @@ struct config {
   uint16_t port = 0;
   /// Address cafcache-node listens on.
   std::string bind = "127.0.0.1";
+  /// TCP port of cafcache-node's HTTP endpoints `/metrics` (Prometheus) and
+  /// `/health` (JSON), on the `bind` address; 0 turns them off.
+  uint16_t metrics_port = 0;
+
+  // -- logging ------------------------------------------------------------
+
+  /// Lowest level of the structured log lines on stderr: "debug" (adds one
+  /// line per request), "info", "warn", "error" or "off".
+  std::string log_level = "info";
 
   // -- reflection ---------------------------------------------------------
 
@@ -179,6 +188,11 @@ void config::for_each_field(F&& f) {
   f("port", &config::port,
     "cafcache-node: TCP port to publish on; 0 = any free port, printed");
   f("bind", &config::bind, "cafcache-node: address to listen on");
+  f("metrics-port", &config::metrics_port,
+    "cafcache-node: HTTP port of `/metrics` and `/health`; 0 = off");
+  f("log-level", &config::log_level,
+    "structured log lines on stderr: `debug` (one per request), `info`, "
+    "`warn`, `error` or `off`");
 }
 
 /// Registers cafcache's message types and error category on `cfg` and declares

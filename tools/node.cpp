@@ -3,7 +3,8 @@
 // stdout is "cafcache-node listening on HOST:PORT", printed once it takes
 // requests. SIGINT or SIGTERM stop it through stop_cache: pending requests are
 // answered, then it exits 0. It exits 1 with one line on stderr when it
-// cannot start.
+// cannot start. With `cafcache.metrics-port` set it also serves `/metrics`
+// (Prometheus) and `/health` (JSON) over HTTP.
 
 #include <pthread.h>
 #include <signal.h>
@@ -17,6 +18,7 @@
 #include <caf/openssl/publish.hpp>
 
 #include "cafcache.hpp"
+#include "runtime/metrics_http.hpp"
 #include "tools/tls_setup.hpp"
 
 using namespace cafcache;
@@ -103,16 +105,31 @@ int main(int argc, char** argv) {
     return fail("cannot listen on " + opts.bind + ":"
                 + std::to_string(opts.port) + ": " + sys.render(port.error()));
   }
+  std::unique_ptr<metrics_server> http;
+  if (opts.metrics_port != 0) {
+    auto started = metrics_server::start(sys, *cache, opts.bind,
+                                         opts.metrics_port);
+    if (!started) {
+      sys.middleman().unpublish(*cache, *port);
+      stop_cache(sys, *cache);
+      return fail(to_sentence(started.error()));
+    }
+    http = std::move(*started);
+  }
   std::cout << "cafcache-node listening on " << opts.bind << ':' << *port
             << '\n'
-            << "cafcache-node backend " << describe_backend(opts) << '\n'
-            << "cafcache-node tls "
-            << (tls ? "on: peers show a certificate signed by the CA"
-                    : "off")
+            << "cafcache-node backend " << describe_backend(opts) << '\n';
+  if (http)
+    std::cout << "cafcache-node metrics on http://" << opts.bind << ':'
+              << http->port() << "/metrics and /health\n";
+  std::cout << "cafcache-node tls "
+            << (tls ? "on: peers show a certificate signed by the CA" : "off")
             << std::endl;
   int sig = 0;
   sigwait(&stop_signals, &sig);
   std::cout << "cafcache-node stopping on " << signal_name(sig) << std::endl;
+  if (http)
+    http->stop();
   sys.middleman().unpublish(*cache, *port);
   stop_cache(sys, *cache);
   std::cout << "cafcache-node stopped" << std::endl;
