@@ -203,6 +203,9 @@ TEST_CASE("the cli reports misses, errors and reports for scripts") {
   REQUIRE_MESSAGE(stats.status == 0, stats.err);
   CHECK(nlohmann::json::parse(stats.out).at("sets") == 1);
   CHECK(cli(node.address(), {"frobnicate"}).status == 64);
+  auto no_key = cli(node.address(), {"get"});
+  CHECK(no_key.status == 64);
+  CHECK(no_key.err.find("get takes 1 operand") != std::string::npos);
   CHECK(cli(node.address(), {"get", "k", "--ttl=5s"}).status == 64);
   CHECK(run_program({CAFCACHE_CLI, "get", "k"}, patience).status == 64);
   // A node that takes the connection but never answers (SIGSTOP): the cli

@@ -122,12 +122,12 @@ std::optional<std::string> parse_args(int argc, char** argv, cli_args& out) {
   if (out.words.empty())
     return "no command";
   auto& cmd = out.words[0];
-  size_t operands = cmd == "get" || cmd == "del" ? 1
-                    : cmd == "set"               ? 2
-                    : cmd == "health" || cmd == "stats"
-                      ? 0
-                      : out.words.size();
-  if (operands == out.words.size())
+  size_t operands = 0;
+  if (cmd == "get" || cmd == "del")
+    operands = 1;
+  else if (cmd == "set")
+    operands = 2;
+  else if (cmd != "health" && cmd != "stats")
     return "unknown command \"" + cmd + "\"";
   if (out.words.size() != operands + 1)
     return cmd + " takes " + std::to_string(operands) + " operand(s)";
