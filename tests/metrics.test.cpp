@@ -2,7 +2,8 @@
 // /health scraped over real HTTP from a node on free ports with a real
 // redis-server, exact counter deltas for known operations, /health following
 // a killed and restarted Redis, one log line per transition, correlation ids
-// in the log and no password anywhere. Every process is stopped by its pid.
+// in the log and no password anywhere; the metric families of a report. Every
+// process is stopped by its pid.
 
 #include <doctest/doctest.h>
 
@@ -21,7 +22,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "runtime/log.hpp"
 #include "runtime/metrics.hpp"
 #include "tests/support.hpp"
 #include "tools/node_process.hpp"
@@ -318,24 +318,6 @@ TEST_CASE("logs carry correlation ids; no password in logs, /health or "
     CHECK(text.find(password) == std::string::npos);
   node.process().signal(SIGTERM);
   CHECK(node.process().wait(patience) == 0);
-}
-
-TEST_CASE("log lines are key=value fields with quoted values") {
-  auto line = logger::format(log_level::warn, "2026-01-02T03:04:05.000Z",
-                             "request_failed",
-                             {{"op", "get"},
-                              {"error", "no answer \"in time\""},
-                              {"correlation_id", ""}});
-  CHECK(line
-        == "level=warn time=2026-01-02T03:04:05.000Z event=request_failed "
-           "op=get error=\"no answer \\\"in time\\\"\"\n");
-  log_level level;
-  CHECK(parse_log_level("debug", level));
-  CHECK(level == log_level::debug);
-  CHECK_FALSE(parse_log_level("verbose", level));
-  CHECK(logger{log_level::warn}.enabled(log_level::error));
-  CHECK_FALSE(logger{log_level::warn}.enabled(log_level::info));
-  CHECK_FALSE(logger{log_level::off}.enabled(log_level::error));
 }
 
 TEST_CASE("metric families: cumulative buckets, every name prefixed") {
