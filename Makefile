@@ -13,7 +13,7 @@ FUZZ_BUILD   ?= $(BUILD)-fuzz
 FUZZ_SECONDS ?= 300
 FUZZ_TARGETS ?= resp codec redis_url
 
-.PHONY: all deps build test test-asan demo bench install-check options clean \
+.PHONY: all deps build test test-asan demo bench chaos install-check options clean \
         fuzz-build fuzz fuzz-smoke
 
 all: build
@@ -90,6 +90,11 @@ bench: build
 	  { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq gnuplot-nox; }
 	$(BUILD)/bench/cafcache-bench --bench.suite --bench.out=bench/results.json
 	gnuplot bench/plot.gp
+
+# 60 s of mixed load while Redis is killed, stopped and restarted; exits
+# non-zero when a check fails (see tools/chaos.cpp).
+chaos: build
+	$(BUILD)/tools/cafcache-chaos --chaos.duration=60s
 
 # Prints the option table that README.md must contain.
 options: build

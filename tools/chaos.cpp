@@ -1,0 +1,400 @@
+// cafcache-chaos: mixed load against a real redis-server while it is killed,
+// stopped and restarted, with every answer checked.
+//
+//   build/tools/cafcache-chaos                       # 60 s, make chaos
+//   build/tools/cafcache-chaos --chaos.duration=15s --chaos.skip-rss
+//                                                    # the form make test runs
+//
+// Faults, at fixed fractions of the duration: kill -9 and restart with the
+// persisted data (three times), SIGSTOP for 2 s (twice), and kill plus
+// restart with an empty dataset (once). Checks: every request answered,
+// none later than deadline + 50 ms, no error, no read older than an
+// acknowledged write or invalidate of the same key (versioned values), the
+// fallback within its bounds, RSS flat at the end (the last 40 % of the run
+// adds at most 10 % + 4 MB), and healthy again after the last fault. Exits 0 when every check holds.
+
+#include <array>
+#include <atomic>
+#include <cinttypes>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include <unistd.h>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include "cafcache.hpp"
+#include "tools/redis_process.hpp"
+#include "tools/version_ledger.hpp"
+
+using namespace cafcache;
+using namespace std::chrono_literals;
+using steady = std::chrono::steady_clock;
+
+namespace {
+
+struct chaos_config : system_config {
+  caf::timespan duration = 60s;
+  uint32_t requesters = 50;
+  uint32_t keys = 1000;
+  caf::timespan deadline = 200ms;
+  uint32_t value_bytes = 100;
+  uint64_t late_allowed = 0;
+  bool no_faults = false;
+  bool skip_rss = false;
+
+  chaos_config() {
+    load<caf::io::middleman>();
+    opt_group{custom_options_, "chaos"}
+      .add(duration, "duration", "length of the run")
+      .add(requesters, "requesters", "requests in flight (one per actor)")
+      .add(keys, "keys", "distinct keys (each written by one requester)")
+      .add(deadline, "deadline", "deadline of every request")
+      .add(value_bytes, "value-bytes", "value size in bytes")
+      .add(late_allowed, "late-allowed",
+           "answers later than deadline + 50 ms that still pass")
+      .add(no_faults, "no-faults", "the same load without faults")
+      .add(skip_rss, "skip-rss",
+           "do not check RSS (runs too short for memory to level off)");
+  }
+};
+
+/// What the requesters saw; shared across scheduler threads.
+struct tally {
+  std::atomic<uint64_t> sent{0};
+  std::atomic<uint64_t> answered{0};
+  std::atomic<uint64_t> late{0};
+  std::atomic<int64_t> worst_us{0};
+  std::atomic<uint64_t> fallback_hits{0};
+  std::atomic<uint64_t> stale_reads{0};
+  std::atomic<uint64_t> foreign_values{0};
+  /// Errors by cafcache code (0: not a cafcache error).
+  std::array<std::atomic<uint64_t>, 32> errors{};
+
+  uint64_t error_total() const {
+    uint64_t n = 0;
+    for (auto& x : errors)
+      n += x.load();
+    return n;
+  }
+};
+
+struct run_context {
+  cache_actor cache;
+  version_ledger* ledger;
+  tally* out;
+  caf::timespan deadline;
+  uint32_t keys;
+  uint32_t requesters;
+  uint32_t value_bytes;
+  steady::time_point until;
+};
+
+std::string key_name(size_t k) {
+  return "k" + std::to_string(k);
+}
+
+void requester(caf::event_based_actor* self, run_context ctx, uint32_t id) {
+  auto rng = std::make_shared<std::mt19937_64>(id * 7919 + 1);
+  auto step = std::make_shared<std::function<void()>>();
+  // The loop refers to itself; break the cycle once the actor is gone.
+  self->attach_functor([step] { *step = nullptr; });
+  *step = [=] {
+    if (steady::now() >= ctx.until) {
+      self->quit();
+      return;
+    }
+    auto roll = (*rng)() % 100;
+    auto start = steady::now();
+    auto finish = [=](const caf::error* err) {
+      auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                  steady::now() - start)
+                  .count();
+      ++ctx.out->answered;
+      if (err != nullptr)
+        ++ctx.out->errors[code_of(*err) % 32];
+      auto limit = std::chrono::duration_cast<std::chrono::microseconds>(
+                     ctx.deadline + 50ms)
+                     .count();
+      if (us > limit)
+        ++ctx.out->late;
+      auto worst = ctx.out->worst_us.load();
+      while (us > worst && !ctx.out->worst_us.compare_exchange_weak(worst, us))
+        ;
+      (*step)();
+    };
+    ++ctx.out->sent;
+    if (roll < 70) {
+      // Any key: reads check what other requesters wrote, too.
+      auto k = (*rng)() % ctx.keys;
+      auto floor = ctx.ledger->floor(k);
+      request_options opts;
+      opts.deadline = ctx.deadline;
+      self->request(ctx.cache, 10s, get_atom::value, key_name(k), opts)
+        .then(
+          [=](get_result& r) {
+            std::optional<uint64_t> version;
+            if (r.found) {
+              version = version_ledger::version_of(r.value.data);
+              if (!version)
+                ++ctx.out->foreign_values;
+              if (r.source == tier::fallback)
+                ++ctx.out->fallback_hits;
+            }
+            if (!version_ledger::read_ok(version, floor))
+              ++ctx.out->stale_reads;
+            finish(nullptr);
+          },
+          [=](caf::error& err) { finish(&err); });
+      return;
+    }
+    // Own keys only: one write at a time per key.
+    auto owned = (ctx.keys - id + ctx.requesters - 1) / ctx.requesters;
+    auto k = id + ((*rng)() % std::max<uint32_t>(owned, 1)) * ctx.requesters;
+    if (k >= ctx.keys)
+      k = id;
+    auto version = ctx.ledger->next_version();
+    auto acked = [=](write_result&) {
+      ctx.ledger->acknowledge(k, version);
+      finish(nullptr);
+    };
+    auto failed = [=](caf::error& err) {
+      // A write answered with an error may or may not have happened; the
+      // cache deleted the key in Redis for it (redis_error) or it timed out.
+      finish(&err);
+    };
+    if (roll < 90) {
+      set_options opts;
+      opts.deadline = ctx.deadline;
+      self->request(ctx.cache, 10s, put_atom::value, key_name(k),
+                    cache_value{codec_kind::raw,
+                                version_ledger::value_of(version,
+                                                         ctx.value_bytes)},
+                    opts)
+        .then(acked, failed);
+    } else {
+      request_options opts;
+      opts.deadline = ctx.deadline;
+      self->request(ctx.cache, 10s, delete_atom::value, key_name(k), opts)
+        .then(acked, failed);
+    }
+  };
+  (*step)();
+}
+
+/// Resident set size of this process in bytes.
+uint64_t rss_bytes() {
+  std::ifstream statm{"/proc/self/statm"};
+  uint64_t pages = 0;
+  uint64_t resident = 0;
+  statm >> pages >> resident;
+  return resident * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+}
+
+double seconds_since(steady::time_point t0) {
+  return std::chrono::duration<double>(steady::now() - t0).count();
+}
+
+/// One fault of the schedule, at a fraction of the run.
+struct fault {
+  double at;
+  const char* what;
+  std::function<void()> act;
+};
+
+stats_report stats_of(caf::actor_system& sys, const cache_actor& cache) {
+  caf::scoped_actor self{sys};
+  stats_report out;
+  self->request(cache, 5s, stats_atom::value)
+    .receive([&](stats_report& r) { out = std::move(r); },
+             [&](caf::error&) {});
+  return out;
+}
+
+bool wait_healthy(caf::actor_system& sys, const cache_actor& cache,
+                  caf::timespan limit) {
+  caf::scoped_actor self{sys};
+  auto until = steady::now() + limit;
+  while (steady::now() < until) {
+    bool healthy = false;
+    self->request(cache, 5s, health_atom::value)
+      .receive([&](health_report& r) { healthy = r.healthy; },
+               [&](caf::error&) {});
+    if (healthy)
+      return true;
+    std::this_thread::sleep_for(50ms);
+  }
+  return false;
+}
+
+} // namespace
+
+void caf_main(caf::actor_system& sys, const chaos_config& opts) {
+  auto dir = std::filesystem::temp_directory_path()
+             / ("cafcache-chaos-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  redis_process redis{{"--dir", dir.string(), "--appendonly", "yes",
+                       "--appendfsync", "always"}};
+  config cfg;
+  cfg.redis_url = redis.url();
+  cfg.key_prefix = "chaos:";
+  cfg.request_timeout = opts.deadline;
+  cfg.fallback_reserve = 30ms;
+  cfg.fallback_max_entries = opts.keys / 2;
+  cfg.fallback_max_bytes = (opts.keys / 2) * (opts.value_bytes + 8) / 2;
+  cfg.breaker_reset_timeout = 300ms;
+  cfg.breaker_max_reset_timeout = 1s;
+  cfg.probe_timeout = 300ms;
+  cfg.max_half_open = 1s;
+  cfg.reconnect_min = 50ms;
+  cfg.reconnect_max = 300ms;
+  cfg.connect_timeout = 500ms;
+  auto cache = spawn_cache(sys, cfg);
+  if (!cache) {
+    std::fprintf(stderr, "cafcache-chaos: %s\n",
+                 to_sentence(cache.error()).c_str());
+    std::filesystem::remove_all(dir);
+    std::exit(1);
+  }
+  version_ledger ledger{opts.keys};
+  tally out;
+  auto t0 = steady::now();
+  run_context ctx{*cache,     &ledger,      &out,
+                  opts.deadline, opts.keys, opts.requesters,
+                  opts.value_bytes, t0 + opts.duration};
+  std::printf("cafcache-chaos: %u requesters, %u keys, %" PRId64
+              " ms deadline, %.0f s\n",
+              opts.requesters, opts.keys,
+              static_cast<int64_t>(opts.deadline.count() / 1000000),
+              std::chrono::duration<double>(opts.duration).count());
+  std::fflush(stdout);
+  {
+    caf::scoped_actor self{sys};
+    for (uint32_t i = 0; i < opts.requesters; ++i)
+      self->monitor(sys.spawn(requester, ctx, i));
+    auto stop_for = [&](caf::timespan d) {
+      redis.pause();
+      std::this_thread::sleep_for(d);
+      redis.resume();
+    };
+    auto stop_time = std::min<caf::timespan>(2s, opts.duration / 10);
+    auto empty_restart = [&] {
+      redis.kill();
+      // The dataset is gone: Redis comes back empty.
+      std::filesystem::remove_all(dir / "appendonlydir");
+      std::filesystem::remove(dir / "dump.rdb");
+      std::this_thread::sleep_for(opts.duration / 40);
+      redis.restart();
+    };
+    auto down_time = opts.duration / 15;
+    std::vector<fault> plan{
+      {0.10, "kill -9, restart with its data",
+       [&] { redis.kill(); std::this_thread::sleep_for(down_time);
+             redis.restart(); }},
+      {0.25, "SIGSTOP", [&] { stop_for(stop_time); }},
+      {0.35, "kill -9, restart with its data",
+       [&] { redis.kill(); std::this_thread::sleep_for(down_time);
+             redis.restart(); }},
+      {0.50, "SIGSTOP", [&] { stop_for(stop_time); }},
+      {0.60, "kill -9, restart with its data",
+       [&] { redis.kill(); std::this_thread::sleep_for(down_time);
+             redis.restart(); }},
+      {0.75, "kill -9, restart empty", empty_restart},
+    };
+    if (opts.no_faults)
+      plan.clear();
+    uint64_t rss_warm = 0;
+    size_t next = 0;
+    auto last_progress = t0;
+    while (steady::now() < ctx.until) {
+      auto frac = seconds_since(t0)
+                  / std::chrono::duration<double>(opts.duration).count();
+      // Memory grows while caches and buffers fill, then levels off: the
+      // last 40 % of the run must not add more than 10 %.
+      if (rss_warm == 0 && frac >= 0.6)
+        rss_warm = rss_bytes();
+      if (next < plan.size() && frac >= plan[next].at) {
+        std::printf("[%5.1fs] %s\n", seconds_since(t0), plan[next].what);
+        std::fflush(stdout);
+        plan[next].act();
+        std::printf("[%5.1fs] redis-server back\n", seconds_since(t0));
+        std::fflush(stdout);
+        ++next;
+      }
+      if (steady::now() - last_progress >= opts.duration / 12) {
+        last_progress = steady::now();
+        std::printf("[%5.1fs] %" PRIu64 " answered, %" PRIu64
+                    " from the fallback, %" PRIu64 " late, %" PRIu64
+                    " errors, %" PRIu64 " stale reads, RSS %" PRIu64 " MB\n",
+                    seconds_since(t0), out.answered.load(),
+                    out.fallback_hits.load(), out.late.load(),
+                    out.error_total(), out.stale_reads.load(),
+                    rss_bytes() >> 20);
+        std::fflush(stdout);
+      }
+      std::this_thread::sleep_for(10ms);
+    }
+    for (uint32_t i = 0; i < opts.requesters; ++i)
+      self->receive([](const caf::down_msg&) {});
+    auto healthy = wait_healthy(sys, *cache, 10s);
+    auto stats = stats_of(sys, *cache);
+    auto rss_end = rss_bytes();
+    // Checks.
+    int failures = 0;
+    auto check = [&](bool ok, const std::string& what) {
+      std::printf("%s %s\n", ok ? "ok  " : "FAIL", what.c_str());
+      if (!ok)
+        ++failures;
+    };
+    std::printf("--\n");
+    check(out.sent == out.answered,
+          std::to_string(out.answered.load()) + " of "
+            + std::to_string(out.sent.load()) + " requests answered");
+    check(out.late <= opts.late_allowed,
+          std::to_string(out.late.load())
+            + " answers later than deadline + 50 ms (worst "
+            + std::to_string(out.worst_us.load() / 1000) + " ms)");
+    std::string by_code;
+    for (size_t c = 0; c < out.errors.size(); ++c)
+      if (out.errors[c] > 0)
+        by_code += " " + std::string{c == 0 ? "other"
+                                            : to_string(static_cast<errc>(c))}
+                   + "=" + std::to_string(out.errors[c].load());
+    check(out.error_total() == 0,
+          std::to_string(out.error_total()) + " errors" + by_code);
+    check(out.stale_reads == 0 && out.foreign_values == 0,
+          std::to_string(out.stale_reads.load())
+            + " reads older than an acknowledged write or invalidate, "
+            + std::to_string(out.foreign_values.load()) + " foreign values");
+    check(stats.fallback_entries <= cfg.fallback_max_entries
+            && stats.fallback_bytes <= cfg.fallback_max_bytes,
+          "fallback " + std::to_string(stats.fallback_entries) + " entries / "
+            + std::to_string(stats.fallback_bytes) + " bytes within "
+            + std::to_string(cfg.fallback_max_entries) + " / "
+            + std::to_string(cfg.fallback_max_bytes));
+    auto mb = [](uint64_t x) { return std::to_string(x / (1024 * 1024)); };
+    auto rss_line = "RSS " + mb(rss_warm) + " MB at 60 % of the run, "
+                    + mb(rss_end) + " MB at the end";
+    if (opts.skip_rss)
+      std::printf("--   %s (not checked)\n", rss_line.c_str());
+    else
+      check(rss_end <= rss_warm + rss_warm / 10 + (4u << 20), rss_line);
+    check(healthy, "healthy again after the last fault");
+    std::printf("(%" PRIu64 " fallback hits, %" PRIu64 " breaker openings, %"
+                PRIu64 " replayed keys, %" PRIu64 " namespace flushes)\n",
+                out.fallback_hits.load(), stats.breaker_opened,
+                stats.replayed_keys, stats.namespace_flushes);
+    std::fflush(stdout);
+    stop_cache(sys, *cache);
+    redis.kill();
+    std::filesystem::remove_all(dir);
+    if (failures > 0)
+      std::exit(1);
+  }
+}
+
+CAF_MAIN()
