@@ -1,6 +1,7 @@
 // cafcache-node and cafcache-cli as separate processes on loopback: two nodes
 // on one redis-server, a node killed with SIGKILL, SIGTERM with a request in
-// flight, TLS with the right and the wrong CA, and the memory-only node.
+// flight, TLS with the right and the wrong CA, the memory-only node, and
+// coherence: an invalidate on one node reaches the other's fallback.
 // Every process is started on a free port and stopped by its pid.
 
 #include <doctest/doctest.h>
@@ -327,4 +328,35 @@ TEST_CASE("without a Redis URL a node runs on the in-memory tier alone") {
   CHECK(health.at("connected") == false);
   node.process().signal(SIGINT);
   CHECK(node.process().wait(patience) == 0);
+}
+
+TEST_CASE("invalidate on node B, then kill Redis: node A's fallback does not "
+          "serve the old value") {
+  redis_process redis;
+  node_process a{CAFCACHE_NODE, redis_args(redis)};
+  node_process b{CAFCACHE_NODE, redis_args(redis)};
+  // A writes both keys; its fallback holds them.
+  REQUIRE(cli(a.address(), {"set", "doomed", "old"}).status == 0);
+  REQUIRE(cli(a.address(), {"set", "control", "kept"}).status == 0);
+  REQUIRE(cli(a.address(), {"get", "doomed"}).out == "old");
+  auto heard = [&] {
+    auto stats = cli(a.address(), {"stats"});
+    REQUIRE_MESSAGE(stats.status == 0, stats.err);
+    return nlohmann::json::parse(stats.out).value("peer_invalidations", 0);
+  };
+  auto before = heard();
+  REQUIRE(cli(b.address(), {"del", "doomed"}).out == "redis\n");
+  auto until = std::chrono::steady_clock::now() + patience;
+  while (heard() <= before && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  REQUIRE(heard() == before + 1);
+  redis.kill();
+  // Redis is gone: A answers from its fallback, which kept the control key
+  // and dropped the one B invalidated.
+  auto doomed = cli(a.address(), {"get", "doomed"});
+  CHECK(doomed.status == 1);
+  CHECK(doomed.out.empty());
+  auto control = cli(a.address(), {"get", "control"});
+  CHECK(control.status == 0);
+  CHECK(control.out == "kept");
 }
