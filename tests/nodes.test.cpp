@@ -326,6 +326,10 @@ TEST_CASE("without a Redis URL a node runs on the in-memory tier alone") {
   CHECK(cli(node.address(), {"get", "k"}).out == "v");
   auto health = nlohmann::json::parse(cli(node.address(), {"health"}).out);
   CHECK(health.at("connected") == false);
+  // Running as configured: healthy, and no Redis named or blamed.
+  CHECK(health.at("healthy") == true);
+  CHECK(health.at("redis") == "");
+  CHECK(health.at("last_error") == "");
   node.process().signal(SIGINT);
   CHECK(node.process().wait(patience) == 0);
 }
