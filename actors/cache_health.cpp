@@ -113,4 +113,63 @@ caf::result<metrics_report> cache_state::metrics() {
   return rp;
 }
 
+// -- counting -----------------------------------------------------------------
+
+void cache_state::observe(const operation& op, metric_outcome outcome) {
+  auto elapsed = self_->clock().now() - op.start;
+  latency_.record(elapsed);
+  if (op.internal)
+    return;
+  auto which = metric_of(op);
+  auto index = static_cast<size_t>(which);
+  ++requests_[index * metric_outcome_count + static_cast<size_t>(outcome)];
+  record_latency(op_latency_[index], elapsed);
+  if (log_.enabled(log_level::debug)) {
+    auto us = std::to_string(
+      std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count());
+    log_.write(log_level::debug, "request",
+               {{"op", to_string(which)},
+                {"outcome", to_string(outcome)},
+                {"us", us},
+                {"correlation_id", op.correlation_id}});
+  }
+}
+
+metric_op cache_state::metric_of(const operation& op) {
+  if (op.flight)
+    return metric_op::get_or_load;
+  switch (op.what) {
+    case operation::kind::get:
+      return metric_op::get;
+    case operation::kind::set:
+      return metric_op::set;
+    case operation::kind::invalidate:
+      return metric_op::invalidate;
+    case operation::kind::invalidate_tag:
+      return metric_op::invalidate_tag;
+  }
+  return metric_op::get;
+}
+
+void cache_state::count_error(const caf::error& err) {
+  ++stats_.errors;
+  size_t code = err.category() == errc_category ? err.code() : 0;
+  ++errors_by_code_[code < errors_by_code_.size() ? code : 0];
+}
+
+caf::error cache_state::refuse(metric_op which, caf::error err,
+                               const std::string& correlation_id) {
+  count_error(err);
+  ++requests_[static_cast<size_t>(which) * metric_outcome_count
+              + static_cast<size_t>(metric_outcome::error)];
+  if (log_.enabled(log_level::warn)) {
+    auto sentence = to_sentence(err);
+    log_.write(log_level::warn, "request_refused",
+               {{"op", to_string(which)},
+                {"error", sentence},
+                {"correlation_id", correlation_id}});
+  }
+  return err;
+}
+
 } // namespace cafcache

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <fstream>
 #include <mutex>
 
 #include <unistd.h>
@@ -450,4 +451,107 @@ TEST_CASE("mset and mget answer per key, in order") {
   self->request(f.cache, 5s, get_atom::value, keys, request_options{})
     .receive([](std::vector<get_result>&) {}, [&](caf::error& e) { err = e; });
   CHECK(is(err, errc::invalid_key));
+}
+
+TEST_CASE("Redis error replies (OOM, READONLY) are typed errors and never "
+          "leave an older value readable") {
+  fixture f;
+  auto& api = *f.api;
+  REQUIRE(api.set("k", "v1")->target == tier::redis);
+  SUBCASE("OOM under maxmemory with noeviction") {
+    f.redis.command({"CONFIG", "SET", "maxmemory-policy", "noeviction"});
+    f.redis.command({"CONFIG", "SET", "maxmemory", "1"});
+    auto refused = api.set("k", "v2");
+    REQUIRE_FALSE(refused);
+    CHECK(is(refused.error(), errc::redis_error));
+    CHECK(to_sentence(refused.error()).find("OOM") != std::string::npos);
+    f.redis.command({"CONFIG", "SET", "maxmemory", "0"});
+  }
+  SUBCASE("READONLY on a replica") {
+    f.redis.command({"REPLICAOF", "127.0.0.1", std::to_string(free_port())});
+    auto refused = api.set("k", "v2");
+    REQUIRE_FALSE(refused);
+    CHECK(is(refused.error(), errc::redis_error));
+    CHECK(to_sentence(refused.error()).find("READONLY") != std::string::npos);
+    f.redis.command({"REPLICAOF", "NO", "ONE"});
+  }
+  // The refused write may or may not be what the caller meant to replace:
+  // v1 is never served again, from either tier.
+  CHECK(text(api.get("k")) != "v1");
+  REQUIRE(api.wait_for([](const health_report& h) { return h.healthy; }));
+  CHECK(text(api.get("k")) == "<miss>");
+  CHECK(api.set("k", "v3")->target == tier::redis);
+  CHECK(text(api.get("k")) == "v3");
+}
+
+namespace {
+
+/// Resident set size of this process in bytes.
+uint64_t rss_bytes() {
+  std::ifstream statm{"/proc/self/statm"};
+  uint64_t pages = 0;
+  uint64_t resident = 0;
+  statm >> pages >> resident;
+  return resident * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+}
+
+} // namespace
+
+TEST_CASE("overload: 10,000 requests in flight against a stalled Redis are "
+          "all answered in time, from the fallback, in bounded memory") {
+  fixture f{{}, [](config& c) {
+              c.max_pending = 100;
+              c.request_timeout = 300ms;
+            }};
+  auto& api = *f.api;
+  for (int i = 0; i < 100; ++i)
+    REQUIRE(api.set("o" + std::to_string(i), "v")->target == tier::redis);
+  auto rss_before = rss_bytes();
+  f.redis.pause();
+  constexpr int total = 10'000;
+  std::atomic<int> answered{0};
+  std::atomic<int> timeouts{0};
+  std::atomic<int> other_errors{0};
+  std::atomic<int> late{0};
+  auto start = std::chrono::steady_clock::now();
+  {
+    caf::scoped_actor self{f.sys};
+    auto burst = f.sys.spawn([&, cache = f.cache](caf::event_based_actor* a) {
+      for (int i = 0; i < total; ++i) {
+        auto key = "o" + std::to_string(i % 100);
+        a->request(cache, 10s, get_atom::value, key, request_options{})
+          .then(
+            [&](get_result&) {
+              if (std::chrono::steady_clock::now() - start > 300ms + 250ms)
+                ++late;
+              ++answered;
+            },
+            [&](caf::error& err) {
+              ++(is(err, errc::timeout) ? timeouts : other_errors);
+              ++answered;
+            });
+      }
+    });
+    self->monitor(burst);
+    self->receive([](const caf::down_msg&) {});
+  }
+  f.redis.resume();
+  auto stats = api.stats();
+  MESSAGE("RSS grew by " << (rss_bytes() - rss_before) / 1024 << " KiB; "
+                         << stats.redis_failures << " Redis failures, "
+                         << timeouts.load() << " timeouts");
+  CHECK(answered == total);
+  // The requests Redis held fail over when their share of the deadline is
+  // up; behind 9,800 others in the fallback's mailbox, some of them may then
+  // miss the rest of it. Those are answered with `timeout`, nothing else.
+  CHECK(other_errors == 0);
+  CHECK(timeouts <= 2 * 100);
+  CHECK(late == 0);
+  // Each connection held at most 100 (max-pending) and refused the rest
+  // with `overloaded`; every one of them counts as a Redis failure and was
+  // answered by the fallback.
+  CHECK(stats.redis_failures >= total - 2 * 100);
+  CHECK(stats.hits_fallback + stats.misses + timeouts
+        >= static_cast<uint64_t>(total));
+  CHECK(rss_bytes() - rss_before < (64u << 20));
 }

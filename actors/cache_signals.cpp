@@ -1,0 +1,108 @@
+// The cache actor's handling of its own actors' signals: the breaker's route,
+// the supervisor's connection slots, and readiness (see actors/cache.hpp).
+
+#include "actors/cache.hpp"
+
+#include <algorithm>
+
+#include "messages/errc.hpp"
+
+namespace cafcache {
+
+// -- signals from breaker and supervisor --------------------------------------
+
+void cache_state::on_route(breaker_state state) {
+  if (state == route_)
+    return;
+  log_.write(state == breaker_state::open ? log_level::warn : log_level::info,
+             "breaker", {{"from", to_string(route_)}, {"to", to_string(state)}});
+  route_ = state;
+  switch (state) {
+    case breaker_state::open:
+      ++stats_.breaker_opened;
+      needs_replay_ = true;
+      break;
+    case breaker_state::half_open:
+      ++stats_.breaker_half_opened;
+      needs_replay_ = true;
+      probe_pending_ = true;
+      break;
+    case breaker_state::closed:
+      ++stats_.breaker_closed;
+      break;
+  }
+  maybe_recover();
+}
+
+void cache_state::on_connection(uint32_t slot, caf::actor conn,
+                                caf::error err) {
+  if (slot == conns_.size() && coherent_mode()) {
+    on_subscriber(std::move(conn));
+    return;
+  }
+  if (slot >= conns_.size())
+    return;
+  auto slot_name = std::to_string(slot);
+  if (conns_[slot] && !conn) {
+    auto sentence = err ? to_sentence(err) : std::string{};
+    log_.write(log_level::warn, "connection_lost",
+               {{"slot", slot_name}, {"redis", redis_redacted_},
+                {"error", sentence}});
+  }
+  conns_[slot] = conn;
+  if (conn) {
+    if (ever_connected_[slot]) {
+      ++stats_.reconnects;
+      log_.write(log_level::info, "reconnected",
+                 {{"slot", slot_name}, {"redis", redis_redacted_}});
+    }
+    ever_connected_[slot] = true;
+    conn_error_ = caf::none;
+  } else {
+    conn_error_ = std::move(err);
+  }
+  if (!conn)
+    become_ready();
+  else
+    maybe_ready();
+  maybe_recover();
+}
+
+void cache_state::maybe_ready() {
+  // Ready once every slot is up and the subscription confirmed, or once one
+  // of them failed: a request routed to a slot that is still connecting would
+  // degrade needlessly, and values stored before the subscription would be
+  // dropped by the gap rule.
+  if (all_slots_reported() && (!coherent_mode() || subscriber_reported_))
+    become_ready();
+}
+
+void cache_state::become_ready() {
+  if (first_outcome_)
+    return;
+  first_outcome_ = true;
+  for (auto& rp : ready_waiters_) {
+    if (is(conn_error_, errc::auth_failed) || is(conn_error_, errc::bad_config))
+      rp.deliver(conn_error_);
+    else
+      rp.deliver(static_cast<bool>(any_connection()));
+  }
+  ready_waiters_.clear();
+}
+
+bool cache_state::all_slots_reported() const {
+  return std::all_of(ever_connected_.begin(), ever_connected_.end(),
+                     [](bool x) { return x; });
+}
+
+caf::result<bool> cache_state::ready() {
+  if (first_outcome_) {
+    if (is(conn_error_, errc::auth_failed) || is(conn_error_, errc::bad_config))
+      return conn_error_;
+    return static_cast<bool>(any_connection());
+  }
+  ready_waiters_.push_back(self_->make_response_promise<bool>());
+  return ready_waiters_.back();
+}
+
+} // namespace cafcache
