@@ -42,7 +42,7 @@ const char* describe(errc x) {
     case errc::auth_failed:
       return "Redis refused the configured user name or password";
     case errc::invalid_key:
-      return "the key is empty";
+      return "the key is empty or reserved";
     case errc::redis_error:
       return "Redis answered with an error";
     case errc::shutting_down:

@@ -28,7 +28,7 @@ enum class errc : uint8_t {
   bad_config = 7,
   /// Redis refused the credentials.
   auth_failed = 8,
-  /// The key is empty.
+  /// The key is empty, or starts with the reserved byte 0xFF.
   invalid_key = 9,
   /// Redis answered with an error reply.
   redis_error = 10,
