@@ -537,7 +537,9 @@ TEST_CASE("overload: 10,000 requests in flight against a stalled Redis are "
   }
   f.redis.resume();
   auto stats = api.stats();
-  MESSAGE("RSS grew by " << (rss_bytes() - rss_before) / 1024 << " KiB; "
+  auto rss_after = rss_bytes();
+  MESSAGE("RSS " << rss_before / 1024 << " KiB before, " << rss_after / 1024
+                 << " KiB after; "
                          << stats.redis_failures << " Redis failures, "
                          << timeouts.load() << " timeouts");
   CHECK(answered == total);
@@ -557,5 +559,7 @@ TEST_CASE("overload: 10,000 requests in flight against a stalled Redis are "
   CHECK(stats.hits_fallback + stats.misses + timeouts
         >= static_cast<uint64_t>(total));
 #endif
-  CHECK(rss_bytes() - rss_before < (64u << 20));
+  // Memory may even shrink (freed pages returned); it must not grow by more
+  // than a bounded amount.
+  CHECK(rss_after < rss_before + (64u << 20));
 }
