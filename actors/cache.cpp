@@ -33,6 +33,7 @@ void cache_state::init(config cfg) {
   clock_base_ = self_->clock().now();
   node_id_ = rng_();
   channel_ = coherence::channel(cfg_.key_prefix);
+  coherent_ = cfg_.coherence && cfg_.backend == "redis";
   conns_.resize(cfg_.pool_size);
   ever_connected_.resize(cfg_.pool_size, false);
   auto self_handle = caf::actor_cast<cache_internal_actor>(self_);
@@ -437,113 +438,6 @@ void cache_state::fallback_get(const op_ptr& op, bool redis_failed) {
         if (!op->settled)
           answer(op, make_error(errc::timeout));
       });
-}
-
-// -- set and invalidate -------------------------------------------------------
-
-caf::result<write_result> cache_state::set(std::string& key,
-                                           cache_value& value,
-                                           const set_options& opts) {
-  ++stats_.sets;
-  auto err = admit(key);
-  if (!err)
-    err = check_value(value);
-  if (!err)
-    err = check_tags(opts.tags);
-  if (err)
-    return refuse(metric_op::set, std::move(err), opts.correlation_id);
-  auto op = start(operation::kind::set, std::move(key), opts.deadline);
-  op->correlation_id = opts.correlation_id;
-  op->write_rp = self_->make_response_promise<write_result>();
-  op->ttl = jittered(opts.ttl > caf::timespan{0} ? opts.ttl
-                                                  : cfg_.default_ttl);
-  op->tags = opts.tags;
-  op->stored = encode_tagged(encode_envelope(value), op->tags);
-  write_set(op);
-  return op->write_rp;
-}
-
-void cache_state::write_set(const op_ptr& op) {
-  if (auto conn = route_for(op))
-    to_redis(op, conn, commands::set(cfg_.key_prefix, op->key, op->stored,
-                                     op->ttl, op->tags));
-  else
-    redis_failed(op);
-}
-
-caf::timespan cache_state::jittered(caf::timespan ttl) {
-  if (cfg_.ttl_jitter <= 0.0)
-    return ttl;
-  std::uniform_real_distribution<double> factor{1.0 - cfg_.ttl_jitter,
-                                                1.0 + cfg_.ttl_jitter};
-  auto x = std::chrono::duration_cast<caf::timespan>(
-    std::chrono::duration<double, caf::timespan::period>(
-      static_cast<double>(ttl.count()) * factor(rng_)));
-  return std::max<caf::timespan>(x, std::chrono::milliseconds(1));
-}
-
-caf::result<write_result>
-cache_state::invalidate(std::string& key, const request_options& opts) {
-  ++stats_.invalidations;
-  if (auto err = admit(key))
-    return refuse(metric_op::invalidate, std::move(err), opts.correlation_id);
-  auto op = start(operation::kind::invalidate, std::move(key), opts.deadline);
-  op->correlation_id = opts.correlation_id;
-  op->write_rp = self_->make_response_promise<write_result>();
-  if (auto conn = route_for(op))
-    to_redis(op, conn, {"UNLINK", redis_key(op->key)});
-  else
-    redis_failed(op);
-  return op->write_rp;
-}
-
-caf::result<write_result>
-cache_state::invalidate_tag(std::string& tag, const request_options& opts) {
-  ++stats_.tag_invalidations;
-  caf::error err;
-  if (stopping_)
-    err = make_error(errc::shutting_down);
-  else if (tag.empty() || tag.size() > max_tag_bytes)
-    err = make_error(errc::invalid_tag,
-                     "the tag has " + std::to_string(tag.size())
-                       + " bytes, allowed are 1 to "
-                       + std::to_string(max_tag_bytes));
-  else if (auth_broken())
-    err = conn_error_;
-  if (err)
-    return refuse(metric_op::invalidate_tag, std::move(err),
-                  opts.correlation_id);
-  auto op = start(operation::kind::invalidate_tag, std::move(tag),
-                  opts.deadline);
-  op->correlation_id = opts.correlation_id;
-  op->write_rp = self_->make_response_promise<write_result>();
-  if (auto conn = route_for(op))
-    to_redis(op, conn, commands::invalidate_tag(cfg_.key_prefix, op->key));
-  else
-    redis_failed(op);
-  return op->write_rp;
-}
-
-void cache_state::degrade_tag(std::string tag) {
-  ++stats_.degraded_writes;
-  ++dirty_since_drain_;
-  needs_replay_ = true;
-  self_->send(fallback_, delete_atom::value, tag_atom::value, std::move(tag),
-              true);
-  maybe_recover();
-}
-
-void cache_state::degrade_write(std::string key, std::string stored,
-                                caf::timespan ttl) {
-  ++stats_.degraded_writes;
-  ++dirty_since_drain_;
-  needs_replay_ = true;
-  if (stored.empty())
-    self_->send(fallback_, delete_atom::value, std::move(key), true);
-  else
-    self_->send(fallback_, put_atom::value, std::move(key), std::move(stored),
-                ttl, true);
-  maybe_recover();
 }
 
 void cache_state::on_redis_failure(const caf::error& err) {

@@ -320,7 +320,9 @@ private:
   // -- coherence ---------------------------------------------------------------
 
   /// True when this cache publishes and subscribes.
-  bool coherent_mode() const;
+  bool coherent_mode() const {
+    return coherent_;
+  }
 
   /// Publishes an invalidation over `conn`, behind the write it describes.
   void publish(const caf::actor& conn, coherence::scope what,
@@ -370,6 +372,7 @@ private:
   std::vector<caf::actor> conns_;
   /// Coherence: this cache's id in published messages, the channel, the
   /// subscribed connection and whether its SUBSCRIBE is confirmed.
+  bool coherent_ = false;
   uint64_t node_id_ = 0;
   std::string channel_;
   caf::actor subscriber_;

@@ -8,10 +8,6 @@
 
 namespace cafcache {
 
-bool cache_state::coherent_mode() const {
-  return cfg_.coherence && cfg_.backend == "redis";
-}
-
 void cache_state::publish(const caf::actor& conn, coherence::scope what,
                           const std::string& name) {
   if (!coherent_mode())

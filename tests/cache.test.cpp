@@ -4,12 +4,12 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
-#include <fstream>
 #include <mutex>
 
 #include <unistd.h>
 
 #include "tests/support.hpp"
+#include "tools/process_memory.hpp"
 
 using namespace cafcache;
 using namespace cafcache::test;
@@ -483,19 +483,6 @@ TEST_CASE("Redis error replies (OOM, READONLY) are typed errors and never "
   CHECK(api.set("k", "v3")->target == tier::redis);
   CHECK(text(api.get("k")) == "v3");
 }
-
-namespace {
-
-/// Resident set size of this process in bytes.
-uint64_t rss_bytes() {
-  std::ifstream statm{"/proc/self/statm"};
-  uint64_t pages = 0;
-  uint64_t resident = 0;
-  statm >> pages >> resident;
-  return resident * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
-}
-
-} // namespace
 
 TEST_CASE("overload: 10,000 requests in flight against a stalled Redis are "
           "all answered in time, from the fallback, in bounded memory") {

@@ -18,7 +18,6 @@
 #include <cinttypes>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <random>
 #include <thread>
 
@@ -28,6 +27,7 @@
 #include <caf/io/all.hpp>
 
 #include "cafcache.hpp"
+#include "tools/process_memory.hpp"
 #include "tools/redis_process.hpp"
 #include "tools/version_ledger.hpp"
 
@@ -186,14 +186,6 @@ void requester(caf::event_based_actor* self, run_context ctx, uint32_t id) {
   (*step)();
 }
 
-/// Resident set size of this process in bytes.
-uint64_t rss_bytes() {
-  std::ifstream statm{"/proc/self/statm"};
-  uint64_t pages = 0;
-  uint64_t resident = 0;
-  statm >> pages >> resident;
-  return resident * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
-}
 
 double seconds_since(steady::time_point t0) {
   return std::chrono::duration<double>(steady::now() - t0).count();

@@ -1,0 +1,19 @@
+#pragma once
+
+#include <cstdint>
+#include <fstream>
+
+#include <unistd.h>
+
+namespace cafcache {
+
+/// Resident set size of this process in bytes (Linux, /proc/self/statm).
+inline uint64_t rss_bytes() {
+  std::ifstream statm{"/proc/self/statm"};
+  uint64_t pages = 0;
+  uint64_t resident = 0;
+  statm >> pages >> resident;
+  return resident * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+}
+
+} // namespace cafcache
