@@ -72,8 +72,7 @@ struct scenario {
 
 void run_suite(const bench_config& cfg, const std::string& self_exe) {
   const std::string low_latency
-    = "--scheduler.max-threads=2 "
-      "--work-stealing.aggressive-poll-attempts=100000";
+    = "--work-stealing.aggressive-poll-attempts=100000";
   auto ops = [](const nlohmann::json& j) {
     return number(j, {"cafcache", "ops_per_s"});
   };

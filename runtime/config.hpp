@@ -202,7 +202,8 @@ void config::for_each_field(F&& f) {
 void add_module(caf::actor_system_config& cfg, caf::config_option_set& opts);
 
 /// An actor_system_config with cafcache already added, for programs that need
-/// nothing else.
+/// nothing else. It also starts one scheduler worker per core
+/// (`scheduler.max-threads`) instead of CAF's at least 4.
 struct system_config : caf::actor_system_config {
   system_config();
 };
