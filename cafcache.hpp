@@ -10,3 +10,4 @@
 #include "runtime/config.hpp"
 #include "runtime/health_json.hpp"
 #include "runtime/module.hpp"
+#include "runtime/publish.hpp"

@@ -1,7 +1,7 @@
 // A cache other machines can use: spawn it, publish it, serve until Enter.
 //
-//   build/examples/server --cafcache.redis-url=redis://127.0.0.1:6379 \
-//                         --cafcache.port=4242
+//   build/examples/server --cafcache.redis-url=redis://127.0.0.1:6379
+//     --cafcache.port=4242   (one command line)
 //
 // cafcache-node is the same with TLS and signal handling.
 
@@ -27,15 +27,17 @@ void caf_main(caf::actor_system& sys, const server_config& cfg) {
     std::cerr << cafcache::to_sentence(cache.error()) << '\n';
     return;
   }
-  auto port = sys.middleman().publish(*cache, opts.port, opts.bind.c_str());
-  if (!port) {
-    std::cerr << sys.render(port.error()) << '\n';
+  // Behind the peer guard: bounded message size and number of peers.
+  auto published = cafcache::publish_cache(sys, *cache, opts);
+  if (!published) {
+    std::cerr << sys.render(published.error()) << '\n';
     cafcache::stop_cache(sys, *cache);
     return;
   }
-  std::cout << "serving on " << opts.bind << ':' << *port
+  std::cout << "serving on " << opts.bind << ':' << published->port
             << ", press Enter to stop" << std::endl;
   std::cin.get();
+  cafcache::unpublish_cache(sys, *cache, *published);
   cafcache::stop_cache(sys, *cache);          // answers pending requests
 }
 

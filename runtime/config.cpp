@@ -102,6 +102,11 @@ caf::error config::validate() const {
                "cafcache.reconnect-max");
   if (bind.empty())
     return bad("cafcache.bind must name an address");
+  if (uint64_t{max_message_bytes} < uint64_t{max_value_bytes} + 64 * 1024)
+    return bad("cafcache.max-message-bytes must leave room for one value of "
+               "cafcache.max-value-bytes plus 64 KiB for its key and options");
+  if (max_peers == 0)
+    return bad("cafcache.max-peers must be at least 1");
   if (cafcache::log_level x; !parse_log_level(log_level, x))
     return bad("cafcache.log-level must be debug, info, warn, error or off");
   return caf::none;

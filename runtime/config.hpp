@@ -102,6 +102,11 @@ struct config {
   /// TCP port of cafcache-node's HTTP endpoints `/metrics` (Prometheus) and
   /// `/health` (JSON), on the `bind` address; 0 turns them off.
   uint16_t metrics_port = 0;
+  /// Largest CAF message (BASP payload) a peer may send to cafcache-node
+  /// without TLS; a peer announcing more is disconnected.
+  uint32_t max_message_bytes = 8 * 1024 * 1024;
+  /// Peers connected to cafcache-node at the same time (without TLS).
+  uint32_t max_peers = 64;
 
   // -- logging ------------------------------------------------------------
 
@@ -190,6 +195,11 @@ void config::for_each_field(F&& f) {
   f("bind", &config::bind, "cafcache-node: address to listen on");
   f("metrics-port", &config::metrics_port,
     "cafcache-node: HTTP port of `/metrics` and `/health`; 0 = off");
+  f("max-message-bytes", &config::max_message_bytes,
+    "cafcache-node without TLS: largest message a peer may send; larger "
+    "ones close its connection");
+  f("max-peers", &config::max_peers,
+    "cafcache-node without TLS: connections accepted at the same time");
   f("log-level", &config::log_level,
     "structured log lines on stderr: `debug` (one per request), `info`, "
     "`warn`, `error` or `off`");

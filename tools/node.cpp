@@ -52,12 +52,26 @@ std::string describe_backend(const config& opts) {
   return "redis at " + redacted(opts.endpoint());
 }
 
-caf::expected<uint16_t> publish(caf::actor_system& sys,
-                                const cache_actor& cache, const config& opts,
-                                bool tls) {
-  if (tls)
-    return caf::openssl::publish(cache, opts.port, opts.bind.c_str(), true);
-  return sys.middleman().publish(cache, opts.port, opts.bind.c_str(), true);
+/// With TLS, CAF's OpenSSL module publishes the cache itself and mutual
+/// authentication decides who may send. Without, the peer guard in front of
+/// the middleman bounds what a peer may send (runtime/publish.hpp).
+caf::expected<published_cache> publish(caf::actor_system& sys,
+                                       const cache_actor& cache,
+                                       const config& opts, bool tls) {
+  if (!tls)
+    return publish_cache(sys, cache, opts);
+  auto port = caf::openssl::publish(cache, opts.port, opts.bind.c_str(), true);
+  if (!port)
+    return port.error();
+  return published_cache{*port, *port, caf::actor{}};
+}
+
+void unpublish(caf::actor_system& sys, const cache_actor& cache,
+               const published_cache& published) {
+  if (published.guard)
+    unpublish_cache(sys, cache, published);
+  else
+    sys.middleman().unpublish(cache, published.port);
 }
 
 const char* signal_name(int sig) {
@@ -99,38 +113,43 @@ int main(int argc, char** argv) {
   auto cache = spawn_cache(sys, opts);
   if (!cache)
     return fail(to_sentence(cache.error()));
-  auto port = publish(sys, *cache, opts, tls);
-  if (!port) {
+  auto published = publish(sys, *cache, opts, tls);
+  if (!published) {
     stop_cache(sys, *cache);
     return fail("cannot listen on " + opts.bind + ":"
-                + std::to_string(opts.port) + ": " + sys.render(port.error()));
+                + std::to_string(opts.port) + ": "
+                + sys.render(published.error()));
   }
   std::unique_ptr<metrics_server> http;
   if (opts.metrics_port != 0) {
     auto started = metrics_server::start(sys, *cache, opts.bind,
                                          opts.metrics_port);
     if (!started) {
-      sys.middleman().unpublish(*cache, *port);
+      unpublish(sys, *cache, *published);
       stop_cache(sys, *cache);
       return fail(to_sentence(started.error()));
     }
     http = std::move(*started);
   }
-  std::cout << "cafcache-node listening on " << opts.bind << ':' << *port
-            << '\n'
+  std::cout << "cafcache-node listening on " << opts.bind << ':'
+            << published->port << '\n'
             << "cafcache-node backend " << describe_backend(opts) << '\n';
   if (http)
     std::cout << "cafcache-node metrics on http://" << opts.bind << ':'
               << http->port() << "/metrics and /health\n";
   std::cout << "cafcache-node tls "
-            << (tls ? "on: peers show a certificate signed by the CA" : "off")
+            << (tls ? "on: peers show a certificate signed by the CA"
+                    : "off: messages up to "
+                        + std::to_string(opts.max_message_bytes)
+                        + " bytes, " + std::to_string(opts.max_peers)
+                        + " peers")
             << std::endl;
   int sig = 0;
   sigwait(&stop_signals, &sig);
   std::cout << "cafcache-node stopping on " << signal_name(sig) << std::endl;
   if (http)
     http->stop();
-  sys.middleman().unpublish(*cache, *port);
+  unpublish(sys, *cache, *published);
   stop_cache(sys, *cache);
   std::cout << "cafcache-node stopped" << std::endl;
   return 0;

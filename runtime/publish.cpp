@@ -1,0 +1,39 @@
+#include "runtime/publish.hpp"
+
+#include <caf/io/middleman.hpp>
+#include <caf/send.hpp>
+
+#include "actors/peer_guard.hpp"
+
+namespace cafcache {
+
+caf::expected<published_cache> publish_cache(caf::actor_system& sys,
+                                             const cache_actor& cache,
+                                             const config& cfg) {
+  auto& mm = sys.middleman();
+  auto internal = mm.publish(cache, 0, "127.0.0.1", true);
+  if (!internal)
+    return internal.error();
+  peer_guard_settings settings;
+  settings.bind = cfg.bind;
+  settings.port = cfg.port;
+  settings.upstream_port = *internal;
+  settings.max_message_bytes = cfg.max_message_bytes;
+  settings.max_peers = cfg.max_peers;
+  settings.log_level = cfg.log_level;
+  settings.serves = caf::actor_cast<caf::actor>(cache);
+  auto guard = spawn_peer_guard(sys, std::move(settings));
+  if (!guard) {
+    mm.unpublish(cache, *internal);
+    return guard.error();
+  }
+  return published_cache{guard->port, *internal, guard->handle};
+}
+
+void unpublish_cache(caf::actor_system& sys, const cache_actor& cache,
+                     const published_cache& published) {
+  stop_listening(sys, published.guard);
+  sys.middleman().unpublish(cache, published.internal_port);
+}
+
+} // namespace cafcache

@@ -1,0 +1,40 @@
+#pragma once
+
+#include <cstdint>
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/expected.hpp>
+
+#include "messages/interfaces.hpp"
+#include "runtime/config.hpp"
+
+namespace cafcache {
+
+/// A cache that other CAF nodes can reach, as `publish_cache` set it up.
+struct published_cache {
+  /// The port peers connect to (`cfg.port`, or the one picked for 0).
+  uint16_t port = 0;
+  /// The loopback port of the middleman's own publication.
+  uint16_t internal_port = 0;
+  /// The broker between the two (actors/peer_guard).
+  caf::actor guard;
+};
+
+/// Publishes `cache` with the middleman on a free loopback port and puts the
+/// peer guard in front of it on `cfg.bind:cfg.port`: a peer that announces a
+/// message over `cfg.max_message_bytes` (64 KiB for its handshake), that
+/// stops reading, or that would exceed `cfg.max_peers` connections is
+/// disconnected. Needs the middleman loaded. Without TLS only; with CAF's
+/// OpenSSL module, peers are bounded by mutual authentication instead.
+caf::expected<published_cache> publish_cache(caf::actor_system& sys,
+                                             const cache_actor& cache,
+                                             const config& cfg);
+
+/// Closes both ports of `publish_cache`. Peers already connected stay
+/// connected, so answers to requests in flight still reach them, until the
+/// cache terminates (`stop_cache`).
+void unpublish_cache(caf::actor_system& sys, const cache_actor& cache,
+                     const published_cache& published);
+
+} // namespace cafcache

@@ -1,0 +1,169 @@
+// The peer guard in front of cafcache-node (no TLS), from the outside: raw
+// sockets speaking just enough BASP to announce frames, and cafcache-cli as
+// the well-behaved peer. Every node runs on a free loopback port and is
+// stopped by its pid.
+
+#include <doctest/doctest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tests/support.hpp"
+#include "tools/node_process.hpp"
+
+using namespace cafcache;
+using namespace cafcache::test;
+
+namespace {
+
+constexpr auto patience = std::chrono::seconds(20);
+
+run_result cli(const node_process& node, std::vector<std::string> args) {
+  std::vector<std::string> argv{CAFCACHE_CLI, "--node=" + node.address(),
+                                "--timeout=3s"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_program(argv, patience);
+}
+
+/// Resident memory of another process, in bytes.
+uint64_t rss_of(pid_t pid) {
+  std::ifstream statm{"/proc/" + std::to_string(pid) + "/statm"};
+  uint64_t pages = 0;
+  uint64_t resident = 0;
+  statm >> pages >> resident;
+  return resident * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+}
+
+/// A raw TCP connection to a node.
+class raw_peer {
+public:
+  explicit raw_peer(uint16_t port) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
+    REQUIRE(fd_ >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr))
+            == 0);
+  }
+
+  ~raw_peer() {
+    ::close(fd_);
+  }
+
+  raw_peer(const raw_peer&) = delete;
+  raw_peer& operator=(const raw_peer&) = delete;
+
+  /// Sends a valid BASP 0.17 client-handshake header (version 3) that
+  /// announces `payload_len` bytes of payload, and none of the payload.
+  void announce(uint32_t payload_len) {
+    std::array<unsigned char, 32> hdr{};
+    hdr[0] = 0x01; // client_handshake
+    for (int i = 0; i < 4; ++i)
+      hdr[4 + i] = static_cast<unsigned char>(payload_len >> (24 - 8 * i));
+    hdr[15] = 3; // operation_data: BASP version, big-endian uint64
+    REQUIRE(::send(fd_, hdr.data(), hdr.size(), MSG_NOSIGNAL)
+            == static_cast<ssize_t>(hdr.size()));
+  }
+
+  /// Reads until the node closes the connection. Returns the bytes read, or
+  /// -1 when the connection is still open after `limit`.
+  long read_until_closed(std::chrono::milliseconds limit) {
+    auto until = std::chrono::steady_clock::now() + limit;
+    long total = 0;
+    std::array<char, 4096> buf;
+    for (;;) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        until - std::chrono::steady_clock::now());
+      if (left.count() <= 0)
+        return -1;
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0)
+        return -1;
+      auto n = ::recv(fd_, buf.data(), buf.size(), 0);
+      if (n <= 0)
+        return total;
+      total += n;
+    }
+  }
+
+private:
+  int fd_;
+};
+
+} // namespace
+
+TEST_CASE("a peer announcing more than max-message-bytes is disconnected "
+          "before the node allocates it") {
+  node_process node{CAFCACHE_NODE, {"--cafcache.max-peers=8"}};
+  REQUIRE(cli(node, {"set", "k", "v"}).status == 0);
+  auto before = rss_of(node.process().pid());
+  // 20 peers, each announcing a 2 GiB handshake: CAF itself would allocate
+  // the whole payload per connection as soon as it read the header.
+  for (int i = 0; i < 20; ++i) {
+    raw_peer peer{node.port()};
+    peer.announce(0x7fff0000u);
+    CHECK(peer.read_until_closed(std::chrono::seconds(5)) >= 0);
+  }
+  auto after = rss_of(node.process().pid());
+  MESSAGE("node RSS before " << before / 1024 << " KiB, after "
+                             << after / 1024 << " KiB");
+  CHECK(after < before + 64 * 1024 * 1024);
+  // A handshake is small: 64 KiB is refused even below max-message-bytes.
+  raw_peer big_handshake{node.port()};
+  big_handshake.announce(65 * 1024);
+  CHECK(big_handshake.read_until_closed(std::chrono::seconds(5)) >= 0);
+  // The node still serves well-behaved peers.
+  auto get = cli(node, {"get", "k"});
+  CHECK(get.status == 0);
+  CHECK(get.out == "v");
+}
+
+TEST_CASE("messages up to max-message-bytes pass the guard, larger ones "
+          "close only their own connection") {
+  node_process node{CAFCACHE_NODE,
+                    {"--cafcache.max-value-bytes=200000",
+                     "--cafcache.max-message-bytes=300000"}};
+  std::string fits(100000, 'a');
+  REQUIRE(cli(node, {"set", "fits", fits}).status == 0);
+  CHECK(cli(node, {"get", "fits"}).out == fits);
+  // The same node with a limit below the value: a second node, same rule.
+  node_process tight{CAFCACHE_NODE,
+                     {"--cafcache.max-value-bytes=1000",
+                      "--cafcache.max-message-bytes=70000"}};
+  auto refused = cli(tight, {"set", "big", fits});
+  CHECK(refused.status != 0);
+  CHECK(cli(tight, {"get", "big"}).status == 1); // miss: never written
+  CHECK(cli(tight, {"set", "small", "ok"}).status == 0);
+  CHECK(cli(tight, {"get", "small"}).out == "ok");
+}
+
+TEST_CASE("beyond max-peers a connection is closed at once; a freed slot is "
+          "taken again") {
+  node_process node{CAFCACHE_NODE, {"--cafcache.max-peers=2"}};
+  auto first = std::make_unique<raw_peer>(node.port());
+  raw_peer second{node.port()};
+  // Both get the node's handshake and stay connected.
+  CHECK(first->read_until_closed(std::chrono::milliseconds(500)) == -1);
+  CHECK(second.read_until_closed(std::chrono::milliseconds(500)) == -1);
+  raw_peer third{node.port()};
+  CHECK(third.read_until_closed(std::chrono::seconds(5)) == 0);
+  // The cli is a third peer too.
+  CHECK(cli(node, {"--timeout=1s", "health"}).status != 0);
+  first.reset();
+  // The guard sees the close; the cli gets the freed slot.
+  auto until = std::chrono::steady_clock::now() + patience;
+  int status = -1;
+  while (status != 0 && std::chrono::steady_clock::now() < until)
+    status = cli(node, {"set", "k", "v"}).status;
+  CHECK(status == 0);
+}
