@@ -3,6 +3,8 @@
 #include <cstdint>
 #include <fstream>
 
+#include <malloc.h>
+
 #include <unistd.h>
 
 namespace cafcache {
@@ -14,6 +16,12 @@ inline uint64_t rss_bytes() {
   uint64_t resident = 0;
   statm >> pages >> resident;
   return resident * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+}
+
+/// Bytes malloc has handed out and not got back, over all arenas (glibc's
+/// `mallinfo2().uordblks`). RSS beyond it is memory the allocator keeps free.
+inline uint64_t heap_in_use_bytes() {
+  return ::mallinfo2().uordblks;
 }
 
 } // namespace cafcache
