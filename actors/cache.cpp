@@ -27,6 +27,8 @@ void cache_state::init(config cfg) {
   auto level = log_level::info;
   parse_log_level(cfg_.log_level, level);
   log_ = logger{level};
+  failed_lines_ = log_throttle{cfg_.log_burst, std::chrono::seconds(1)};
+  refused_lines_ = log_throttle{cfg_.log_burst, std::chrono::seconds(1)};
   redis_redacted_ = redacted(cfg_.endpoint());
   rng_.seed(std::random_device{}());
   wall_base_ = std::chrono::system_clock::now();
@@ -133,12 +135,16 @@ void cache_state::answer(const op_ptr& op, caf::error err) {
   op->settled = true;
   if (!op->internal) {
     count_error(err);
-    if (log_.enabled(log_level::warn)) {
+    uint64_t held = 0;
+    if (log_.enabled(log_level::warn)
+        && failed_lines_.admit(self_->clock().now(), held)) {
       auto sentence = to_sentence(err);
+      auto suppressed = held > 0 ? std::to_string(held) : std::string{};
       log_.write(log_level::warn, "request_failed",
                  {{"op", to_string(metric_of(*op))},
                   {"error", sentence},
-                  {"correlation_id", op->correlation_id}});
+                  {"correlation_id", op->correlation_id},
+                  {"suppressed", suppressed}});
     }
   }
   observe(*op, metric_outcome::error);

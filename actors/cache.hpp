@@ -17,6 +17,7 @@
 #include "runtime/deadline_queue.hpp"
 #include "runtime/latency_histogram.hpp"
 #include "runtime/log.hpp"
+#include "runtime/log_throttle.hpp"
 #include "runtime/metrics_report.hpp"
 
 namespace cafcache {
@@ -416,6 +417,9 @@ private:
   bucket_histogram redis_latency_;
   bucket_histogram batch_sizes_;
   logger log_;
+  /// One rate limit per kind of per-request warning (`log-burst`).
+  log_throttle failed_lines_{0, std::chrono::seconds(1)};
+  log_throttle refused_lines_{0, std::chrono::seconds(1)};
 };
 
 /// Spawnable behavior of the cache actor.

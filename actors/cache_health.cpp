@@ -162,12 +162,16 @@ caf::error cache_state::refuse(metric_op which, caf::error err,
   count_error(err);
   ++requests_[static_cast<size_t>(which) * metric_outcome_count
               + static_cast<size_t>(metric_outcome::error)];
-  if (log_.enabled(log_level::warn)) {
+  uint64_t held = 0;
+  if (log_.enabled(log_level::warn)
+      && refused_lines_.admit(self_->clock().now(), held)) {
     auto sentence = to_sentence(err);
+    auto suppressed = held > 0 ? std::to_string(held) : std::string{};
     log_.write(log_level::warn, "request_refused",
                {{"op", to_string(which)},
                 {"error", sentence},
-                {"correlation_id", correlation_id}});
+                {"correlation_id", correlation_id},
+                {"suppressed", suppressed}});
   }
   return err;
 }

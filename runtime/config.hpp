@@ -113,6 +113,10 @@ struct config {
   /// Lowest level of the structured log lines on stderr: "debug" (adds one
   /// line per request), "info", "warn", "error" or "off".
   std::string log_level = "info";
+  /// Lines per second of each per-request warning (`request_failed`,
+  /// `request_refused`); the rest are counted into the next line's
+  /// `suppressed` field. 0 = no limit.
+  uint32_t log_burst = 10;
 
   // -- reflection ---------------------------------------------------------
 
@@ -203,6 +207,10 @@ void config::for_each_field(F&& f) {
   f("log-level", &config::log_level,
     "structured log lines on stderr: `debug` (one per request), `info`, "
     "`warn`, `error` or `off`");
+  f("log-burst", &config::log_burst,
+    "lines per second of each per-request warning (`request_failed`, "
+    "`request_refused`); the rest are counted in the next line's "
+    "`suppressed`; 0 = no limit");
 }
 
 /// Registers cafcache's message types and error category on `cfg` and declares

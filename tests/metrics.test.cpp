@@ -360,3 +360,46 @@ TEST_CASE("metric families: cumulative buckets, every name prefixed") {
     }
   CHECK(seen);
 }
+
+TEST_CASE("per-request warnings are rate-limited; the held-back lines are "
+          "counted in the next one") {
+  logged_node files;
+  node_process node{files.wrapper(), {"--cafcache.log-burst=5"}};
+  node_config cfg;
+  caf::actor_system sys{cfg};
+  auto cache = connect_cache(sys, node_address{"127.0.0.1", node.port()},
+                             false, 5s);
+  REQUIRE_MESSAGE(cache, to_sentence(cache.error()));
+  client api{sys, *cache};
+  // 200 refused requests (empty key) in a burst, then one more a window
+  // later.
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 200; ++i)
+    CHECK_FALSE(api.get(""));
+  auto burst = std::chrono::steady_clock::now() - t0;
+  std::this_thread::sleep_for(1100ms);
+  CHECK_FALSE(api.get(""));
+  node.process().signal(SIGTERM);
+  CHECK(node.process().wait(patience) == 0);
+  auto lines = files.count("request_refused");
+  uint64_t suppressed = 0;
+  std::istringstream in{files.log()};
+  std::string line;
+  while (std::getline(in, line)) {
+    auto at = line.find(" suppressed=");
+    if (line.find(" event=request_refused ") != std::string::npos
+        && at != std::string::npos)
+      suppressed += std::stoull(line.substr(at + 12));
+  }
+  MESSAGE(lines << " lines, " << suppressed << " counted as suppressed, burst "
+                << std::chrono::duration_cast<std::chrono::milliseconds>(burst)
+                       .count()
+                << " ms");
+  // At most 5 lines per started second of the burst, plus the late one.
+  auto windows = std::chrono::duration_cast<std::chrono::seconds>(burst).count()
+                 + 1;
+  CHECK(lines <= static_cast<size_t>(5 * windows + 1));
+  CHECK(lines >= 6);
+  // No request goes uncounted.
+  CHECK(lines + suppressed == 201);
+}
