@@ -12,13 +12,13 @@
 #include <unistd.h>
 
 #include <array>
-#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "tests/support.hpp"
 #include "tools/node_process.hpp"
+#include "tools/process_memory.hpp"
 
 using namespace cafcache;
 using namespace cafcache::test;
@@ -32,15 +32,6 @@ run_result cli(const node_process& node, std::vector<std::string> args) {
                                 "--timeout=3s"};
   argv.insert(argv.end(), args.begin(), args.end());
   return run_program(argv, patience);
-}
-
-/// Resident memory of another process, in bytes.
-uint64_t rss_of(pid_t pid) {
-  std::ifstream statm{"/proc/" + std::to_string(pid) + "/statm"};
-  uint64_t pages = 0;
-  uint64_t resident = 0;
-  statm >> pages >> resident;
-  return resident * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
 }
 
 /// A raw TCP connection to a node.
@@ -106,7 +97,7 @@ TEST_CASE("a peer announcing more than max-message-bytes is disconnected "
           "before the node allocates it") {
   node_process node{CAFCACHE_NODE, {"--cafcache.max-peers=8"}};
   REQUIRE(cli(node, {"set", "k", "v"}).status == 0);
-  auto before = rss_of(node.process().pid());
+  auto before = rss_bytes_of(std::to_string(node.process().pid()));
   // 20 peers, each announcing a 2 GiB handshake: CAF itself would allocate
   // the whole payload per connection as soon as it read the header.
   for (int i = 0; i < 20; ++i) {
@@ -114,7 +105,7 @@ TEST_CASE("a peer announcing more than max-message-bytes is disconnected "
     peer.announce(0x7fff0000u);
     CHECK(peer.read_until_closed(std::chrono::seconds(5)) >= 0);
   }
-  auto after = rss_of(node.process().pid());
+  auto after = rss_bytes_of(std::to_string(node.process().pid()));
   MESSAGE("node RSS before " << before / 1024 << " KiB, after "
                              << after / 1024 << " KiB");
   CHECK(after < before + 64 * 1024 * 1024);
