@@ -79,7 +79,16 @@ void cache_state::replay_step(bool probe, caf::actor conn) {
                                                      nullptr); },
                 [=](caf::error&) { replay_done(probe, false, nullptr); });
       },
-      [=](caf::error&) { replay_done(probe, false, nullptr); });
+      [=](caf::error&) {
+        // The fallback may have drained the log and answered too late: those
+        // keys are no longer named anywhere. Only a namespace flush is sure
+        // to delete them, so the log is marked overflowed (the marker
+        // arrives after the drain: messages between two actors keep their
+        // order).
+        dirty_batch lost;
+        lost.overflowed = true;
+        replay_done(probe, false, &lost);
+      });
 }
 
 void cache_state::replay_keys(bool probe, caf::actor conn, dirty_batch batch) {

@@ -4,6 +4,8 @@
 
 #include <doctest/doctest.h>
 
+#include <functional>
+
 #include <memory>
 #include <optional>
 #include <string>
@@ -54,12 +56,14 @@ struct answer_slot {
 };
 
 struct fixture {
-  fixture()
+  explicit fixture(std::function<void(config&)> tweak = nullptr)
     : sys(cfg),
       sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())) {
     config c;
     c.backend = "null";
     c.request_timeout = 500ms;
+    if (tweak)
+      tweak(c);
     cache_handle = caf::actor_cast<cache_actor>(
       sys.spawn(cafcache::cache, c));
     load_handle = sys.spawn(loader, &src);
@@ -252,4 +256,41 @@ TEST_CASE("invalidate_tag removes exactly the tagged keys") {
   f.sched.run();
   REQUIRE(reserved->value.has_value());
   CHECK(is(reserved->value->error(), errc::invalid_key));
+}
+
+TEST_CASE("a drain the fallback answers too late still ends in a namespace "
+          "flush: no dirty key is forgotten") {
+  fixture f{[](config& c) { c.dirty_max_keys = 2; }};
+  for (int i = 0; i < 5; ++i)
+    REQUIRE(f.run(f.ask<write_result>(put_atom::value, "k" + std::to_string(i),
+                                      pack<codec_kind::raw>(std::string{"old"}),
+                                      set_options{}))
+              .target
+            == tier::redis);
+  // The breaker's routes, sent by hand: open, so the invalidations go to the
+  // fallback and overflow its dirty log (2 keys).
+  auto internal = caf::actor_cast<cache_internal_actor>(f.cache_handle);
+  caf::anon_send(internal, route_atom::value, breaker_state::open);
+  f.sched.run();
+  for (int i = 0; i < 5; ++i)
+    CHECK(f.run(f.ask<write_result>(delete_atom::value, "k" + std::to_string(i),
+                                    request_options{}))
+            .target
+          == tier::fallback);
+  // Half-open: the cache asks the fallback to drain its log. Only the cache
+  // runs, then the probe's time runs out before the fallback answers.
+  caf::anon_send(internal, route_atom::value, breaker_state::half_open);
+  REQUIRE(f.sched.try_run_once());
+  f.sched.advance_time(config{}.probe_timeout + 1ms);
+  f.sched.run();
+  // Closed again: the next replay must still flush the namespace.
+  caf::anon_send(internal, route_atom::value, breaker_state::closed);
+  f.sched.run();
+  f.advance(100ms);
+  auto stats = f.run(f.ask<stats_report>(stats_atom::value));
+  CHECK(stats.namespace_flushes == 1);
+  for (int i = 0; i < 5; ++i)
+    CHECK(text(f.run(f.ask<get_result>(get_atom::value, "k" + std::to_string(i),
+                                       request_options{})))
+          == "<miss>");
 }
