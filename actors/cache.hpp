@@ -396,6 +396,9 @@ private:
   bool needs_replay_ = false;
   bool replaying_ = false;
   bool probe_pending_ = false;
+  /// Redis answered the running replay's PING; the replay ends at the next
+  /// drain that finds the log empty.
+  bool replay_pinged_ = false;
   uint64_t dirty_since_drain_ = 0;
   uint64_t unreported_failures_ = 0;
 

@@ -42,12 +42,14 @@ void cache_state::maybe_recover() {
       return;
     }
     replaying_ = true;
+    replay_pinged_ = false;
     replay_step(true, conn);
     return;
   }
   if (route_ == breaker_state::closed && needs_replay_) {
     if (auto conn = any_connection()) {
       replaying_ = true;
+      replay_pinged_ = false;
       replay_step(false, conn);
     }
   }
@@ -71,13 +73,27 @@ void cache_state::replay_step(bool probe, caf::actor conn) {
           replay_step(probe, conn);
           return;
         }
-        // Log empty and nothing written since the drain: Redis holds no value
-        // older than an acknowledged write. A PING proves it answers.
+        // Log empty and nothing degraded since the drain was asked for:
+        // every degraded write went to the fallback before the drain, so
+        // Redis holds no value older than an acknowledged write.
+        if (replay_pinged_) {
+          replay_done(probe, true, nullptr);
+          return;
+        }
+        // A PING proves Redis answers. Writes degraded while it travels are
+        // in the log again, so a last drain follows it.
         self_->request(conn, cfg_.probe_timeout, cmd_atom::value,
                        std::vector<std::string>{"PING"})
-          .then([=](resp_value& reply) { replay_done(probe, !reply.is_error(),
-                                                     nullptr); },
-                [=](caf::error&) { replay_done(probe, false, nullptr); });
+          .then(
+            [=](resp_value& reply) {
+              if (reply.is_error()) {
+                replay_done(probe, false, nullptr);
+                return;
+              }
+              replay_pinged_ = true;
+              replay_step(probe, conn);
+            },
+            [=](caf::error&) { replay_done(probe, false, nullptr); });
       },
       [=](caf::error&) {
         // The fallback may have drained the log and answered too late: those

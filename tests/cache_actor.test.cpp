@@ -294,3 +294,32 @@ TEST_CASE("a drain the fallback answers too late still ends in a namespace "
                                        request_options{})))
           == "<miss>");
 }
+
+TEST_CASE("a write degraded while the recovery's PING travels is replayed "
+          "before Redis is read") {
+  fixture f;
+  REQUIRE(f.run(f.ask<write_result>(put_atom::value, std::string{"k"},
+                                    pack<codec_kind::raw>(std::string{"old"}),
+                                    set_options{}))
+            .target
+          == tier::redis);
+  auto internal = caf::actor_cast<cache_internal_actor>(f.cache_handle);
+  caf::anon_send(internal, route_atom::value, breaker_state::open);
+  f.sched.run();
+  // Half-open, step by step: the cache asks for the drain, the fallback
+  // answers with an empty log, the cache sends its PING.
+  caf::anon_send(internal, route_atom::value, breaker_state::half_open);
+  for (int i = 0; i < 3; ++i)
+    REQUIRE(f.sched.try_run_once());
+  // Before Redis answers the PING, an invalidation goes to the fallback.
+  caf::anon_send(f.cache_handle, delete_atom::value, std::string{"k"},
+                 request_options{});
+  f.sched.run();
+  caf::anon_send(internal, route_atom::value, breaker_state::closed);
+  f.sched.run();
+  f.advance(100ms);
+  CHECK(text(f.run(f.ask<get_result>(get_atom::value, std::string{"k"},
+                                     request_options{})))
+        == "<miss>");
+  CHECK(f.run(f.ask<stats_report>(stats_atom::value)).replayed_keys == 1);
+}
