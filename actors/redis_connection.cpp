@@ -136,6 +136,9 @@ void redis_connection_state::on_closed(caf::error reason) {
   batch_ = 0;
   if (!batch_sizes_.counts.empty())
     self_->send(supervisor_, metrics_atom::value, batch_sizes_.take());
+  // Closes the socket first when the connection itself is still open (the
+  // supervisor went away): a broker that quits with an open scribe leaks it.
+  self_->close_all();
   self_->quit(std::move(reason));
 }
 
@@ -153,6 +156,13 @@ redis_connection(caf::io::stateful_broker<redis_connection_state>* self,
                  uint32_t max_pending) {
   self->state.init(hdl, std::move(supervisor), slot, attempt, endpoint,
                    max_pending);
+  // The supervisor went away (it is monitored in init). CAF 0.17 hands down
+  // messages to this handler only, never to the behavior below: without it
+  // a connection that finished connecting after its supervisor quit stayed
+  // alive, and the actor system never shut down.
+  self->set_down_handler([=](const caf::down_msg&) {
+    self->state.on_closed(make_error(errc::shutting_down));
+  });
   return {
     [=](cmd_atom, const std::vector<std::string>& argv) {
       return self->state.on_command(argv);
@@ -162,9 +172,6 @@ redis_connection(caf::io::stateful_broker<redis_connection_state>* self,
       self->state.on_subscriber(std::move(subscriber));
     },
     [=](const caf::io::new_data_msg& msg) { self->state.on_data(msg.buf); },
-    [=](const caf::down_msg&) {
-      self->state.on_closed(make_error(errc::shutting_down));
-    },
     [=](const caf::io::connection_closed_msg&) {
       self->state.on_closed(
         make_error(errc::redis_unavailable, "connection to Redis lost"));
