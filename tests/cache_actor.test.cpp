@@ -116,6 +116,20 @@ struct fixture {
     return std::move(**slot->value);
   }
 
+  /// Stores `value` under `key` through the (null) Redis backend.
+  write_result put(const std::string& key, const std::string& value) {
+    return run(ask<write_result>(put_atom::value, key,
+                                 pack<codec_kind::raw>(value), set_options{}));
+  }
+
+  /// Sends the cache a route as the breaker would; runs it unless `step`.
+  void route(breaker_state state, bool step = false) {
+    caf::anon_send(caf::actor_cast<cache_internal_actor>(cache_handle),
+                   route_atom::value, state);
+    if (!step)
+      sched.run();
+  }
+
   void advance(caf::timespan d) {
     sched.advance_time(d);
     sched.run();
@@ -262,16 +276,10 @@ TEST_CASE("a drain the fallback answers too late still ends in a namespace "
           "flush: no dirty key is forgotten") {
   fixture f{[](config& c) { c.dirty_max_keys = 2; }};
   for (int i = 0; i < 5; ++i)
-    REQUIRE(f.run(f.ask<write_result>(put_atom::value, "k" + std::to_string(i),
-                                      pack<codec_kind::raw>(std::string{"old"}),
-                                      set_options{}))
-              .target
-            == tier::redis);
+    REQUIRE(f.put("k" + std::to_string(i), "old").target == tier::redis);
   // The breaker's routes, sent by hand: open, so the invalidations go to the
   // fallback and overflow its dirty log (2 keys).
-  auto internal = caf::actor_cast<cache_internal_actor>(f.cache_handle);
-  caf::anon_send(internal, route_atom::value, breaker_state::open);
-  f.sched.run();
+  f.route(breaker_state::open);
   for (int i = 0; i < 5; ++i)
     CHECK(f.run(f.ask<write_result>(delete_atom::value, "k" + std::to_string(i),
                                     request_options{}))
@@ -279,13 +287,12 @@ TEST_CASE("a drain the fallback answers too late still ends in a namespace "
           == tier::fallback);
   // Half-open: the cache asks the fallback to drain its log. Only the cache
   // runs, then the probe's time runs out before the fallback answers.
-  caf::anon_send(internal, route_atom::value, breaker_state::half_open);
+  f.route(breaker_state::half_open, true);
   REQUIRE(f.sched.try_run_once());
   f.sched.advance_time(config{}.probe_timeout + 1ms);
   f.sched.run();
   // Closed again: the next replay must still flush the namespace.
-  caf::anon_send(internal, route_atom::value, breaker_state::closed);
-  f.sched.run();
+  f.route(breaker_state::closed);
   f.advance(100ms);
   auto stats = f.run(f.ask<stats_report>(stats_atom::value));
   CHECK(stats.namespace_flushes == 1);
@@ -298,25 +305,18 @@ TEST_CASE("a drain the fallback answers too late still ends in a namespace "
 TEST_CASE("a write degraded while the recovery's PING travels is replayed "
           "before Redis is read") {
   fixture f;
-  REQUIRE(f.run(f.ask<write_result>(put_atom::value, std::string{"k"},
-                                    pack<codec_kind::raw>(std::string{"old"}),
-                                    set_options{}))
-            .target
-          == tier::redis);
-  auto internal = caf::actor_cast<cache_internal_actor>(f.cache_handle);
-  caf::anon_send(internal, route_atom::value, breaker_state::open);
-  f.sched.run();
+  REQUIRE(f.put("k", "old").target == tier::redis);
+  f.route(breaker_state::open);
   // Half-open, step by step: the cache asks for the drain, the fallback
   // answers with an empty log, the cache sends its PING.
-  caf::anon_send(internal, route_atom::value, breaker_state::half_open);
+  f.route(breaker_state::half_open, true);
   for (int i = 0; i < 3; ++i)
     REQUIRE(f.sched.try_run_once());
   // Before Redis answers the PING, an invalidation goes to the fallback.
   caf::anon_send(f.cache_handle, delete_atom::value, std::string{"k"},
                  request_options{});
   f.sched.run();
-  caf::anon_send(internal, route_atom::value, breaker_state::closed);
-  f.sched.run();
+  f.route(breaker_state::closed);
   f.advance(100ms);
   CHECK(text(f.run(f.ask<get_result>(get_atom::value, std::string{"k"},
                                      request_options{})))
