@@ -27,8 +27,8 @@ void cache_state::init(config cfg) {
   auto level = log_level::info;
   parse_log_level(cfg_.log_level, level);
   log_ = logger{level};
-  failed_lines_ = log_throttle{cfg_.log_burst, std::chrono::seconds(1)};
-  refused_lines_ = log_throttle{cfg_.log_burst, std::chrono::seconds(1)};
+  failed_lines_ = log_throttle{cfg_.log_burst};
+  refused_lines_ = log_throttle{cfg_.log_burst};
   redis_redacted_ = redacted(cfg_.endpoint());
   rng_.seed(std::random_device{}());
   wall_base_ = std::chrono::system_clock::now();

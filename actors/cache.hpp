@@ -421,8 +421,8 @@ private:
   bucket_histogram batch_sizes_;
   logger log_;
   /// One rate limit per kind of per-request warning (`log-burst`).
-  log_throttle failed_lines_{0, std::chrono::seconds(1)};
-  log_throttle refused_lines_{0, std::chrono::seconds(1)};
+  log_throttle failed_lines_;
+  log_throttle refused_lines_;
 };
 
 /// Spawnable behavior of the cache actor.

@@ -2,16 +2,11 @@
 
 namespace cafcache {
 
-log_throttle::log_throttle(uint32_t burst, clock::duration window)
-  : burst_(burst), window_(window) {
-  // nop
-}
-
 bool log_throttle::admit(clock::time_point now, uint64_t& suppressed) {
   suppressed = 0;
   if (burst_ == 0)
     return true;
-  if (passed_ == 0 || now - window_start_ >= window_) {
+  if (passed_ == 0 || now - window_start_ >= std::chrono::seconds(1)) {
     window_start_ = now;
     passed_ = 0;
   }

@@ -5,8 +5,8 @@
 
 namespace cafcache {
 
-/// Rate limit for one kind of log line: at most `burst` lines per `window`,
-/// the rest counted. The next line that passes reports how many were held
+/// Rate limit for one kind of log line: at most `burst` lines a second, the
+/// rest counted. The next line that passes reports how many were held
 /// back, so an outage that fails 100,000 requests costs a few lines a second
 /// and loses no count.
 class log_throttle {
@@ -14,7 +14,9 @@ public:
   using clock = std::chrono::steady_clock;
 
   /// `burst == 0` lets every line through.
-  log_throttle(uint32_t burst, clock::duration window);
+  explicit log_throttle(uint32_t burst = 0) : burst_(burst) {
+    // nop
+  }
 
   /// Returns whether a line may be written at `now`. When it may,
   /// `suppressed` is the number of lines held back since the last one that
@@ -23,7 +25,6 @@ public:
 
 private:
   uint32_t burst_;
-  clock::duration window_;
   clock::time_point window_start_{};
   uint32_t passed_ = 0;
   uint64_t held_ = 0;

@@ -5,9 +5,9 @@
 using namespace cafcache;
 using namespace std::chrono_literals;
 
-TEST_CASE("log_throttle: a burst per window passes, the rest is counted and "
+TEST_CASE("log_throttle: a burst per second passes, the rest is counted and "
           "reported by the next line that passes") {
-  log_throttle t{3, 1s};
+  log_throttle t{3};
   log_throttle::clock::time_point t0{};
   t0 += 10s;
   uint64_t held = 99;
@@ -27,7 +27,7 @@ TEST_CASE("log_throttle: a burst per window passes, the rest is counted and "
 }
 
 TEST_CASE("log_throttle: burst 0 lets everything through") {
-  log_throttle t{0, 1s};
+  log_throttle t{0};
   uint64_t held = 7;
   for (int i = 0; i < 100; ++i) {
     CHECK(t.admit(log_throttle::clock::time_point{}, held));

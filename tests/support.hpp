@@ -15,6 +15,7 @@
 #include <caf/io/all.hpp>
 
 #include "cafcache.hpp"
+#include "tools/fast_config.hpp"
 #include "tools/redis_process.hpp"
 
 namespace cafcache::test {
@@ -28,23 +29,6 @@ struct node_config : system_config {
     set("scheduler.max-threads", 2);
   }
 };
-
-/// Settings that let fault tests finish in seconds, not minutes.
-inline config fast_config(const std::string& url) {
-  config cfg;
-  cfg.redis_url = url;
-  cfg.key_prefix = "test:";
-  cfg.request_timeout = 300ms;
-  cfg.fallback_reserve = 30ms;
-  cfg.breaker_reset_timeout = 300ms;
-  cfg.breaker_max_reset_timeout = 1s;
-  cfg.probe_timeout = 300ms;
-  cfg.max_half_open = 1s;
-  cfg.reconnect_min = 50ms;
-  cfg.reconnect_max = 300ms;
-  cfg.connect_timeout = 500ms;
-  return cfg;
-}
 
 /// Synchronous helpers over a scoped actor, for tests only.
 class client {

@@ -26,6 +26,7 @@
 #include <caf/io/all.hpp>
 
 #include "cafcache.hpp"
+#include "tools/fast_config.hpp"
 #include "tools/process_memory.hpp"
 #include "tools/redis_process.hpp"
 #include "tools/version_ledger.hpp"
@@ -235,20 +236,11 @@ void caf_main(caf::actor_system& sys, const chaos_config& opts) {
   std::filesystem::create_directories(dir);
   redis_process redis{{"--dir", dir.string(), "--appendonly", "yes",
                        "--appendfsync", "always"}};
-  config cfg;
-  cfg.redis_url = redis.url();
+  auto cfg = fast_config(redis.url());
   cfg.key_prefix = "chaos:";
   cfg.request_timeout = opts.deadline;
-  cfg.fallback_reserve = 30ms;
   cfg.fallback_max_entries = opts.keys / 2;
   cfg.fallback_max_bytes = (opts.keys / 2) * (opts.value_bytes + 8) / 2;
-  cfg.breaker_reset_timeout = 300ms;
-  cfg.breaker_max_reset_timeout = 1s;
-  cfg.probe_timeout = 300ms;
-  cfg.max_half_open = 1s;
-  cfg.reconnect_min = 50ms;
-  cfg.reconnect_max = 300ms;
-  cfg.connect_timeout = 500ms;
   auto cache = spawn_cache(sys, cfg);
   if (!cache) {
     std::fprintf(stderr, "cafcache-chaos: %s\n",
