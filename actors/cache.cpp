@@ -517,8 +517,10 @@ cache(cache_internal_actor::stateful_pointer<cache_state> self, config cfg) {
       self->state.on_batch_sizes(counts);
     },
     [=](route_atom, breaker_state state) { self->state.on_route(state); },
-    [=](conn_atom, uint32_t slot, caf::actor& conn, caf::error& err) {
-      self->state.on_connection(slot, std::move(conn), std::move(err));
+    [=](conn_atom, uint32_t slot, caf::actor& conn, caf::error& err,
+        std::string& identity) {
+      self->state.on_connection(slot, std::move(conn), std::move(err),
+                                std::move(identity));
     },
     [=](tick_atom) { self->state.on_tick(); },
     [=](sweep_atom) { self->state.on_sweep(); },

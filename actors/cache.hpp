@@ -103,8 +103,11 @@ public:
   /// The breaker pushed a new route.
   void on_route(breaker_state state);
 
-  /// The supervisor reports a connection slot up or down.
-  void on_connection(uint32_t slot, caf::actor conn, caf::error err);
+  /// The supervisor reports a connection slot up or down; `identity` names
+  /// the dataset the connection reached ("run_id/master_replid", empty when
+  /// unknown).
+  void on_connection(uint32_t slot, caf::actor conn, caf::error err,
+                     std::string identity);
 
   /// A message on a subscribed channel: another node's invalidation.
   void on_push(const std::string& channel, const std::string& payload);

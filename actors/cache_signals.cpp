@@ -35,7 +35,7 @@ void cache_state::on_route(breaker_state state) {
 }
 
 void cache_state::on_connection(uint32_t slot, caf::actor conn,
-                                caf::error err) {
+                                caf::error err, std::string /* identity */) {
   if (slot == conns_.size() && coherent_mode()) {
     on_subscriber(std::move(conn));
     return;

@@ -69,7 +69,8 @@ void supervisor_state::connect(uint32_t slot) {
     s.connecting = false;
     self_->send(cache_, conn_atom::value, slot, caf::actor{},
                 make_error(errc::redis_unavailable,
-                           "cafcache.backend is \"memory\": no Redis"));
+                           "cafcache.backend is \"memory\": no Redis"),
+                std::string{});
     self_->send(breaker_, conn_atom::value, false);
     return;
   }
@@ -96,7 +97,8 @@ void supervisor_state::on_hello(uint32_t slot, uint64_t attempt,
   s.conn = conn;
   s.delays->reset();
   self_->link_to(conn);
-  self_->send(cache_, conn_atom::value, slot, conn, caf::error{});
+  self_->send(cache_, conn_atom::value, slot, conn, caf::error{},
+              std::string{});
   if (slot < cfg_.pool_size)
     self_->send(breaker_, conn_atom::value, true);
 }
@@ -147,7 +149,8 @@ void supervisor_state::on_batch_sizes(const bucket_histogram& counts) {
 }
 
 void supervisor_state::failed(uint32_t slot, caf::error err) {
-  self_->send(cache_, conn_atom::value, slot, caf::actor{}, err);
+  self_->send(cache_, conn_atom::value, slot, caf::actor{}, err,
+              std::string{});
   if (slot < cfg_.pool_size)
     self_->send(breaker_, conn_atom::value, false);
   auto delay = slots_[slot].delays->next();

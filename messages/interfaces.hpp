@@ -59,8 +59,10 @@ using cache_actor = caf::typed_actor<
 using cache_internal_actor = cache_actor::extend<
   // Breaker: the route changed.
   caf::reacts_to<route_atom, breaker_state>,
-  // Supervisor: connection slot is up (valid handle) or down (error).
-  caf::reacts_to<conn_atom, uint32_t, caf::actor, caf::error>,
+  // Supervisor: connection slot is up (valid handle) or down (error); the
+  // last argument is the dataset identity of the Redis it reached
+  // ("run_id/master_replid", empty when unknown).
+  caf::reacts_to<conn_atom, uint32_t, caf::actor, caf::error, std::string>,
   // spawn_cache: answered once the first connection attempt has an outcome.
   caf::replies_to<ready_atom>::with<bool>,
   // Timer: replay retry or shutdown watchdog.
