@@ -70,6 +70,7 @@ resp_value null_store::on_command(const std::vector<std::string>& argv,
     auto expires = time_point::max();
     if (argv.size() == 5 && argv[3] == "PX")
       expires = expiry(now, argv[4]);
+    tags_.erase(argv[1]);
     data_[argv[1]] = entry{argv[2], expires};
     return status("OK");
   }
@@ -106,8 +107,8 @@ resp_value null_store::on_command(const std::vector<std::string>& argv,
   if (cmd == "EVAL" && argv.size() >= 4) {
     if (argv[1] == commands::set_tagged_script)
       return set_tagged(argv, now);
-    if (argv[1] == commands::invalidate_tag_script && argv.size() == 4)
-      return invalidate_tag(argv[3]);
+    if (argv[1] == commands::invalidate_tag_script && argv.size() == 5)
+      return invalidate_tag(argv[3], argv[4]);
   }
   return error("ERR unknown command for the null backend");
 }
@@ -119,21 +120,34 @@ resp_value null_store::set_tagged(const std::vector<std::string>& argv,
   if (nkeys < 1 || argv.size() != 3 + nkeys + 2)
     return error("ERR wrong number of arguments for the tagged set");
   const auto& key = argv[3];
+  for (size_t i = 1; i < nkeys; ++i)
+    data_.erase(argv[3 + i]);
   data_[key] = entry{argv[3 + nkeys], expiry(now, argv[4 + nkeys])};
   for (size_t i = 1; i < nkeys; ++i)
     tags_[argv[3 + i]].insert(key);
   return status("OK");
 }
 
-resp_value null_store::invalidate_tag(const std::string& tag_key) {
-  auto i = tags_.find(tag_key);
-  if (i == tags_.end())
-    return integer(0);
-  auto n = static_cast<int64_t>(i->second.size());
-  for (auto& key : i->second)
-    data_.erase(key);
-  tags_.erase(i);
-  return integer(n);
+resp_value null_store::invalidate_tag(const std::string& tag_key,
+                                      const std::string& prefix) {
+  int64_t deleted = 0;
+  int64_t foreign = static_cast<int64_t>(data_.erase(tag_key));
+  if (auto i = tags_.find(tag_key); i != tags_.end()) {
+    for (auto& key : i->second) {
+      auto n = prefix.size();
+      if (key.size() > n && key.compare(0, n, prefix) == 0
+          && key[n] != commands::reserved_byte)
+        deleted += static_cast<int64_t>(data_.erase(key));
+      else
+        ++foreign;
+    }
+    tags_.erase(tag_key);
+  }
+  resp_value out;
+  out.type = resp_value::kind::array;
+  out.elements.push_back(integer(deleted));
+  out.elements.push_back(integer(foreign));
+  return out;
 }
 
 caf::behavior

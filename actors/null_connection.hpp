@@ -39,7 +39,8 @@ private:
 
   resp_value set_tagged(const std::vector<std::string>& argv, time_point now);
 
-  resp_value invalidate_tag(const std::string& tag_key);
+  resp_value invalidate_tag(const std::string& tag_key,
+                            const std::string& prefix);
 
   std::mutex mtx_;
   std::unordered_map<std::string, entry> data_;

@@ -6,7 +6,20 @@
 
 namespace cafcache::commands {
 
+static_assert(static_cast<unsigned char>(reserved_byte) == 255,
+              "the tag scripts test for the reserved byte as 255");
+
+// Why the tag scripts check what they find: anyone who can write under the
+// prefix can put anything at a tag-set key, and a script error would fail
+// the write, and every dirty-log replay after it, for good. A tag-set key is
+// the cache's own, so a value of another type there is deleted as foreign;
+// the tagged set does that before its SET, so it stays all or nothing.
+
 const char* const set_tagged_script = R"lua(
+for i = 2, #KEYS do
+  local t = redis.call('TYPE', KEYS[i]).ok
+  if t ~= 'set' and t ~= 'none' then redis.call('UNLINK', KEYS[i]) end
+end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 local ttl = tonumber(ARGV[2])
 for i = 2, #KEYS do
@@ -18,13 +31,30 @@ end
 return redis.status_reply('OK')
 )lua";
 
+// Only a member that names a user key (the prefix ARGV[1], then a byte
+// other than 0xFF) is deleted: never a key outside the prefix, nor another
+// tag set.
 const char* const invalidate_tag_script = R"lua(
-local members = redis.call('SMEMBERS', KEYS[1])
-for i = 1, #members, 1000 do
-  redis.call('UNLINK', unpack(members, i, math.min(i + 999, #members)))
+local p, keys, foreign = ARGV[1], {}, 0
+local t = redis.call('TYPE', KEYS[1]).ok
+if t == 'set' then
+  for _, m in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+    if #m > #p and m:sub(1, #p) == p and m:byte(#p + 1) ~= 255 then
+      keys[#keys + 1] = m
+    else
+      foreign = foreign + 1
+    end
+  end
+elseif t ~= 'none' then
+  foreign = 1
+end
+local deleted = 0
+for i = 1, #keys, 1000 do
+  local last = math.min(i + 999, #keys)
+  deleted = deleted + redis.call('UNLINK', unpack(keys, i, last))
 end
 redis.call('UNLINK', KEYS[1])
-return #members
+return {deleted, foreign}
 )lua";
 
 std::string ttl_millis(caf::timespan ttl) {
@@ -64,7 +94,8 @@ std::vector<std::string> set(std::string_view prefix, std::string_view key,
 
 std::vector<std::string> invalidate_tag(std::string_view prefix,
                                         std::string_view tag) {
-  return {"EVAL", invalidate_tag_script, "1", tag_set_key(prefix, tag)};
+  return {"EVAL", invalidate_tag_script, "1", tag_set_key(prefix, tag),
+          std::string{prefix}};
 }
 
 } // namespace cafcache::commands

@@ -21,11 +21,15 @@ constexpr char reserved_byte = '\xFF';
 
 /// Lua run by EVAL for a tagged set: stores KEYS[1] with ARGV[1] for ARGV[2]
 /// milliseconds, adds it to every tag set KEYS[2..], and keeps each tag set
-/// alive at least as long as its newest member.
+/// alive at least as long as its newest member. A tag-set key that holds
+/// another type (written by someone else) is deleted first. Returns OK.
 extern const char* const set_tagged_script;
 
-/// Lua run by EVAL for invalidate_tag: deletes every member of the tag set
-/// KEYS[1] and the set itself; returns how many keys it named.
+/// Lua run by EVAL for invalidate_tag: deletes the members of the tag set
+/// KEYS[1] that name a user key under the prefix ARGV[1], and the set itself.
+/// Returns the array {keys deleted, foreign entries skipped}: members outside
+/// the prefix or naming a reserved key, or 1 for a tag-set key of another
+/// type (deleted too). Fails only when Redis does.
 extern const char* const invalidate_tag_script;
 
 /// The TTL as Redis PX milliseconds, at least 1.
@@ -39,7 +43,7 @@ std::vector<std::string> set(std::string_view prefix, std::string_view key,
                              std::string stored, caf::timespan ttl,
                              const std::vector<std::string>& tags);
 
-/// The invalidate_tag script for `tag`.
+/// The invalidate_tag script for `tag`, confined to `prefix`.
 std::vector<std::string> invalidate_tag(std::string_view prefix,
                                         std::string_view tag);
 

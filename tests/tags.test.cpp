@@ -1,5 +1,6 @@
 // Tag invalidation against a real redis-server: the tag sets in Redis, the
-// fallback, and an invalidate_tag acknowledged while Redis was down.
+// fallback, an invalidate_tag acknowledged while Redis was down, and what
+// another writer may have left at the tag-set keys.
 
 #include <doctest/doctest.h>
 
@@ -84,5 +85,102 @@ TEST_CASE("invalidate_tag while Redis is down: the fallback forgets at once, "
   auto stats = api.stats();
   CHECK(stats.replayed_tags == 1);
   CHECK(stats.dirty_keys == 0);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("hostile data: invalidate_tag never deletes a key outside the "
+          "prefix that a foreign writer put into a tag set") {
+  module_fixture f;
+  auto& api = *f.api;
+  REQUIRE(api.set("mine", "1", tagged({"tagname"}))->target == tier::redis);
+  auto tag_set = commands::tag_set_key(f.settings.key_prefix, "tagname");
+  auto other_set = commands::tag_set_key(f.settings.key_prefix, "other");
+  REQUIRE(f.redis.command({"SET", "outside:key", "precious"}).is_ok());
+  REQUIRE(f.redis.command({"SADD", other_set, "test:x"}).integer == 1);
+  // Outside the prefix, the prefix itself, and another tag set of the cache.
+  REQUIRE(f.redis.command({"SADD", tag_set, "outside:key", "test:", other_set})
+            .integer
+          == 3);
+  REQUIRE(api.invalidate_tag("tagname")->target == tier::redis);
+  auto outside = f.redis.command({"GET", "outside:key"});
+  CHECK(outside.type == resp_value::kind::string);
+  CHECK(outside.str == "precious");
+  CHECK(f.redis.command({"EXISTS", other_set}).integer == 1);
+  CHECK(f.redis.command({"EXISTS", "test:mine", tag_set}).integer == 0);
+  CHECK(text(api.get("mine")) == "<miss>");
+  CHECK(api.health().healthy);
+}
+
+TEST_CASE("hostile data: invalidate_tag deletes a string found at the "
+          "tag-set key as foreign and stays healthy") {
+  module_fixture f;
+  auto& api = *f.api;
+  auto tag_set = commands::tag_set_key(f.settings.key_prefix, "tagname");
+  REQUIRE(f.redis.command({"SET", tag_set, "junk"}).is_ok());
+  auto first = api.invalidate_tag("tagname");
+  REQUIRE_MESSAGE(first, to_sentence(first.error()));
+  CHECK(first->target == tier::redis);
+  CHECK(f.redis.command({"EXISTS", tag_set}).integer == 0);
+  // The tag works as before.
+  REQUIRE(api.set("k", "v", tagged({"tagname"}))->target == tier::redis);
+  auto second = api.invalidate_tag("tagname");
+  REQUIRE_MESSAGE(second, to_sentence(second.error()));
+  CHECK(second->target == tier::redis);
+  CHECK(f.redis.command({"EXISTS", "test:k", tag_set}).integer == 0);
+  CHECK(text(api.get("k")) == "<miss>");
+  auto health = api.health();
+  CHECK(health.healthy);
+  CHECK(health.stats.redis_failures == 0);
+  CHECK(health.stats.errors == 0);
+}
+
+TEST_CASE("hostile data: a tagged set replaces a string found at the tag-set "
+          "key with the tag set") {
+  module_fixture f;
+  auto& api = *f.api;
+  auto tag_set = commands::tag_set_key(f.settings.key_prefix, "tagname");
+  REQUIRE(f.redis.command({"SET", tag_set, "junk"}).is_ok());
+  auto put = api.set("k", "v", tagged({"tagname", "plain"}));
+  REQUIRE_MESSAGE(put, to_sentence(put.error()));
+  CHECK(put->target == tier::redis);
+  auto members = f.redis.command({"SMEMBERS", tag_set});
+  REQUIRE(members.type == resp_value::kind::array);
+  REQUIRE(members.elements.size() == 1);
+  CHECK(members.elements[0].str == "test:k");
+  auto ttl = f.redis.command({"PTTL", tag_set}).integer;
+  CHECK(ttl > 0);
+  CHECK(text(api.get("k")) == "v");
+  REQUIRE(api.invalidate_tag("tagname")->target == tier::redis);
+  CHECK(f.redis.command({"EXISTS", "test:k", tag_set}).integer == 0);
+  CHECK(text(api.get("k")) == "<miss>");
+  auto health = api.health();
+  CHECK(health.healthy);
+  CHECK(health.stats.redis_failures == 0);
+  CHECK(health.stats.errors == 0);
+}
+
+TEST_CASE("hostile data: the replay of a dirty tag whose tag-set key holds a "
+          "string finishes, and writes reach Redis again") {
+  auto dir = temp_dir();
+  module_fixture f{persistent_args(dir)};
+  auto& api = *f.api;
+  REQUIRE(api.set("p1", "old", tagged({"prices"}))->target == tier::redis);
+  auto tag_set = commands::tag_set_key(f.settings.key_prefix, "prices");
+  REQUIRE(f.redis.command({"UNLINK", tag_set}).integer == 1);
+  REQUIRE(f.redis.command({"SET", tag_set, "junk"}).is_ok());
+  f.redis.kill();
+  REQUIRE(api.wait_for([](const health_report& h) { return !h.connected; }));
+  CHECK(api.invalidate_tag("prices")->target == tier::fallback);
+  CHECK(api.set("unrelated", "new")->target == tier::fallback);
+  f.redis.restart();
+  REQUIRE(api.wait_for([](const health_report& h) { return h.healthy; }));
+  CHECK(f.redis.command({"EXISTS", tag_set, "test:unrelated"}).integer == 0);
+  auto stats = api.stats();
+  CHECK(stats.replayed_tags == 1);
+  CHECK(stats.replayed_keys == 1);
+  CHECK(stats.dirty_keys == 0);
+  CHECK(api.set("after", "x")->target == tier::redis);
+  CHECK(f.redis.command({"EXISTS", "test:after"}).integer == 1);
+  CHECK(text(api.get("after")) == "x");
   std::filesystem::remove_all(dir);
 }
