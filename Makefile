@@ -6,7 +6,7 @@ STAGE   := $(CURDIR)/$(BUILD)/stage
 PACKAGES := g++ pkg-config meson ninja-build ccache libcaf-dev libhiredis-dev \
             libmsgpack-cxx-dev nlohmann-json3-dev doctest-dev redis-server \
             redis-tools clang libclang-rt-14-dev libssl-dev openssl \
-            prometheus-cpp-dev
+            prometheus-cpp-dev libfmt-dev
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 FUZZ_BUILD   ?= $(BUILD)-fuzz

@@ -18,6 +18,20 @@ bool wrong_type(const resp_value& r) {
   return r.is_error() && r.str.compare(0, 9, "WRONGTYPE") == 0;
 }
 
+/// Redis ran out of memory under `maxmemory` with `noeviction`: it still
+/// serves reads and deletes, only writes are refused.
+bool out_of_memory(const resp_value& r) {
+  return r.is_error() && r.str.find("OOM ") != std::string::npos;
+}
+
+/// The connection itself is gone (not a reply of Redis, not overload): the
+/// request never reached Redis, or Redis closed the connection and will not
+/// run anything more from it, so it may be sent again over another one.
+bool connection_lost(const caf::error& err) {
+  return is(err, errc::redis_unavailable)
+         || err == caf::sec::request_receiver_down;
+}
+
 } // namespace
 
 // -- initialization -----------------------------------------------------------
@@ -37,6 +51,9 @@ void cache_state::init(config cfg) {
   channel_ = coherence::channel(cfg_.key_prefix);
   coherent_ = cfg_.coherence && cfg_.backend == "redis";
   conns_.resize(cfg_.pool_size);
+  router_ = key_router{cfg_.pool_size};
+  recent_ = recent_writes{cfg_.recent_write_window,
+                          cfg_.recent_write_max_keys};
   ever_connected_.resize(cfg_.pool_size, false);
   auto self_handle = caf::actor_cast<cache_internal_actor>(self_);
   fallback_ = self_->spawn<caf::linked>(fallback, cfg_);
@@ -99,6 +116,13 @@ void cache_state::on_expired(const op_ptr& op, time_point now) {
   if (now >= op->deadline) {
     op->in_redis = false;
     answer(op, make_error(errc::timeout));
+    return;
+  }
+  if (op->in_redis && now >= op->redis_deadline && op->refusal) {
+    // The key's deletion behind a refused write did not come back in time.
+    op->in_redis = false;
+    degrade_write(op->key, {}, op->ttl);
+    answer(op, op->refusal);
     return;
   }
   if (op->in_redis && now >= op->redis_deadline) {
@@ -220,56 +244,116 @@ caf::error cache_state::check_tags(const std::vector<std::string>& tags) {
   return err;
 }
 
-bool cache_state::redis_routed() const {
-  return route_ == breaker_state::closed && !needs_replay_ && !replaying_;
+bool cache_state::writable() const {
+  return route_ == breaker_state::closed && router_.up_count() > 0;
 }
 
-caf::actor cache_state::route_for(const op_ptr& op) const {
+bool cache_state::readable() const {
+  return writable() && !needs_replay_ && !replaying_;
+}
+
+std::optional<size_t> cache_state::route_for(const operation& op) const {
+  // Writes reach Redis even while a replay is due: left in this node's
+  // fallback, other nodes would keep reading the older value from Redis.
+  // Reads wait for the replay, which deletes what may be older in Redis.
+  auto routed = op.what == operation::kind::get ? readable() : writable();
   // A deadline this close leaves Redis no time to answer.
-  if (!redis_routed()
-      || op->redis_deadline - self_->clock().now()
+  if (!routed
+      || op.redis_deadline - self_->clock().now()
            < std::chrono::microseconds(100))
-    return nullptr;
-  auto slot = std::hash<std::string>{}(op->key) % conns_.size();
-  return conns_[slot];
+    return std::nullopt;
+  return router_.owner(op.key);
 }
 
 caf::actor cache_state::any_connection() const {
-  for (auto& conn : conns_)
-    if (conn)
-      return conn;
+  for (size_t slot = 0; slot < conns_.size(); ++slot)
+    if (router_.is_up(slot))
+      return conns_[slot];
   return nullptr;
 }
 
+bool cache_state::never_connected() const {
+  return std::none_of(ever_connected_.begin(), ever_connected_.end(),
+                      [](bool x) { return x; });
+}
+
 bool cache_state::auth_broken() const {
-  return is(conn_error_, errc::auth_failed) && !any_connection();
+  // Credentials that never worked are a configuration error; credentials
+  // that stopped working are an outage like any other (stale-if-error).
+  return is(conn_error_, errc::auth_failed) && !any_connection()
+         && never_connected();
 }
 
 std::string cache_state::redis_key(const std::string& key) const {
   return cfg_.key_prefix + key;
 }
 
-void cache_state::to_redis(const op_ptr& op, const caf::actor& conn,
-                           std::vector<std::string> argv) {
+void cache_state::dispatch(const op_ptr& op) {
+  if (auto slot = route_for(*op))
+    to_redis(op, *slot);
+  else if (op->what == operation::kind::get)
+    fallback_get(op, false);
+  else
+    redis_failed(op);
+}
+
+std::vector<std::string> cache_state::command_of(const operation& op) const {
+  switch (op.what) {
+    case operation::kind::get:
+      return {"GET", redis_key(op.key)};
+    case operation::kind::set:
+      return commands::set(cfg_.key_prefix, op.key, op.stored, op.ttl,
+                           op.tags);
+    case operation::kind::invalidate:
+      return {"UNLINK", redis_key(op.key)};
+    case operation::kind::invalidate_tag:
+      break;
+  }
+  return commands::invalidate_tag(cfg_.key_prefix, op.key);
+}
+
+void cache_state::to_redis(const op_ptr& op, size_t slot) {
   // No CAF timeout here: the deadline queue fails the operation over to the
   // fallback; a reply arriving after that is ignored.
   op->in_redis = true;
-  arm(op, op->redis_deadline);
+  op->slot = static_cast<uint32_t>(slot);
+  ++op->attempts;
+  if (!op->redis_armed) {
+    op->redis_armed = true;
+    arm(op, op->redis_deadline);
+  }
+  auto conn = conns_[slot];
+  auto write = op->what != operation::kind::get;
+  if (op->what == operation::kind::invalidate_tag)
+    recent_.tag(op->key, self_->clock().now());
+  else if (write)
+    recent_.key(op->key, self_->clock().now());
+  // The pin holds until the connection answers, even when the deadline
+  // passed first: until then the write may still be in its pipeline.
+  if (write)
+    router_.pin(op->key, slot);
   auto sent = self_->clock().now();
-  self_->request(conn, caf::infinite, cmd_atom::value, std::move(argv))
+  self_->request(conn, caf::infinite, cmd_atom::value, command_of(*op))
     .then(
-      [this, op, sent](resp_value& reply) {
+      [this, op, sent, slot, write](resp_value& reply) {
         record_latency(redis_latency_, self_->clock().now() - sent);
+        if (write)
+          router_.unpin(op->key, slot);
         if (!op->in_redis)
           return;
         op->in_redis = false;
         on_reply(op, reply);
       },
-      [this, op](caf::error& err) {
+      [this, op, slot, write, conn](caf::error& err) {
+        if (write)
+          router_.unpin(op->key, slot);
+        on_request_failed(slot, conn, err);
         if (!op->in_redis)
           return;
         op->in_redis = false;
         on_redis_failure(err);
+        if (connection_lost(err) && retry(op))
+          return;
         redis_failed(op);
       });
   switch (op->what) {
@@ -283,6 +367,23 @@ void cache_state::to_redis(const op_ptr& op, const caf::actor& conn,
       publish(conn, coherence::scope::tag, op->key);
       break;
   }
+}
+
+void cache_state::on_request_failed(size_t slot, const caf::actor& conn,
+                                    const caf::error& err) {
+  // The supervisor's report follows; requests meanwhile go elsewhere.
+  if (connection_lost(err) && slot < conns_.size() && conns_[slot] == conn)
+    router_.set_up(slot, false);
+}
+
+bool cache_state::retry(const op_ptr& op) {
+  if (op->attempts > conns_.size())
+    return false;
+  auto slot = route_for(*op);
+  if (!slot)
+    return false;
+  to_redis(op, *slot);
+  return true;
 }
 
 void cache_state::on_reply(const op_ptr& op, resp_value& reply) {
@@ -300,6 +401,7 @@ void cache_state::on_reply(const op_ptr& op, resp_value& reply) {
                       std::move(op->stored), op->ttl, false);
         else
           self_->send(fallback_, delete_atom::value, op->key, false);
+        guard_.invalidated(op->key);
         answer(op, write_result{tier::redis});
         return;
       }
@@ -308,6 +410,7 @@ void cache_state::on_reply(const op_ptr& op, resp_value& reply) {
       if (!reply.is_error()) {
         on_redis_success();
         self_->send(fallback_, delete_atom::value, op->key, false);
+        guard_.invalidated(op->key);
         answer(op, write_result{tier::redis});
         return;
       }
@@ -317,19 +420,63 @@ void cache_state::on_reply(const op_ptr& op, resp_value& reply) {
         on_redis_success();
         self_->send(fallback_, delete_atom::value, tag_atom::value, op->key,
                     false);
+        guard_.invalidated_all();
         answer(op, write_result{tier::redis});
         return;
       }
       break;
   }
-  // A write that Redis refused was not applied: whatever Redis holds under
-  // the key is now older than what the caller wanted, so never read it again.
-  on_redis_failure(make_error(errc::redis_error, reply.str));
+  refused_write(op, reply);
+}
+
+void cache_state::refused_write(const op_ptr& op, const resp_value& reply) {
+  auto err = make_error(errc::redis_error, reply.str);
+  last_refusal_ = err;
+  // Out of memory is Redis refusing writes, not Redis failing: it still
+  // serves reads, so the breaker keeps routing there.
+  if (!out_of_memory(reply))
+    on_redis_failure(err);
+  if (op->what == operation::kind::set && op->slot < conns_.size()
+      && router_.is_up(op->slot)) {
+    // The write was not applied: what Redis holds under the key is older
+    // than what the caller wanted, so it goes, over the same connection.
+    auto slot = op->slot;
+    auto conn = conns_[slot];
+    router_.pin(op->key, slot);
+    op->in_redis = true;
+    op->refusal = err;
+    self_->request(conn, caf::infinite, cmd_atom::value,
+                   std::vector<std::string>{"UNLINK", redis_key(op->key)})
+      .then(
+        [this, op, slot, err](resp_value& r) {
+          router_.unpin(op->key, slot);
+          if (!op->in_redis)
+            return;
+          op->in_redis = false;
+          if (r.is_error()) {
+            degrade_write(op->key, {}, op->ttl);
+          } else {
+            self_->send(fallback_, delete_atom::value, op->key, false);
+            guard_.invalidated(op->key);
+          }
+          answer(op, err);
+        },
+        [this, op, slot, conn, err](caf::error& e) {
+          router_.unpin(op->key, slot);
+          on_request_failed(slot, conn, e);
+          if (!op->in_redis)
+            return;
+          op->in_redis = false;
+          degrade_write(op->key, {}, op->ttl);
+          answer(op, err);
+        });
+    return;
+  }
   if (op->what == operation::kind::invalidate_tag)
     degrade_tag(op->key);
   else
     degrade_write(op->key, {}, op->ttl);
-  answer(op, make_error(errc::redis_error, reply.str));
+  answer(op, err);
 }
 
 void cache_state::redis_failed(const op_ptr& op) {
@@ -360,22 +507,8 @@ caf::result<get_result> cache_state::get(std::string& key,
   auto op = start(operation::kind::get, std::move(key), opts.deadline);
   op->correlation_id = opts.correlation_id;
   op->get_rp = self_->make_response_promise<get_result>();
-  lookup(op);
+  dispatch(op);
   return op->get_rp;
-}
-
-void cache_state::lookup(const op_ptr& op) {
-  auto conn = route_for(op);
-  if (!conn && redis_routed()) {
-    // The key's own connection is down: read through another one, but do not
-    // mirror the answer, which could overtake a write on the key's connection.
-    conn = any_connection();
-    op->mirror = false;
-  }
-  if (conn)
-    to_redis(op, conn, {"GET", redis_key(op->key)});
-  else
-    fallback_get(op, false);
 }
 
 void cache_state::get_reply(const op_ptr& op, resp_value& reply) {
@@ -385,7 +518,7 @@ void cache_state::get_reply(const op_ptr& op, resp_value& reply) {
     on_redis_success();
     op->negative = true;
     ++stats_.misses;
-    if (op->mirror && may_mirror(*op))
+    if (may_mirror(*op))
       self_->send(fallback_, put_atom::value, op->key, std::move(reply.str),
                   std::min(cfg_.fallback_read_ttl, cfg_.negative_ttl), false);
     answer(op, get_result{false, {}, tier::redis, false});
@@ -396,7 +529,7 @@ void cache_state::get_reply(const op_ptr& op, resp_value& reply) {
     if (auto value = decode_envelope(reply.str)) {
       ++stats_.hits_redis;
       check_soft_expiry(*op, reply.str);
-      if (op->mirror && may_mirror(*op))
+      if (may_mirror(*op))
         self_->send(fallback_, put_atom::value, op->key, std::move(reply.str),
                     cfg_.fallback_read_ttl, false);
       answer(op, get_result{true, std::move(*value), tier::redis, false});
@@ -413,9 +546,11 @@ void cache_state::get_reply(const op_ptr& op, resp_value& reply) {
     fallback_get(op, true);
     return;
   }
-  // Redis holds nothing usable: neither may the fallback.
+  // Redis holds nothing usable: neither may the fallback, unless a write
+  // answered meanwhile put something newer there.
   ++stats_.misses;
-  self_->send(fallback_, delete_atom::value, op->key, false);
+  if (may_mirror(*op))
+    self_->send(fallback_, delete_atom::value, op->key, false);
   answer(op, get_result{false, {}, tier::redis, false});
 }
 

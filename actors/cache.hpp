@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <random>
 #include <unordered_map>
 #include <string>
@@ -15,6 +16,8 @@
 #include "runtime/coherence.hpp"
 #include "runtime/config.hpp"
 #include "runtime/deadline_queue.hpp"
+#include "runtime/key_router.hpp"
+#include "runtime/recent_writes.hpp"
 #include "runtime/latency_histogram.hpp"
 #include "runtime/log.hpp"
 #include "runtime/log_throttle.hpp"
@@ -30,14 +33,19 @@ namespace cafcache {
 /// `fallback-reserve`, so that the fallback can still answer in time when
 /// Redis fails (stale-if-error).
 ///
-/// Coherence: a key always travels over the same connection and the fallback
-/// is updated only when Redis has answered, so the fallback sees writes in the
-/// order Redis applied them. A write that fails or may not have reached Redis
-/// (lost connection, deadline) goes to the fallback, its key to the dirty
-/// log, and is acknowledged with `tier::fallback`; a write Redis refused
-/// (error reply) is answered with `redis_error`, erased from the fallback and
-/// logged as dirty too. Any dirty key stops routing to Redis until the log is
-/// replayed (the keys deleted in Redis, over their own connections), so an old
+/// Coherence: a key's commands travel over the connection `key_router` names
+/// its owner, and the fallback is updated only when Redis has answered, so
+/// the fallback sees writes in the order Redis applied them. Every write's
+/// outcome trips the mirror guard for its key, so a read reply that was under
+/// way meanwhile is never copied over it. Writes go to Redis while any
+/// connection is up and the breaker is closed; a write whose connection was
+/// lost is sent again over a live one before it is answered. A write that
+/// still fails or may not have reached Redis (no connection, deadline) goes
+/// to the fallback, its key to the dirty log, and is acknowledged with
+/// `tier::fallback`; a write Redis refused (error reply) is answered with
+/// `redis_error` and its key deleted in Redis right behind it, or logged as
+/// dirty when even that fails. Reads do not go to Redis while the log waits
+/// for replay (the keys deleted in Redis, over their owners), so an old
 /// value in Redis is never read after an acknowledged write or invalidate.
 class cache_state {
 public:
@@ -155,10 +163,17 @@ private:
     caf::typed_response_promise<write_result> write_rp;
     /// Waiting for Redis; a reply that finds this false is ignored.
     bool in_redis = false;
+    /// The Redis deadline is registered (once, whatever the attempts).
+    bool redis_armed = false;
+    /// Connections this operation was sent to (a lost one is retried).
+    uint8_t attempts = 0;
+    /// The slot of the connection it went to last.
+    uint32_t slot = 0;
+    /// Set: Redis refused it with this error; the key's deletion is under
+    /// way.
+    caf::error refusal;
     /// Answered.
     bool settled = false;
-    /// Get: copy the Redis answer into the fallback.
-    bool mirror = true;
     /// Get: the stored value was the negative-caching marker.
     bool negative = false;
     /// Get: the stored value is past its soft TTL.
@@ -241,12 +256,23 @@ private:
   /// them, if any.
   caf::error check_tags(const std::vector<std::string>& tags);
 
-  /// The connection for the operation's key, or an invalid handle when Redis
-  /// is not routed or the deadline leaves it no time.
-  caf::actor route_for(const op_ptr& op) const;
+  /// The slot of the connection for the operation's key, or nullopt when
+  /// Redis is not routed for it or the deadline leaves it no time.
+  std::optional<size_t> route_for(const operation& op) const;
 
-  /// True while requests may go to Redis at all.
-  bool redis_routed() const;
+  /// True while writes may go to Redis: breaker closed, a connection up.
+  bool writable() const;
+
+  /// True while reads may go to Redis: writable and no dirty key waiting
+  /// for its replay.
+  bool readable() const;
+
+  /// True when no connection of the pool ever finished its handshake.
+  bool never_connected() const;
+
+  /// A connection reached the dataset `identity`: when it is not the one
+  /// the recent writes went to, they are deleted before Redis is read again.
+  void on_dataset(const std::string& identity);
 
   /// The error to give when Redis is unusable and the fallback cannot stand in
   /// (for writes while credentials are rejected).
@@ -256,10 +282,29 @@ private:
 
   // -- tiers -----------------------------------------------------------------
 
-  /// Sends the operation's command; its reply or failure comes back to
-  /// `on_reply` or `redis_failed`, unless the deadline came first.
-  void to_redis(const op_ptr& op, const caf::actor& conn,
-                std::vector<std::string> argv);
+  /// Sends the operation to Redis when it is routed there, else to the
+  /// fallback (reads) or the fallback and the dirty log (writes).
+  void dispatch(const op_ptr& op);
+
+  /// The Redis command of an operation.
+  std::vector<std::string> command_of(const operation& op) const;
+
+  /// Sends the operation's command over `slot`; its reply or failure comes
+  /// back to `on_reply` or `redis_failed`, unless the deadline came first.
+  void to_redis(const op_ptr& op, size_t slot);
+
+  /// The connection `conn` of `slot` failed a request with `err`: a lost
+  /// connection stops taking requests at once, before the supervisor says.
+  void on_request_failed(size_t slot, const caf::actor& conn,
+                         const caf::error& err);
+
+  /// Sends `op` again over another connection after its own was lost;
+  /// false when none is up or time is short.
+  bool retry(const op_ptr& op);
+
+  /// Redis refused a write of `op` with `reply`: deletes the key in Redis
+  /// behind it, then answers `redis_error`.
+  void refused_write(const op_ptr& op, const resp_value& reply);
 
   void on_reply(const op_ptr& op, resp_value& reply);
 
@@ -270,14 +315,6 @@ private:
   void redis_failed(const op_ptr& op);
 
   void fallback_get(const op_ptr& op, bool redis_failed);
-
-  /// Sends a get operation to Redis or, when Redis is not routed, to the
-  /// fallback.
-  void lookup(const op_ptr& op);
-
-  /// Sends a set operation to Redis or, when Redis is not routed, to the
-  /// fallback with the dirty log.
-  void write_set(const op_ptr& op);
 
   /// The TTL with `ttl-jitter` applied.
   caf::timespan jittered(caf::timespan ttl);
@@ -374,6 +411,12 @@ private:
   breaker_actor breaker_;
   caf::actor supervisor_;
   std::vector<caf::actor> conns_;
+  /// Which slot is up and which carries each key (see key_router).
+  key_router router_;
+  /// The identity of the dataset the connections reached last
+  /// ("run_id/master_replid"), and what was written to it recently.
+  std::string dataset_;
+  recent_writes recent_;
   /// Coherence: this cache's id in published messages, the channel, the
   /// subscribed connection and whether its SUBSCRIBE is confirmed.
   bool coherent_ = false;
@@ -392,6 +435,8 @@ private:
   time_point clock_base_;
   std::vector<bool> ever_connected_;
   caf::error conn_error_;
+  /// The last write Redis refused (for example out of memory), for health.
+  caf::error last_refusal_;
   bool first_outcome_ = false;
   std::vector<caf::typed_response_promise<bool>> ready_waiters_;
 

@@ -53,7 +53,7 @@ cache_state::mget(std::vector<std::string>& keys,
     op->on_get = [bulk, i](caf::expected<get_result> x) {
       bulk->set(i, std::move(x));
     };
-    lookup(op);
+    dispatch(op);
   }
   return bulk->rp;
 }
@@ -89,7 +89,7 @@ cache_state::mset(std::vector<key_value>& entries, const set_options& opts) {
     op->ttl = jittered(ttl);
     op->tags = opts.tags;
     op->stored = encode_tagged(encode_envelope(entries[i].value), op->tags);
-    write_set(op);
+    dispatch(op);
   }
   return bulk->rp;
 }

@@ -35,11 +35,11 @@ health_report cache_state::current_health() const {
   report.breaker = route_;
   // Healthy means every request can take the Redis path: all connections up,
   // breaker closed, nothing waiting for replay.
-  auto all_up = std::all_of(conns_.begin(), conns_.end(),
-                            [](const caf::actor& x) { return x != nullptr; });
+  auto all_up = router_.up_count() == router_.size();
   report.healthy = all_up && route_ == breaker_state::closed && !needs_replay_;
   report.redis = redis_redacted_;
-  report.last_error = conn_error_ ? to_sentence(conn_error_) : std::string{};
+  auto& last = conn_error_ ? conn_error_ : last_refusal_;
+  report.last_error = last ? to_sentence(last) : std::string{};
   if (cfg_.backend == "memory") {
     // No Redis by design: the configured tier answers every request.
     report.healthy = true;

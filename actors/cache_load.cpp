@@ -40,7 +40,7 @@ caf::result<get_result> cache_state::get_or_load(std::string& key,
   auto probe = start(operation::kind::get, std::move(key), opts.deadline);
   probe->internal = true;
   probe->flight = f;
-  lookup(probe);
+  dispatch(probe);
   return waiter->get_rp;
 }
 
@@ -82,10 +82,7 @@ void cache_state::load(const flight_ptr& f) {
             auto op = start(operation::kind::invalidate, f->key,
                             caf::timespan{0});
             op->internal = true;
-            if (auto conn = route_for(op))
-              to_redis(op, conn, {"UNLINK", redis_key(op->key)});
-            else
-              redis_failed(op);
+            dispatch(op);
           }
           complete(f, get_result{false, {}, tier::loader, false});
           return;
@@ -122,7 +119,7 @@ void cache_state::store_loaded(const load_flight& f, std::string stored,
   op->ttl = jittered(ttl);
   op->tags = f.tags;
   op->stored = encode_tagged(std::move(stored), op->tags);
-  write_set(op);
+  dispatch(op);
 }
 
 void cache_state::check_soft_expiry(operation& op,

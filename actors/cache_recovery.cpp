@@ -113,11 +113,12 @@ void cache_state::replay_keys(bool probe, caf::actor conn, dirty_batch batch) {
   std::vector<std::vector<std::string>> per_slot(conns_.size());
   std::vector<std::vector<const std::string*>> published(conns_.size());
   for (auto& key : batch.keys) {
-    auto slot = std::hash<std::string>{}(key) % conns_.size();
+    auto slot = router_.owner(key).value_or(router_.home(key));
     if (per_slot[slot].empty())
       per_slot[slot].push_back("UNLINK");
     per_slot[slot].push_back(redis_key(key));
     published[slot].push_back(&key);
+    recent_.key(key, self_->clock().now());
   }
   struct join_state {
     size_t left = 0;
@@ -125,8 +126,10 @@ void cache_state::replay_keys(bool probe, caf::actor conn, dirty_batch batch) {
     dirty_batch batch;
   };
   // A tag's keys live on every connection's share; its script runs on one.
-  for (auto& tag : batch.tags)
+  for (auto& tag : batch.tags) {
     per_slot.push_back(commands::invalidate_tag(cfg_.key_prefix, tag));
+    recent_.tag(tag, self_->clock().now());
+  }
   auto join = std::make_shared<join_state>();
   join->batch = std::move(batch);
   for (auto& argv : per_slot)
@@ -135,7 +138,8 @@ void cache_state::replay_keys(bool probe, caf::actor conn, dirty_batch batch) {
   for (size_t slot = 0; slot < per_slot.size(); ++slot) {
     if (per_slot[slot].empty())
       continue;
-    auto target = slot < conns_.size() && conns_[slot] ? conns_[slot] : conn;
+    auto target = slot < conns_.size() && router_.is_up(slot) ? conns_[slot]
+                                                              : conn;
     auto done = [=](bool ok) {
       join->ok = join->ok && ok;
       if (--join->left > 0)
@@ -179,6 +183,7 @@ void cache_state::flush_namespace(bool probe, caf::actor conn,
         auto continue_scan = [=]() mutable {
           if (next == "0") {
             ++stats_.namespace_flushes;
+            recent_.everything(self_->clock().now());
             publish(conn, coherence::scope::all, std::string{});
             batch.overflowed = false;
             if (batch.keys.empty() && batch.tags.empty())

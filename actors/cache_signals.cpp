@@ -14,8 +14,16 @@ namespace cafcache {
 void cache_state::on_route(breaker_state state) {
   if (state == route_)
     return;
-  log_.write(state == breaker_state::open ? log_level::warn : log_level::info,
-             "breaker", {{"from", to_string(route_)}, {"to", to_string(state)}});
+  // Credentials or settings that never worked end spawn_cache with their
+  // error; the breaker opening on the way is no news to anyone.
+  auto refused_at_start = never_connected()
+                          && (is(conn_error_, errc::auth_failed)
+                              || is(conn_error_, errc::bad_config));
+  if (!refused_at_start)
+    log_.write(state == breaker_state::open ? log_level::warn
+                                            : log_level::info,
+               "breaker",
+               {{"from", to_string(route_)}, {"to", to_string(state)}});
   route_ = state;
   switch (state) {
     case breaker_state::open:
@@ -35,7 +43,7 @@ void cache_state::on_route(breaker_state state) {
 }
 
 void cache_state::on_connection(uint32_t slot, caf::actor conn,
-                                caf::error err, std::string /* identity */) {
+                                caf::error err, std::string identity) {
   if (slot == conns_.size() && coherent_mode()) {
     on_subscriber(std::move(conn));
     return;
@@ -50,6 +58,9 @@ void cache_state::on_connection(uint32_t slot, caf::actor conn,
                 {"error", sentence}});
   }
   conns_[slot] = conn;
+  router_.set_up(slot, conn != nullptr);
+  if (conn && !identity.empty())
+    on_dataset(identity);
   if (conn) {
     if (ever_connected_[slot]) {
       ++stats_.reconnects;
@@ -66,6 +77,31 @@ void cache_state::on_connection(uint32_t slot, caf::actor conn,
   else
     maybe_ready();
   maybe_recover();
+}
+
+void cache_state::on_dataset(const std::string& identity) {
+  if (dataset_ == identity)
+    return;
+  auto previous = std::move(dataset_);
+  dataset_ = identity;
+  if (previous.empty())
+    return;
+  // Redis restarted or another node took over: it may have lost the last
+  // writes it acknowledged. Whatever was written recently goes to the dirty
+  // log, and reads wait for the replay that deletes it (the drain reaches
+  // the fallback after this batch: messages of one sender keep their order).
+  ++stats_.dataset_changes;
+  auto written = recent_.written_since(self_->clock().now());
+  log_.write(log_level::warn, "dataset_changed",
+             {{"from", previous}, {"to", identity},
+              {"keys", std::to_string(written.keys.size())},
+              {"tags", std::to_string(written.tags.size())},
+              {"flush", written.overflowed ? "true" : "false"}});
+  guard_.invalidated_all();
+  ++dirty_since_drain_;
+  needs_replay_ = true;
+  if (written.overflowed || !written.keys.empty() || !written.tags.empty())
+    self_->send(fallback_, dirty_atom::value, std::move(written));
 }
 
 void cache_state::maybe_ready() {

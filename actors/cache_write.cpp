@@ -31,16 +31,8 @@ caf::result<write_result> cache_state::set(std::string& key,
                                                   : cfg_.default_ttl);
   op->tags = opts.tags;
   op->stored = encode_tagged(encode_envelope(value), op->tags);
-  write_set(op);
+  dispatch(op);
   return op->write_rp;
-}
-
-void cache_state::write_set(const op_ptr& op) {
-  if (auto conn = route_for(op))
-    to_redis(op, conn, commands::set(cfg_.key_prefix, op->key, op->stored,
-                                     op->ttl, op->tags));
-  else
-    redis_failed(op);
 }
 
 caf::timespan cache_state::jittered(caf::timespan ttl) {
@@ -62,10 +54,7 @@ cache_state::invalidate(std::string& key, const request_options& opts) {
   auto op = start(operation::kind::invalidate, std::move(key), opts.deadline);
   op->correlation_id = opts.correlation_id;
   op->write_rp = self_->make_response_promise<write_result>();
-  if (auto conn = route_for(op))
-    to_redis(op, conn, {"UNLINK", redis_key(op->key)});
-  else
-    redis_failed(op);
+  dispatch(op);
   return op->write_rp;
 }
 
@@ -89,16 +78,15 @@ cache_state::invalidate_tag(std::string& tag, const request_options& opts) {
                   opts.deadline);
   op->correlation_id = opts.correlation_id;
   op->write_rp = self_->make_response_promise<write_result>();
-  if (auto conn = route_for(op))
-    to_redis(op, conn, commands::invalidate_tag(cfg_.key_prefix, op->key));
-  else
-    redis_failed(op);
+  dispatch(op);
   return op->write_rp;
 }
 
 void cache_state::degrade_tag(std::string tag) {
   ++stats_.degraded_writes;
   ++dirty_since_drain_;
+  // Any read reply still under way may carry a tagged value from before.
+  guard_.invalidated_all();
   needs_replay_ = true;
   self_->send(fallback_, delete_atom::value, tag_atom::value, std::move(tag),
               true);
@@ -109,6 +97,9 @@ void cache_state::degrade_write(std::string key, std::string stored,
                                 caf::timespan ttl) {
   ++stats_.degraded_writes;
   ++dirty_since_drain_;
+  // A read reply still under way carries what Redis held before this write:
+  // it must not land in the fallback over it.
+  guard_.invalidated(key);
   needs_replay_ = true;
   if (stored.empty())
     self_->send(fallback_, delete_atom::value, std::move(key), true);

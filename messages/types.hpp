@@ -165,6 +165,9 @@ struct stats_report {
   uint64_t coherence_gaps = 0;
   /// Successful reconnects to Redis.
   uint64_t reconnects = 0;
+  /// Times Redis came back with another dataset (run_id or replication id
+  /// changed), each followed by deleting the recently written keys.
+  uint64_t dataset_changes = 0;
   /// Request latency percentiles in microseconds (all operations).
   uint64_t latency_p50_us = 0;
   uint64_t latency_p99_us = 0;
@@ -184,7 +187,7 @@ typename Inspector::result_type inspect(Inspector& f, stats_report& x) {
            x.get_or_loads, x.loads, x.coalesced,
            x.breaker_opened, x.breaker_half_opened, x.breaker_closed,
            x.peer_invalidations, x.coherence_gaps,
-           x.reconnects, x.latency_p50_us, x.latency_p99_us,
+           x.reconnects, x.dataset_changes, x.latency_p50_us, x.latency_p99_us,
            x.fallback_entries, x.fallback_bytes, x.dirty_keys);
 }
 

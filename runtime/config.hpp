@@ -75,6 +75,12 @@ struct config {
   caf::timespan fallback_read_ttl = std::chrono::seconds(60);
   /// Bound of the dirty-key log; past it a recovery flushes the namespace.
   uint64_t dirty_max_keys = 100000;
+  /// How long a key written to Redis is remembered, so that it can be deleted
+  /// when Redis comes back with an older dataset (new `run_id` or replication
+  /// id: a restart from an older AOF/RDB, a promoted replica).
+  caf::timespan recent_write_window = std::chrono::minutes(5);
+  /// Bound of that log; past it such a change flushes the namespace.
+  uint64_t recent_write_max_keys = 100000;
 
   // -- breaker ------------------------------------------------------------
 
@@ -180,6 +186,11 @@ void config::for_each_field(F&& f) {
     "how long a value read from Redis stays in the fallback");
   f("dirty-max-keys", &config::dirty_max_keys,
     "dirty-key log bound; past it recovery flushes the namespace");
+  f("recent-write-window", &config::recent_write_window,
+    "how long written keys are remembered, to delete them when Redis comes "
+    "back with an older dataset (new run_id or replication id)");
+  f("recent-write-max-keys", &config::recent_write_max_keys,
+    "bound of that log; past it such a return flushes the namespace");
   f("breaker-failure-threshold", &config::breaker_failure_threshold,
     "consecutive failures that open the breaker");
   f("breaker-reset-timeout", &config::breaker_reset_timeout,

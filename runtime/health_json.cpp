@@ -31,6 +31,7 @@ nlohmann::json as_json(const stats_report& x) {
     {"replayed_tags", x.replayed_tags},
     {"peer_invalidations", x.peer_invalidations},
     {"coherence_gaps", x.coherence_gaps},
+    {"dataset_changes", x.dataset_changes},
     {"namespace_flushes", x.namespace_flushes},
     {"breaker_opened", x.breaker_opened},
     {"breaker_half_opened", x.breaker_half_opened},

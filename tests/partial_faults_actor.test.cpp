@@ -1,0 +1,265 @@
+// The cache actor against scripted connections in virtual time: replies held
+// back, connections lost mid-request, one slot of the pool down. Each case
+// steps through a race that a real Redis produces only by chance.
+
+#include <doctest/doctest.h>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <caf/all.hpp>
+#include <caf/scheduler/test_coordinator.hpp>
+
+#include "actors/cache.hpp"
+#include "messages/errc.hpp"
+#include "runtime/codec.hpp"
+#include "runtime/module.hpp"
+
+using namespace cafcache;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct virtual_time_config : caf::actor_system_config {
+  virtual_time_config() {
+    set("scheduler.policy", caf::atom("testing"));
+    set("logger.verbosity", caf::atom("quiet"));
+    add_module(*this, custom_options_);
+  }
+};
+
+/// What a scripted connection holds and how it behaves; the test changes it
+/// between steps.
+struct script {
+  std::map<std::string, std::string> data;
+  /// GET replies wait in `held` until the connection gets a tick.
+  bool hold_gets = false;
+  /// Every command fails as a lost connection would.
+  bool lost = false;
+  std::vector<std::pair<caf::typed_response_promise<resp_value>, resp_value>>
+    held;
+  std::vector<std::vector<std::string>> seen;
+};
+
+resp_value status_ok() {
+  resp_value out;
+  out.type = resp_value::kind::status;
+  out.str = "OK";
+  return out;
+}
+
+/// A stand-in for one Redis connection: GET, SET, UNLINK, PING on `s`.
+caf::behavior scripted_connection(caf::event_based_actor* self, script* s) {
+  return {
+    [=](cmd_atom, const std::vector<std::string>& argv)
+      -> caf::result<resp_value> {
+      s->seen.push_back(argv);
+      if (s->lost)
+        return make_error(errc::redis_unavailable, "connection to Redis lost");
+      resp_value out;
+      if (argv[0] == "GET") {
+        if (auto i = s->data.find(argv[1]); i != s->data.end()) {
+          out.type = resp_value::kind::string;
+          out.str = i->second;
+        }
+        if (s->hold_gets) {
+          auto rp = self->make_response_promise<resp_value>();
+          s->held.emplace_back(rp, out);
+          return rp;
+        }
+        return out;
+      }
+      if (argv[0] == "SET") {
+        s->data[argv[1]] = argv[2];
+        return status_ok();
+      }
+      if (argv[0] == "UNLINK") {
+        out.type = resp_value::kind::integer;
+        for (size_t i = 1; i < argv.size(); ++i)
+          out.integer += static_cast<int64_t>(s->data.erase(argv[i]));
+        return out;
+      }
+      if (argv[0] == "PING")
+        return status_ok();
+      out.type = resp_value::kind::error;
+      out.str = "ERR unknown command";
+      return out;
+    },
+    [=](tick_atom) {
+      for (auto& [rp, reply] : s->held)
+        rp.deliver(reply);
+      s->held.clear();
+    },
+  };
+}
+
+template <class T>
+struct answer_slot {
+  std::optional<caf::expected<T>> value;
+};
+
+struct fixture {
+  explicit fixture(uint32_t pool) : sys(cfg),
+      sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())) {
+    config c;
+    c.backend = "null";
+    c.coherence = false;
+    c.pool_size = pool;
+    c.key_prefix = "p:";
+    c.request_timeout = 500ms;
+    cache_handle = caf::actor_cast<cache_actor>(sys.spawn(cafcache::cache, c));
+    sched.run();
+    // Replace every slot of the pool by a scripted connection.
+    scripts.resize(pool);
+    for (uint32_t slot = 0; slot < pool; ++slot) {
+      conns.push_back(sys.spawn(scripted_connection, &scripts[slot]));
+      plug(slot, conns.back());
+    }
+    sched.run();
+  }
+
+  ~fixture() {
+    caf::anon_send_exit(cache_handle, caf::exit_reason::user_shutdown);
+    for (auto& conn : conns)
+      caf::anon_send_exit(conn, caf::exit_reason::kill);
+    sched.run();
+    sched.advance_time(2s);
+    sched.run();
+  }
+
+  /// The supervisor's report that `slot` is up on `conn` (or down).
+  void plug(uint32_t slot, caf::actor conn) {
+    auto err = conn ? caf::error{}
+                    : make_error(errc::redis_unavailable, "lost");
+    caf::anon_send(caf::actor_cast<caf::actor>(cache_handle), conn_atom::value,
+                   slot, conn, err, std::string{});
+  }
+
+  template <class T, class... Ts>
+  std::shared_ptr<answer_slot<T>> ask(Ts... xs) {
+    auto slot = std::make_shared<answer_slot<T>>();
+    auto handle = cache_handle;
+    sys.spawn([=](caf::event_based_actor* self) {
+      self->request(handle, caf::infinite, xs...)
+        .then([=](T& x) { slot->value = std::move(x); },
+              [=](caf::error& err) { slot->value = std::move(err); });
+    });
+    return slot;
+  }
+
+  template <class T>
+  T run(std::shared_ptr<answer_slot<T>> slot) {
+    sched.run();
+    REQUIRE(slot->value.has_value());
+    REQUIRE_MESSAGE(*slot->value, to_sentence(slot->value->error()));
+    return std::move(**slot->value);
+  }
+
+  write_result put(const std::string& key, const std::string& value) {
+    return run(ask<write_result>(put_atom::value, key,
+                                 pack<codec_kind::raw>(value), set_options{}));
+  }
+
+  get_result get(const std::string& key) {
+    return run(ask<get_result>(get_atom::value, key, request_options{}));
+  }
+
+  void route(breaker_state state) {
+    caf::anon_send(caf::actor_cast<cache_internal_actor>(cache_handle),
+                   route_atom::value, state);
+    sched.run();
+  }
+
+  /// The value stored for `key` in the script of `slot`, unwrapped.
+  std::string stored(uint32_t slot, const std::string& key) {
+    auto& data = scripts[slot].data;
+    auto i = data.find("p:" + key);
+    if (i == data.end())
+      return "<none>";
+    auto value = decode_envelope(i->second);
+    return value ? value->data : "<foreign>";
+  }
+
+  virtual_time_config cfg;
+  caf::actor_system sys;
+  caf::scheduler::test_coordinator& sched;
+  cache_actor cache_handle;
+  std::vector<script> scripts;
+  std::vector<caf::actor> conns;
+};
+
+std::string text(const get_result& r) {
+  return r.found ? r.value.data : "<miss>";
+}
+
+/// A key whose home slot in a pool of `n` is `slot`.
+std::string key_on(size_t slot, size_t n) {
+  for (int i = 0;; ++i) {
+    auto key = "key" + std::to_string(i);
+    if (key_router{n}.home(key) == slot)
+      return key;
+  }
+}
+
+} // namespace
+
+TEST_CASE("a late read reply never lands in the fallback over a newer "
+          "write that only the fallback took") {
+  fixture f{1};
+  REQUIRE(f.put("k", "v1").target == tier::redis);
+  // A read goes to Redis; its reply (v1) waits in the connection.
+  f.scripts[0].hold_gets = true;
+  auto early = f.ask<get_result>(get_atom::value, std::string{"k"},
+                                 request_options{});
+  f.sched.run();
+  REQUIRE(f.scripts[0].held.size() == 1);
+  // The route changes, and a newer write is acknowledged by the fallback.
+  f.route(breaker_state::open);
+  CHECK(f.put("k", "v2").target == tier::fallback);
+  // Now the old reply arrives.
+  caf::anon_send(f.conns[0], tick_atom::value);
+  f.sched.run();
+  REQUIRE(early->value.has_value());
+  CHECK(text(**early->value) == "v1");
+  // The fallback still answers with the acknowledged write.
+  auto later = f.get("k");
+  CHECK(later.source == tier::fallback);
+  CHECK(text(later) == "v2");
+}
+
+TEST_CASE("a write whose connection slot is down goes to Redis over another "
+          "slot, not to the fallback") {
+  fixture f{2};
+  auto key = key_on(0, 2);
+  REQUIRE(f.put(key, "v1").target == tier::redis);
+  CHECK(f.stored(0, key) == "v1");
+  // Slot 0 is reported down; slot 1 is up.
+  f.plug(0, caf::actor{});
+  f.sched.run();
+  CHECK(f.put(key, "v2").target == tier::redis);
+  CHECK(f.stored(1, key) == "v2");
+  auto inval = f.run(f.ask<write_result>(delete_atom::value, key,
+                                         request_options{}));
+  CHECK(inval.target == tier::redis);
+  CHECK(f.stored(1, key) == "<none>");
+}
+
+TEST_CASE("a write whose connection is lost in flight is sent again over a "
+          "live one before it is answered") {
+  fixture f{2};
+  auto key = key_on(0, 2);
+  // Slot 0 fails every command as a dropped connection does, before the
+  // supervisor reports it.
+  f.scripts[0].lost = true;
+  auto w = f.put(key, "v1");
+  CHECK(w.target == tier::redis);
+  CHECK(f.stored(1, key) == "v1");
+  // The read after it goes to the live slot too, and finds the write.
+  auto r = f.get(key);
+  CHECK(r.source == tier::redis);
+  CHECK(text(r) == "v1");
+  CHECK_FALSE(r.stale);
+}
