@@ -364,3 +364,30 @@ TEST_CASE("invalidate on node B, then kill Redis: node A's fallback does not "
   CHECK(control.status == 0);
   CHECK(control.out == "kept");
 }
+
+TEST_CASE("the cli takes the durations the README shows: ms, s, m, min, h") {
+  redis_process redis;
+  node_process node{CAFCACHE_NODE, redis_args(redis)};
+  auto pttl_after_set = [&](const std::string& ttl) -> int64_t {
+    auto set = cli(node.address(), {"set", "d", "v", "--ttl=" + ttl});
+    REQUIRE_MESSAGE(set.status == 0, "--ttl=" << ttl << ": " << set.err);
+    return redis.command({"PTTL", "nodes:d"}).integer;
+  };
+  auto within = [](int64_t pttl, int64_t expected_ms) {
+    // Redis counts down from the moment of the SET.
+    return pttl > expected_ms - 5000 && pttl <= expected_ms;
+  };
+  CHECK(within(pttl_after_set("10m"), 600'000));
+  CHECK(within(pttl_after_set("10min"), 600'000));
+  CHECK(within(pttl_after_set("30s"), 30'000));
+  CHECK(within(pttl_after_set("1h"), 3'600'000));
+  CHECK(within(pttl_after_set("90000ms"), 90'000));
+  CHECK(cli(node.address(), {"--timeout=1m", "get", "d"}).status == 0);
+  for (auto bad : {"10", "10x", "m", "-5s", "0s"}) {
+    auto refused = cli(node.address(), {"set", "d", "v",
+                                        std::string{"--ttl="} + bad});
+    CHECK_MESSAGE(refused.status == 64, bad);
+    CHECK(refused.err.find("--ttl needs a positive duration")
+          != std::string::npos);
+  }
+}
