@@ -1,8 +1,33 @@
 #include "actors/redis_connection.hpp"
 
+#include <fmt/format.h>
+
 #include "messages/errc.hpp"
 
 namespace cafcache {
+
+std::string redis_info::identity() const {
+  if (run_id.empty() || master_replid.empty())
+    return {};
+  return fmt::format("{}/{}", run_id, master_replid);
+}
+
+std::string info_field(std::string_view info, std::string_view key) {
+  size_t pos = 0;
+  while (pos < info.size()) {
+    auto end = info.find('\n', pos);
+    if (end == std::string_view::npos)
+      end = info.size();
+    auto line = info.substr(pos, end - pos);
+    if (!line.empty() && line.back() == '\r')
+      line.remove_suffix(1);
+    if (line.size() > key.size() && line[key.size()] == ':'
+        && line.compare(0, key.size(), key) == 0)
+      return std::string{line.substr(key.size() + 1)};
+    pos = end + 1;
+  }
+  return {};
+}
 
 namespace {
 
@@ -20,7 +45,8 @@ void redis_connection_state::init(caf::io::connection_handle hdl,
                                   caf::actor supervisor, uint32_t slot,
                                   uint64_t attempt,
                                   const redis_endpoint& endpoint,
-                                  uint32_t max_pending) {
+                                  uint32_t max_pending,
+                                  caf::timespan handshake_timeout) {
   hdl_ = hdl;
   supervisor_ = std::move(supervisor);
   slot_ = slot;
@@ -31,21 +57,29 @@ void redis_connection_state::init(caf::io::connection_handle hdl,
   self_->configure_read(hdl_, caf::io::receive_policy::at_most(64 * 1024));
   if (!endpoint.password.empty()) {
     if (endpoint.user.empty())
-      write({"AUTH", endpoint.password});
+      write(handshake_step::setup, {"AUTH", endpoint.password});
     else
-      write({"AUTH", endpoint.user, endpoint.password});
-    ++handshake_left_;
+      write(handshake_step::setup, {"AUTH", endpoint.user, endpoint.password});
   }
-  if (endpoint.db != 0) {
-    write({"SELECT", std::to_string(endpoint.db)});
-    ++handshake_left_;
-  }
-  if (handshake_left_ == 0) {
+  if (endpoint.db != 0)
+    write(handshake_step::setup, {"SELECT", std::to_string(endpoint.db)});
+  if (handshake_.empty()) {
     // PING proves that the peer speaks RESP before anyone relies on it.
-    write({"PING"});
-    ++handshake_left_;
+    write(handshake_step::setup, {"PING"});
   }
+  // Which dataset this is: a restarted Redis or a promoted replica shows a
+  // new identity, and the cache learns that writes may have been lost.
+  write(handshake_step::info_server, {"INFO", "server"});
+  write(handshake_step::info_replication, {"INFO", "replication"});
   self_->flush(hdl_);
+  // A peer that accepts TCP and never answers (a proxy whose backend is
+  // down) would otherwise hold this socket for as long as the supervisor
+  // lives. The timeout counts from here, not from the supervisor's start of
+  // the attempt: a deadline the TCP connect used up would close the broker
+  // right after it started, and a broker closed before its socket's first
+  // events were handled leaves the descriptor open (CAF 0.17.6, measured in
+  // tests/connection.test.cpp).
+  self_->delayed_send(self_, handshake_timeout, tick_atom::value);
 }
 
 redis_connection_state::promise_type
@@ -88,10 +122,11 @@ void redis_connection_state::on_data(const std::vector<char>& buf) {
         return;
       case resp_reader::status::protocol_error:
         on_closed(make_error(errc::redis_unavailable,
-                             "protocol error: " + reader_.error_text()));
+                             fmt::format("protocol error: {}",
+                                         reader_.error_text())));
         return;
       case resp_reader::status::reply:
-        if (handshake_left_ > 0) {
+        if (!handshake_.empty()) {
           on_handshake_reply(reply);
         } else if (subscriber_ && is_pubsub_message(reply)) {
           self_->send(subscriber_, push_atom::value,
@@ -108,23 +143,51 @@ void redis_connection_state::on_data(const std::vector<char>& buf) {
 }
 
 void redis_connection_state::on_handshake_reply(const resp_value& reply) {
-  --handshake_left_;
+  auto step = handshake_.front();
+  handshake_.pop_front();
   auto self_handle = caf::actor_cast<caf::actor>(self_);
-  if (reply.is_error()) {
-    auto code = reply.str.compare(0, 8, "WRONGPAS") == 0
-                    || reply.str.compare(0, 6, "NOAUTH") == 0
-                    || reply.str.find("AUTH") != std::string::npos
-                  ? errc::auth_failed
-                  : errc::bad_config;
-    auto err = make_error(code, reply.str);
-    self_->send(supervisor_, hello_atom::value, slot_, attempt_, self_handle,
-                err);
-    on_closed(err);
-    return;
+  // A server that refuses INFO (renamed command, ACL) still serves the cache;
+  // only its identity stays unknown.
+  auto info = reply.type == resp_value::kind::string
+                ? std::string_view{reply.str}
+                : std::string_view{};
+  switch (step) {
+    case handshake_step::setup:
+      if (reply.is_error()) {
+        auto code = reply.str.compare(0, 8, "WRONGPAS") == 0
+                        || reply.str.compare(0, 6, "NOAUTH") == 0
+                        || reply.str.find("AUTH") != std::string::npos
+                      ? errc::auth_failed
+                      : errc::bad_config;
+        auto err = make_error(code, reply.str);
+        self_->send(supervisor_, hello_atom::value, slot_, attempt_,
+                    self_handle, err, std::string{});
+        on_closed(err);
+        return;
+      }
+      break;
+    case handshake_step::info_server:
+      info_.run_id = info_field(info, "run_id");
+      break;
+    case handshake_step::info_replication:
+      info_.role = info_field(info, "role");
+      info_.master_replid = info_field(info, "master_replid");
+      break;
   }
-  if (handshake_left_ == 0)
+  if (handshake_.empty())
     self_->send(supervisor_, hello_atom::value, slot_, attempt_, self_handle,
-                caf::error{});
+                caf::error{}, info_.identity());
+}
+
+void redis_connection_state::on_handshake_deadline() {
+  if (handshake_.empty())
+    return;
+  auto err = make_error(errc::redis_unavailable,
+                        "Redis accepted the connection but did not answer "
+                        "within cafcache.connect-timeout");
+  self_->send(supervisor_, hello_atom::value, slot_, attempt_,
+              caf::actor_cast<caf::actor>(self_), err, std::string{});
+  on_closed(std::move(err));
 }
 
 void redis_connection_state::on_closed(caf::error reason) {
@@ -149,13 +212,19 @@ void redis_connection_state::write(const std::vector<std::string>& argv) {
   buf.insert(buf.end(), scratch_.begin(), scratch_.end());
 }
 
+void redis_connection_state::write(handshake_step step,
+                                   const std::vector<std::string>& argv) {
+  write(argv);
+  handshake_.push_back(step);
+}
+
 caf::behavior
 redis_connection(caf::io::stateful_broker<redis_connection_state>* self,
                  caf::io::connection_handle hdl, caf::actor supervisor,
                  uint32_t slot, uint64_t attempt, redis_endpoint endpoint,
-                 uint32_t max_pending) {
+                 uint32_t max_pending, caf::timespan handshake_timeout) {
   self->state.init(hdl, std::move(supervisor), slot, attempt, endpoint,
-                   max_pending);
+                   max_pending, handshake_timeout);
   // The supervisor went away (it is monitored in init). CAF 0.17 hands down
   // messages to this handler only, never to the behavior below: without it
   // a connection that finished connecting after its supervisor quit stayed
@@ -168,6 +237,7 @@ redis_connection(caf::io::stateful_broker<redis_connection_state>* self,
       return self->state.on_command(argv);
     },
     [=](metrics_atom) { return self->state.take_batch_sizes(); },
+    [=](tick_atom) { self->state.on_handshake_deadline(); },
     [=](push_atom, caf::actor& subscriber) {
       self->state.on_subscriber(std::move(subscriber));
     },

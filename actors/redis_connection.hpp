@@ -3,8 +3,10 @@
 #include <cstdint>
 #include <deque>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include <caf/timespan.hpp>
 #include <caf/io/broker.hpp>
 #include <caf/typed_response_promise.hpp>
 
@@ -14,6 +16,25 @@
 #include "runtime/resp.hpp"
 
 namespace cafcache {
+
+/// What the handshake's INFO replies say about the Redis behind a connection.
+struct redis_info {
+  /// INFO server: this redis-server process; a restart draws a new one.
+  std::string run_id;
+  /// INFO replication: "master" or "slave".
+  std::string role;
+  /// INFO replication: the replication ID of the dataset this server holds
+  /// (on a replica, its master's).
+  std::string master_replid;
+
+  /// Returns "run_id/master_replid", or an empty string unless both were
+  /// read.
+  std::string identity() const;
+};
+
+/// Returns the value of the `key:value` line of an INFO reply, or an empty
+/// string when `info` has no such line.
+std::string info_field(std::string_view info, std::string_view key);
 
 /// State of a Redis connection actor: one TCP connection, owned by a CAF io
 /// broker. Commands are RESP-encoded into the broker's write buffer as they
@@ -45,11 +66,15 @@ public:
     // Nothing to do.
   }
 
-  /// Starts the handshake (AUTH, SELECT) and reports its outcome to
-  /// `supervisor` as `(hello_atom, slot, attempt, handle, error)`.
+  /// Starts the handshake (AUTH, SELECT or PING, then INFO server and INFO
+  /// replication) and reports its outcome to `supervisor` as `(hello_atom,
+  /// slot, attempt, handle, error, identity)`, `identity` being
+  /// `redis_info::identity()`. A handshake still unanswered after
+  /// `handshake_timeout` fails with `errc::redis_unavailable` and closes the
+  /// socket.
   void init(caf::io::connection_handle hdl, caf::actor supervisor,
             uint32_t slot, uint64_t attempt, const redis_endpoint& endpoint,
-            uint32_t max_pending);
+            uint32_t max_pending, caf::timespan handshake_timeout);
 
   // -- callbacks for the behavior -------------------------------------------
 
@@ -64,7 +89,10 @@ public:
   /// Parses received bytes and answers the oldest pending requests.
   void on_data(const std::vector<char>& buf);
 
-  /// Fails everything pending and terminates.
+  /// Timer: the handshake had until now to finish.
+  void on_handshake_deadline();
+
+  /// Fails everything pending, closes the socket and terminates.
   void on_closed(caf::error reason);
 
   /// The batch sizes counted since the last call.
@@ -74,7 +102,13 @@ public:
   static inline const char* name = "cafcache.redis_connection";
 
 private:
+  /// What a handshake reply answers.
+  enum class handshake_step : uint8_t { setup, info_server, info_replication };
+
   void write(const std::vector<std::string>& argv);
+
+  /// Writes one handshake command.
+  void write(handshake_step step, const std::vector<std::string>& argv);
 
   void on_handshake_reply(const resp_value& reply);
 
@@ -90,7 +124,9 @@ private:
   uint32_t max_pending_ = 0;
   resp_reader reader_;
   std::string scratch_;
-  size_t handshake_left_ = 0;
+  /// The handshake replies still to come, in order.
+  std::deque<handshake_step> handshake_;
+  redis_info info_;
   std::deque<promise_type> pending_;
   /// Commands written since CAF last took the write buffer to the socket.
   uint32_t batch_ = 0;
@@ -106,6 +142,6 @@ caf::behavior
 redis_connection(caf::io::stateful_broker<redis_connection_state>* self,
                  caf::io::connection_handle hdl, caf::actor supervisor,
                  uint32_t slot, uint64_t attempt, redis_endpoint endpoint,
-                 uint32_t max_pending);
+                 uint32_t max_pending, caf::timespan handshake_timeout);
 
 } // namespace cafcache

@@ -3,6 +3,7 @@
 #include <random>
 
 #include <caf/io/middleman.hpp>
+#include <fmt/format.h>
 
 #include "actors/null_connection.hpp"
 #include "actors/redis_connection.hpp"
@@ -16,16 +17,16 @@ namespace {
 /// actor, which reports the handshake to the supervisor itself.
 void connector(caf::event_based_actor* self, caf::actor supervisor,
                uint32_t slot, uint64_t attempt, redis_endpoint endpoint,
-               uint32_t max_pending) {
+               uint32_t max_pending, caf::timespan handshake_timeout) {
   auto& mm = self->system().middleman();
   auto conn = mm.spawn_client(redis_connection, endpoint.host, endpoint.port,
                               supervisor, slot, attempt, endpoint,
-                              max_pending);
+                              max_pending, handshake_timeout);
   if (!conn)
     self->send(supervisor, connect_atom::value, slot, attempt,
                make_error(errc::redis_unavailable,
-                          "cannot connect to " + endpoint.host + ":"
-                            + std::to_string(endpoint.port)));
+                          fmt::format("cannot connect to {}:{}", endpoint.host,
+                                      endpoint.port)));
 }
 
 } // namespace
@@ -34,6 +35,11 @@ void supervisor_state::init(const config& cfg, cache_internal_actor cache,
                             breaker_actor breaker) {
   cfg_ = cfg;
   endpoint_ = cfg.endpoint();
+  redis_redacted_ = redacted(endpoint_);
+  auto level = log_level::info;
+  parse_log_level(cfg.log_level, level);
+  log_ = logger{level};
+  failed_lines_ = log_throttle{cfg.log_burst};
   cache_ = std::move(cache);
   breaker_ = std::move(breaker);
   // With coherence, one more slot carries the subscription to the other
@@ -60,7 +66,7 @@ void supervisor_state::connect(uint32_t slot) {
     if (!null_store_)
       null_store_ = std::make_shared<null_store>();
     on_hello(slot, s.attempt, self_->spawn(null_connection, null_store_),
-             caf::error{});
+             caf::error{}, std::string{});
     return;
   }
   if (cfg_.backend == "memory") {
@@ -74,52 +80,60 @@ void supervisor_state::connect(uint32_t slot) {
     self_->send(breaker_, conn_atom::value, false);
     return;
   }
+  // The connection gives its handshake the same time and closes its socket
+  // when that passes: the attempt is given up here, but only the connection
+  // can close what it holds.
   self_->spawn<caf::detached>(connector, caf::actor_cast<caf::actor>(self_),
-                              slot, s.attempt, endpoint_, cfg_.max_pending);
+                              slot, s.attempt, endpoint_, cfg_.max_pending,
+                              cfg_.connect_timeout);
   self_->delayed_send(self_, cfg_.connect_timeout, tick_atom::value, slot,
                       s.attempt);
 }
 
+bool supervisor_state::pending(uint32_t slot, uint64_t attempt) const {
+  return slot < slots_.size() && attempt == slots_[slot].attempt
+         && slots_[slot].connecting;
+}
+
 void supervisor_state::on_hello(uint32_t slot, uint64_t attempt,
-                                caf::actor conn, caf::error err) {
-  if (slot >= slots_.size() || attempt != slots_[slot].attempt
-      || !slots_[slot].connecting) {
-    // An attempt we already gave up on finished after all.
-    self_->send_exit(conn, caf::exit_reason::kill);
+                                caf::actor conn, caf::error err,
+                                std::string identity) {
+  if (!pending(slot, attempt)) {
+    // An attempt we already gave up on finished after all. A failed one has
+    // closed itself; a successful one holds a socket nobody will use, and
+    // the broker's cleanup closes it (its handshake is over, so the socket
+    // is in the event loop: see redis_connection_state::init).
+    if (!err)
+      self_->send_exit(conn, caf::exit_reason::kill);
+    return;
+  }
+  if (err) {
+    attempt_failed(slot, std::move(err));
     return;
   }
   auto& s = slots_[slot];
   s.connecting = false;
-  if (err) {
-    failed(slot, std::move(err));
-    return;
-  }
   s.conn = conn;
+  s.failures = 0;
   s.delays->reset();
   self_->link_to(conn);
   self_->send(cache_, conn_atom::value, slot, conn, caf::error{},
-              std::string{});
+              std::move(identity));
   if (slot < cfg_.pool_size)
     self_->send(breaker_, conn_atom::value, true);
 }
 
 void supervisor_state::on_connect_failed(uint32_t slot, uint64_t attempt,
                                          caf::error err) {
-  if (slot >= slots_.size() || attempt != slots_[slot].attempt
-      || !slots_[slot].connecting)
-    return;
-  slots_[slot].connecting = false;
-  failed(slot, std::move(err));
+  if (pending(slot, attempt))
+    attempt_failed(slot, std::move(err));
 }
 
 void supervisor_state::on_attempt_timeout(uint32_t slot, uint64_t attempt) {
-  if (slot >= slots_.size() || attempt != slots_[slot].attempt
-      || !slots_[slot].connecting)
-    return;
-  slots_[slot].connecting = false;
-  failed(slot, make_error(errc::redis_unavailable,
-                          "connecting to Redis took longer than "
-                          "cafcache.connect-timeout"));
+  if (pending(slot, attempt))
+    attempt_failed(slot, make_error(errc::redis_unavailable,
+                                    "connecting to Redis took longer than "
+                                    "cafcache.connect-timeout"));
 }
 
 void supervisor_state::on_exit(const caf::exit_msg& msg) {
@@ -148,13 +162,39 @@ void supervisor_state::on_batch_sizes(const bucket_histogram& counts) {
   self_->send(cache_, metrics_atom::value, counts);
 }
 
-void supervisor_state::failed(uint32_t slot, caf::error err) {
+void supervisor_state::attempt_failed(uint32_t slot, caf::error err) {
+  auto& s = slots_[slot];
+  s.connecting = false;
+  ++s.failures;
+  auto delay = failed(slot, err);
+  // The backoff spaces each slot's lines; the throttle bounds a large pool.
+  uint64_t held = 0;
+  if (!log_.enabled(log_level::warn)
+      || !failed_lines_.admit(self_->clock().now(), held))
+    return;
+  auto sentence = to_sentence(err);
+  auto slot_name = fmt::to_string(slot);
+  auto failures = fmt::to_string(s.failures);
+  auto retry_in = fmt::format("{}ms", delay.count());
+  auto suppressed = held > 0 ? fmt::to_string(held) : std::string{};
+  log_.write(log_level::warn, "connect_failed",
+             {{"slot", slot_name},
+              {"redis", redis_redacted_},
+              {"error", sentence},
+              {"failures", failures},
+              {"retry_in", retry_in},
+              {"suppressed", suppressed}});
+}
+
+std::chrono::milliseconds supervisor_state::failed(uint32_t slot,
+                                                   const caf::error& err) {
   self_->send(cache_, conn_atom::value, slot, caf::actor{}, err,
               std::string{});
   if (slot < cfg_.pool_size)
     self_->send(breaker_, conn_atom::value, false);
   auto delay = slots_[slot].delays->next();
   self_->delayed_send(self_, delay, connect_atom::value, slot);
+  return delay;
 }
 
 caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self,
@@ -163,8 +203,9 @@ caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self,
   self->state.init(cfg, std::move(cache), std::move(breaker));
   return {
     [=](hello_atom, uint32_t slot, uint64_t attempt, caf::actor& conn,
-        caf::error& err) {
-      self->state.on_hello(slot, attempt, std::move(conn), std::move(err));
+        caf::error& err, std::string& identity) {
+      self->state.on_hello(slot, attempt, std::move(conn), std::move(err),
+                           std::move(identity));
     },
     [=](connect_atom, uint32_t slot, uint64_t attempt, caf::error& err) {
       self->state.on_connect_failed(slot, attempt, std::move(err));

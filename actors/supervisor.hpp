@@ -1,8 +1,10 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include <caf/event_based_actor.hpp>
@@ -12,6 +14,8 @@
 #include "messages/interfaces.hpp"
 #include "runtime/backoff.hpp"
 #include "runtime/config.hpp"
+#include "runtime/log.hpp"
+#include "runtime/log_throttle.hpp"
 
 namespace cafcache {
 
@@ -20,10 +24,13 @@ namespace cafcache {
 /// Each slot connects through a short-lived detached actor, because CAF's
 /// `spawn_client` blocks for the TCP connect and a scheduler thread must never
 /// wait on the network. A slot whose attempt does not report within
-/// `connect-timeout` counts as failed. Connections are linked to the
-/// supervisor: when one dies (Redis gone, protocol error) the slot is reported
-/// down to the cache and the breaker and reconnected after an exponential
-/// backoff with jitter. Late reports of abandoned attempts are killed.
+/// `connect-timeout` counts as failed; the connection actor gives its
+/// handshake the same time and closes its socket when it is not answered.
+/// Every failed attempt is logged (`connect_failed`, at most `log-burst`
+/// lines a second). Connections are linked to the supervisor: when one dies
+/// (Redis gone, protocol error) the slot is reported down to the cache and
+/// the breaker and reconnected after an exponential backoff with jitter. A
+/// late success of an abandoned attempt is stopped, which closes its socket.
 class supervisor_state {
 public:
   // -- constructors ---------------------------------------------------------
@@ -39,9 +46,10 @@ public:
 
   // -- callbacks for the behavior -------------------------------------------
 
-  /// A connection finished its handshake (`err` empty) or refused it.
+  /// A connection finished its handshake (`err` empty) or refused it;
+  /// `identity` names the dataset it reached (see `redis_info`).
   void on_hello(uint32_t slot, uint64_t attempt, caf::actor conn,
-                caf::error err);
+                caf::error err, std::string identity);
 
   /// The TCP connect of an attempt failed.
   void on_connect_failed(uint32_t slot, uint64_t attempt, caf::error err);
@@ -66,16 +74,30 @@ private:
     caf::actor conn;
     uint64_t attempt = 0;
     bool connecting = false;
+    /// Attempts failed since the last success.
+    uint32_t failures = 0;
     std::optional<backoff> delays;
   };
 
   void connect(uint32_t slot);
 
-  void failed(uint32_t slot, caf::error err);
+  /// True while `attempt` is the one slot waits for.
+  bool pending(uint32_t slot, uint64_t attempt) const;
+
+  /// The current attempt of slot failed: logs it, then `failed`.
+  void attempt_failed(uint32_t slot, caf::error err);
+
+  /// Reports slot down and schedules its next attempt; returns the delay.
+  std::chrono::milliseconds failed(uint32_t slot, const caf::error& err);
 
   caf::stateful_actor<supervisor_state>* self_;
   config cfg_;
   redis_endpoint endpoint_;
+  /// The endpoint as logs show it, without the password.
+  std::string redis_redacted_;
+  logger log_;
+  /// Bounds the `connect_failed` lines of all slots together.
+  log_throttle failed_lines_;
   cache_internal_actor cache_;
   breaker_actor breaker_;
   std::vector<slot_state> slots_;
