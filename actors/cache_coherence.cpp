@@ -21,6 +21,8 @@ void cache_state::publish(const caf::actor& conn, coherence::scope what,
 }
 
 void cache_state::on_subscriber(caf::actor conn) {
+  if (subscriber_ && subscriber_ != conn)
+    caf::anon_send(subscriber_, release_atom::value);
   subscriber_ = conn;
   if (!conn) {
     subscriber_reported_ = true;

@@ -36,10 +36,15 @@ health_report cache_state::current_health() const {
   // Healthy means every request can take the Redis path: all connections up,
   // breaker closed, nothing waiting for replay.
   auto all_up = router_.up_count() == router_.size();
-  report.healthy = all_up && route_ == breaker_state::closed && !needs_replay_;
+  // Without the subscription, other nodes' writes no longer reach this
+  // node's fallback: that is not healthy either.
+  report.healthy = all_up && route_ == breaker_state::closed && !needs_replay_
+                   && (!coherent_mode() || subscribed_);
   report.redis = redis_redacted_;
   auto& last = conn_error_ ? conn_error_ : last_refusal_;
-  report.last_error = last ? to_sentence(last) : std::string{};
+  report.last_error = !last ? std::string{}
+                      : is(last, errc::redis_unavailable) ? detail_of(last)
+                                                          : to_sentence(last);
   if (cfg_.backend == "memory") {
     // No Redis by design: the configured tier answers every request.
     report.healthy = true;

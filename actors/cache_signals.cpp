@@ -52,11 +52,15 @@ void cache_state::on_connection(uint32_t slot, caf::actor conn,
     return;
   auto slot_name = std::to_string(slot);
   if (conns_[slot] && !conn) {
-    auto sentence = err ? to_sentence(err) : std::string{};
+    auto sentence = err ? detail_of(err) : std::string{};
     log_.write(log_level::warn, "connection_lost",
                {{"slot", slot_name}, {"redis", redis_redacted_},
                 {"error", sentence}});
   }
+  // A lost connection answers what this actor still sent it until released;
+  // from here on nothing more goes there.
+  if (conns_[slot] && conns_[slot] != conn)
+    caf::anon_send(conns_[slot], release_atom::value);
   conns_[slot] = conn;
   router_.set_up(slot, conn != nullptr);
   if (conn && !identity.empty())
@@ -84,7 +88,7 @@ void cache_state::on_dataset(const std::string& identity) {
     return;
   auto previous = std::move(dataset_);
   dataset_ = identity;
-  if (previous.empty())
+  if (previous.empty() || !recent_.enabled())
     return;
   // Redis restarted or another node took over: it may have lost the last
   // writes it acknowledged. Whatever was written recently goes to the dirty

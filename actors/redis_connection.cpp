@@ -85,6 +85,10 @@ void redis_connection_state::init(caf::io::connection_handle hdl,
 redis_connection_state::promise_type
 redis_connection_state::on_command(const std::vector<std::string>& argv) {
   auto rp = self_->make_response_promise<resp_value>();
+  if (lost_) {
+    rp.deliver(lost_);
+    return rp;
+  }
   if (pending_.size() >= max_pending_) {
     rp.deliver(make_error(errc::overloaded));
     return rp;
@@ -121,9 +125,9 @@ void redis_connection_state::on_data(const std::vector<char>& buf) {
       case resp_reader::status::need_more:
         return;
       case resp_reader::status::protocol_error:
-        on_closed(make_error(errc::redis_unavailable,
-                             fmt::format("protocol error: {}",
-                                         reader_.error_text())));
+        on_lost(make_error(errc::redis_unavailable,
+                           fmt::format("protocol error: {}",
+                                       reader_.error_text())));
         return;
       case resp_reader::status::reply:
         if (!handshake_.empty()) {
@@ -190,6 +194,25 @@ void redis_connection_state::on_handshake_deadline() {
   on_closed(std::move(err));
 }
 
+void redis_connection_state::on_lost(caf::error reason) {
+  if (lost_)
+    return;
+  if (!handshake_.empty()) {
+    on_closed(std::move(reason));
+    return;
+  }
+  lost_ = reason;
+  for (auto& rp : pending_)
+    rp.deliver(reason);
+  pending_.clear();
+  self_->close_all();
+  self_->send(supervisor_, lost_atom::value, slot_, attempt_, reason);
+}
+
+void redis_connection_state::on_released() {
+  on_closed(lost_ ? lost_ : make_error(errc::shutting_down));
+}
+
 void redis_connection_state::on_closed(caf::error reason) {
   for (auto& rp : pending_)
     rp.deliver(reason);
@@ -243,9 +266,10 @@ redis_connection(caf::io::stateful_broker<redis_connection_state>* self,
     },
     [=](const caf::io::new_data_msg& msg) { self->state.on_data(msg.buf); },
     [=](const caf::io::connection_closed_msg&) {
-      self->state.on_closed(
+      self->state.on_lost(
         make_error(errc::redis_unavailable, "connection to Redis lost"));
     },
+    [=](release_atom) { self->state.on_released(); },
   };
 }
 

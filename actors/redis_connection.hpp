@@ -95,6 +95,16 @@ public:
   /// Fails everything pending, closes the socket and terminates.
   void on_closed(caf::error reason);
 
+  /// The socket is gone after the handshake: fails everything pending,
+  /// tells the supervisor and, until the cache releases it, fails every
+  /// command at once. (CAF 0.17 may drop a request that reaches a broker
+  /// that has quit, without an answer: a lingering connection answers
+  /// them, so the cache can send them again elsewhere.)
+  void on_lost(caf::error reason);
+
+  /// The cache sends nothing more: terminates.
+  void on_released();
+
   /// The batch sizes counted since the last call.
   bucket_histogram take_batch_sizes();
 
@@ -134,6 +144,8 @@ private:
   /// Receives `(push_atom, channel, payload)` for every message published on
   /// a subscribed channel.
   caf::actor subscriber_;
+  /// The socket is gone; commands fail at once with this error.
+  caf::error lost_;
 };
 
 /// Spawnable behavior of the connection actor (see

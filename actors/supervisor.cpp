@@ -119,8 +119,16 @@ void supervisor_state::on_hello(uint32_t slot, uint64_t attempt,
   self_->link_to(conn);
   self_->send(cache_, conn_atom::value, slot, conn, caf::error{},
               std::move(identity));
-  if (slot < cfg_.pool_size)
+  if (slot < cfg_.pool_size && pool_up() == 1)
     self_->send(breaker_, conn_atom::value, true);
+}
+
+size_t supervisor_state::pool_up() const {
+  size_t n = 0;
+  for (uint32_t i = 0; i < cfg_.pool_size && i < slots_.size(); ++i)
+    if (slots_[i].conn)
+      ++n;
+  return n;
 }
 
 void supervisor_state::on_connect_failed(uint32_t slot, uint64_t attempt,
@@ -134,6 +142,18 @@ void supervisor_state::on_attempt_timeout(uint32_t slot, uint64_t attempt) {
     attempt_failed(slot, make_error(errc::redis_unavailable,
                                     "connecting to Redis took longer than "
                                     "cafcache.connect-timeout"));
+}
+
+void supervisor_state::on_lost(uint32_t slot, uint64_t attempt,
+                               caf::error err) {
+  if (slot >= slots_.size() || slots_[slot].attempt != attempt
+      || !slots_[slot].conn)
+    return;
+  auto& s = slots_[slot];
+  // It lingers until the cache releases it; its exit is no news then.
+  self_->unlink_from(s.conn);
+  s.conn = nullptr;
+  failed(slot, std::move(err));
 }
 
 void supervisor_state::on_exit(const caf::exit_msg& msg) {
@@ -190,7 +210,9 @@ std::chrono::milliseconds supervisor_state::failed(uint32_t slot,
                                                    const caf::error& err) {
   self_->send(cache_, conn_atom::value, slot, caf::actor{}, err,
               std::string{});
-  if (slot < cfg_.pool_size)
+  // The breaker hears of Redis being gone, not of one connection: while
+  // another is up, the cache routes the lost one's keys there.
+  if (slot < cfg_.pool_size && pool_up() == 0)
     self_->send(breaker_, conn_atom::value, false);
   auto delay = slots_[slot].delays->next();
   self_->delayed_send(self_, delay, connect_atom::value, slot);
@@ -214,6 +236,9 @@ caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self,
       self->state.on_attempt_timeout(slot, attempt);
     },
     [=](connect_atom, uint32_t slot) { self->state.on_retry(slot); },
+    [=](lost_atom, uint32_t slot, uint64_t attempt, caf::error& err) {
+      self->state.on_lost(slot, attempt, std::move(err));
+    },
     [=](metrics_atom, const bucket_histogram& counts) {
       self->state.on_batch_sizes(counts);
     },

@@ -63,6 +63,10 @@ public:
   /// Time to try slot again.
   void on_retry(uint32_t slot);
 
+  /// The connection of `slot` lost its socket (it lingers until the cache
+  /// releases it).
+  void on_lost(uint32_t slot, uint64_t attempt, caf::error err);
+
   /// A closing connection's batch sizes: passed on to the cache.
   void on_batch_sizes(const bucket_histogram& counts);
 
@@ -80,6 +84,9 @@ private:
   };
 
   void connect(uint32_t slot);
+
+  /// Connections of the pool (not the subscriber) that are up.
+  size_t pool_up() const;
 
   /// True while `attempt` is the one slot waits for.
   bool pending(uint32_t slot, uint64_t attempt) const;

@@ -65,5 +65,9 @@ using clear_atom = caf::atom_constant<caf::atom("clear")>;
 /// Supervisor -> itself: start the next connection attempt.
 using connect_atom = caf::atom_constant<caf::atom("connect")>;
 using metrics_atom = caf::atom_constant<caf::atom("metrics")>;
+/// Connection to supervisor: my socket is gone (I linger until released).
+using lost_atom = caf::atom_constant<caf::atom("lost")>;
+/// Cache to a lost connection: nothing more will be sent to you; quit.
+using release_atom = caf::atom_constant<caf::atom("release")>;
 
 } // namespace cafcache

@@ -91,4 +91,11 @@ std::string to_sentence(const caf::error& err) {
   return caf::to_string(err);
 }
 
+std::string detail_of(const caf::error& err) {
+  if (err && err.category() == errc_category
+      && err.context().match_elements<std::string>())
+    return err.context().get_as<std::string>(0);
+  return to_sentence(err);
+}
+
 } // namespace cafcache

@@ -66,4 +66,9 @@ bool is(const caf::error& err, errc x);
 /// detail, CAF's own errors with CAF's rendering.
 std::string to_sentence(const caf::error& err);
 
+/// What happened, without what it means for a request: the detail sentence
+/// of `err`, or `to_sentence(err)` when it has none. For log lines and
+/// health, where "the fallback could not answer instead" would be untrue.
+std::string detail_of(const caf::error& err);
+
 } // namespace cafcache

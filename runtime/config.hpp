@@ -77,7 +77,8 @@ struct config {
   uint64_t dirty_max_keys = 100000;
   /// How long a key written to Redis is remembered, so that it can be deleted
   /// when Redis comes back with an older dataset (new `run_id` or replication
-  /// id: a restart from an older AOF/RDB, a promoted replica).
+  /// id: a restart from an older AOF/RDB, a promoted replica); 0 turns this
+  /// off (for a Redis that persists every write with `appendfsync always`).
   caf::timespan recent_write_window = std::chrono::minutes(5);
   /// Bound of that log; past it such a change flushes the namespace.
   uint64_t recent_write_max_keys = 100000;
@@ -188,7 +189,7 @@ void config::for_each_field(F&& f) {
     "dirty-key log bound; past it recovery flushes the namespace");
   f("recent-write-window", &config::recent_write_window,
     "how long written keys are remembered, to delete them when Redis comes "
-    "back with an older dataset (new run_id or replication id)");
+    "back with an older dataset (new run_id or replication id); 0 = off");
   f("recent-write-max-keys", &config::recent_write_max_keys,
     "bound of that log; past it such a return flushes the namespace");
   f("breaker-failure-threshold", &config::breaker_failure_threshold,

@@ -6,6 +6,8 @@ namespace cafcache {
 
 void recent_writes::add(const std::string& name, bool is_tag,
                         time_point now) {
+  if (window_.count() == 0)
+    return;
   expire(now);
   if (entries_.size() >= max_) {
     // Naming every key no longer fits: a flush covers them all until the

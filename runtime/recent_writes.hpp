@@ -53,6 +53,11 @@ public:
   /// log keeps it (Redis may change its dataset again).
   dirty_batch written_since(time_point now);
 
+  /// False when the window is zero: nothing is recorded.
+  bool enabled() const noexcept {
+    return window_.count() > 0;
+  }
+
   /// Entries in the log.
   size_t size() const noexcept {
     return entries_.size();

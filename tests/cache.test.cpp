@@ -114,8 +114,10 @@ TEST_CASE("values that are not ours are counted decode errors, never crashes") {
 }
 
 TEST_CASE("wrong password is the typed auth error; ACL user works") {
+  // alice may use every channel too: without it the coherence subscription
+  // is refused, and health says so.
   redis_process redis{{"--user", "default", "off", "--user", "alice", "on",
-                       ">s3cret", "~*", "+@all"}};
+                       ">s3cret", "~*", "&*", "+@all"}};
   node_config cfg;
   caf::actor_system sys{cfg};
   auto bad = spawn_cache(sys, fast_config(redis.url("alice:wrong")));

@@ -57,7 +57,11 @@ TEST_CASE("tags live in Redis sets as long as their keys; invalidate_tag "
 TEST_CASE("invalidate_tag while Redis is down: the fallback forgets at once, "
           "Redis before it is read again") {
   auto dir = temp_dir();
-  module_fixture f{persistent_args(dir)};
+  // Redis keeps every acknowledged write (appendfsync always), so the
+  // older-dataset guard, which would delete the recent writes after the
+  // restart, is off here.
+  module_fixture f{persistent_args(dir),
+                   [](config& c) { c.recent_write_window = {}; }};
   auto& api = *f.api;
   REQUIRE(api.set("p1", "old", tagged({"prices"}))->target == tier::redis);
   REQUIRE(api.set("p2", "old", tagged({"prices"}))->target == tier::redis);
@@ -162,7 +166,9 @@ TEST_CASE("hostile data: a tagged set replaces a string found at the tag-set "
 TEST_CASE("hostile data: the replay of a dirty tag whose tag-set key holds a "
           "string finishes, and writes reach Redis again") {
   auto dir = temp_dir();
-  module_fixture f{persistent_args(dir)};
+  // appendfsync always: the older-dataset guard is off (see above).
+  module_fixture f{persistent_args(dir),
+                   [](config& c) { c.recent_write_window = {}; }};
   auto& api = *f.api;
   REQUIRE(api.set("p1", "old", tagged({"prices"}))->target == tier::redis);
   auto tag_set = commands::tag_set_key(f.settings.key_prefix, "prices");

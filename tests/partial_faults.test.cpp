@@ -1,0 +1,206 @@
+// The headline promise under faults a production Redis really has: one
+// connection of the pool dropped, Redis back with an older dataset,
+// credentials changed mid-run, Redis out of memory. Each case runs against a
+// real redis-server that it starts on a free loopback port.
+
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/support.hpp"
+
+using namespace cafcache;
+using namespace cafcache::test;
+
+namespace {
+
+/// The ids of the cache's connections that carry requests (not the
+/// subscriber, not the connection asking).
+std::vector<std::string> request_connections(const redis_process& redis) {
+  std::vector<std::string> out;
+  std::istringstream lines{redis.command({"CLIENT", "LIST"}).str};
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.find("cmd=client|list") != std::string::npos
+        || line.find("cmd=subscribe") != std::string::npos
+        || line.find(" sub=1") != std::string::npos)
+      continue;
+    auto at = line.find("id=");
+    if (at != std::string::npos)
+      out.push_back(line.substr(at + 3, line.find(' ', at) - at - 3));
+  }
+  return out;
+}
+
+/// The value stored in Redis under the test prefix, unwrapped.
+std::string in_redis(const redis_process& redis, const std::string& key) {
+  auto raw = redis.command({"GET", "test:" + key});
+  if (raw.is_nil())
+    return "<none>";
+  auto value = decode_envelope(raw.str);
+  return value ? value->data : "<foreign>";
+}
+
+} // namespace
+
+TEST_CASE("one connection of the pool dropped: every write still reaches "
+          "Redis, where other nodes read it") {
+  module_fixture f{{}, [](config& c) { c.pool_size = 3; }};
+  auto& api = *f.api;
+  REQUIRE(api.wait_for([](const health_report& h) { return h.healthy; }));
+  int to_fallback = 0;
+  int not_in_redis = 0;
+  for (int round = 0; round < 8; ++round) {
+    auto ids = request_connections(f.redis);
+    REQUIRE(!ids.empty());
+    f.redis.command({"CLIENT", "KILL", "ID", ids[round % ids.size()]});
+    for (int i = 0; i < 40; ++i) {
+      auto key = "k" + std::to_string(i);
+      auto value = "v" + std::to_string(round) + "-" + std::to_string(i);
+      auto w = api.set(key, value);
+      REQUIRE_MESSAGE(w, to_sentence(w.error()));
+      if (w->target != tier::redis)
+        ++to_fallback;
+      else if (in_redis(f.redis, key) != value)
+        ++not_in_redis;
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+  CHECK(to_fallback == 0);
+  CHECK(not_in_redis == 0);
+  CHECK(api.health().breaker == breaker_state::closed);
+}
+
+TEST_CASE("Redis back with an older dataset: the recent writes are deleted "
+          "before Redis is read again") {
+  auto dir = temp_dir();
+  module_fixture f{{"--dir", dir.string(), "--dbfilename", "dump.rdb"}};
+  auto& api = *f.api;
+  REQUIRE(api.wait_for([](const health_report& h) { return h.healthy; }));
+  REQUIRE(api.set("k", "v1"));
+  REQUIRE(api.set("gone", "g1"));
+  // A snapshot with v1 and g1, then newer acknowledged writes it lacks.
+  REQUIRE(f.redis.command({"SAVE"}).is_ok());
+  std::filesystem::copy_file(dir / "dump.rdb", dir / "old.rdb");
+  REQUIRE(api.set("k", "v2")->target == tier::redis);
+  REQUIRE(api.invalidate("gone")->target == tier::redis);
+  // A crash, and a restart from the older snapshot.
+  f.redis.kill();
+  std::filesystem::copy_file(dir / "old.rdb", dir / "dump.rdb",
+                             std::filesystem::copy_options::overwrite_existing);
+  f.redis.restart();
+  REQUIRE(in_redis(f.redis, "k") == "v1");
+  // Every read from now on: never v1, never g1.
+  auto until = std::chrono::steady_clock::now() + 3s;
+  int older = 0;
+  while (std::chrono::steady_clock::now() < until) {
+    auto k = text(api.get("k"));
+    auto g = text(api.get("gone"));
+    older += (k == "v1") + (g == "g1");
+    std::this_thread::sleep_for(5ms);
+  }
+  CHECK(older == 0);
+  REQUIRE(api.wait_for([](const health_report& h) { return h.healthy; }));
+  CHECK(in_redis(f.redis, "k") == "<none>");
+  CHECK(in_redis(f.redis, "gone") == "<none>");
+  CHECK(api.stats().dataset_changes == 1);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("credentials that stop working mid-run: reads are served stale, "
+          "writes degrade, health says why") {
+  module_fixture f{{"--requirepass", "first"}, [](config& c) {
+                     c.redis_url.replace(0, 8, "redis://:first@");
+                   }};
+  auto& api = *f.api;
+  REQUIRE(api.wait_for([](const health_report& h) { return h.healthy; }));
+  REQUIRE(api.set("k", "v1")->target == tier::redis);
+  REQUIRE(text(api.get("k")) == "v1");
+  // The password changes and every connection is dropped.
+  std::vector<std::string> auth{"AUTH", "first"};
+  f.redis.command({"CONFIG", "SET", "requirepass", "second"}, auth);
+  f.redis.command({"CLIENT", "KILL", "TYPE", "normal"}, {"AUTH", "second"});
+  f.redis.command({"CLIENT", "KILL", "TYPE", "pubsub"}, {"AUTH", "second"});
+  REQUIRE(api.wait_for([](const health_report& h) { return !h.connected; }));
+  auto r = api.get("k");
+  REQUIRE_MESSAGE(r, to_sentence(r.error()));
+  CHECK(text(r) == "v1");
+  CHECK(r->source == tier::fallback);
+  CHECK(r->stale);
+  auto w = api.set("k2", "w");
+  REQUIRE_MESSAGE(w, to_sentence(w.error()));
+  CHECK(w->target == tier::fallback);
+  auto d = api.invalidate("k3");
+  REQUIRE_MESSAGE(d, to_sentence(d.error()));
+  // The reconnects are refused: health names the credentials.
+  health_report h;
+  CHECK(api.wait_for([&](const health_report& x) {
+    h = x;
+    return x.last_error.find("password") != std::string::npos;
+  }));
+  CHECK_FALSE(h.healthy);
+  CHECK(h.breaker != breaker_state::closed);
+}
+
+TEST_CASE("Redis out of memory: writes are refused with redis_error and the "
+          "key deleted, reads stay fresh from Redis, the breaker stays "
+          "closed") {
+  module_fixture f;
+  auto& api = *f.api;
+  REQUIRE(api.wait_for([](const health_report& h) { return h.healthy; }));
+  REQUIRE(api.set("k", "v1")->target == tier::redis);
+  REQUIRE(api.set("other", "o1")->target == tier::redis);
+  f.redis.command({"CONFIG", "SET", "maxmemory-policy", "noeviction"});
+  f.redis.command({"CONFIG", "SET", "maxmemory", "1"});
+  for (int i = 0; i < 20; ++i) {
+    auto w = api.set("k", "v" + std::to_string(i + 2));
+    REQUIRE_FALSE(w);
+    CHECK(is(w.error(), errc::redis_error));
+    CHECK(to_sentence(w.error()).find("OOM") != std::string::npos);
+  }
+  // Refused, and the older value gone from Redis and the fallback.
+  CHECK(in_redis(f.redis, "k") == "<none>");
+  auto k = api.get("k");
+  REQUIRE(k);
+  CHECK(text(k) == "<miss>");
+  CHECK(k->source == tier::redis);
+  auto other = api.get("other");
+  REQUIRE(other);
+  CHECK(text(other) == "o1");
+  CHECK(other->source == tier::redis);
+  CHECK_FALSE(other->stale);
+  auto inval = api.invalidate("other");
+  REQUIRE(inval);
+  CHECK(inval->target == tier::redis);
+  auto h = api.health();
+  CHECK(h.breaker == breaker_state::closed);
+  CHECK(h.last_error.find("OOM") != std::string::npos);
+  CHECK(api.stats().degraded_writes == 0);
+  // Memory again: writes reach Redis.
+  f.redis.command({"CONFIG", "SET", "maxmemory", "0"});
+  auto w = api.set("k", "back");
+  REQUIRE(w);
+  CHECK(w->target == tier::redis);
+  CHECK(in_redis(f.redis, "k") == "back");
+}
+
+TEST_CASE("health is not healthy while the coherence subscription is down") {
+  module_fixture f{{}, [](config& c) {
+                     c.reconnect_min = 2s;
+                     c.reconnect_max = 2s;
+                   }};
+  auto& api = *f.api;
+  REQUIRE(api.wait_for([](const health_report& h) { return h.healthy; }));
+  f.redis.command({"CLIENT", "KILL", "TYPE", "pubsub"});
+  health_report seen;
+  REQUIRE(api.wait_for([&](const health_report& h) {
+    seen = h;
+    return !h.subscribed;
+  }));
+  CHECK(seen.connected);
+  CHECK_FALSE(seen.healthy);
+}
