@@ -351,9 +351,12 @@ void cache_state::to_redis(const op_ptr& op, size_t slot) {
         if (!op->in_redis)
           return;
         op->in_redis = false;
-        on_redis_failure(err);
+        // A request another connection took over is no failure of Redis:
+        // counted, the requests in flight on one dropped connection alone
+        // would open the breaker.
         if (connection_lost(err) && retry(op))
           return;
+        on_redis_failure(err);
         redis_failed(op);
       });
   switch (op->what) {

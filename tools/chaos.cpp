@@ -5,12 +5,18 @@
 //   build/tools/cafcache-chaos --chaos.duration=15s  # the form make test runs
 //
 // Faults, at fixed fractions of the duration: kill -9 and restart with the
-// persisted data (three times), SIGSTOP for 2 s (twice), and kill plus
-// restart with an empty dataset (once). Checks: every request answered,
-// none later than deadline + 50 ms, no error, no read older than an
-// acknowledged write or invalidate of the same key (versioned values), the
-// fallback within its bounds, RSS flat at the end (the last 40 % of the run
-// adds at most 10 % + 4 MB), and healthy again after the last fault. Exits 0 when every check holds.
+// persisted data (three times), SIGSTOP for 2 s (twice), kill plus restart
+// with an empty dataset (once), one connection of the pool killed every
+// 150 ms for a twentieth of the run, and a restart from a copy of the data
+// taken a little earlier (an older dataset). A second node on the same Redis
+// only reads (`--chaos.readers`) until the older-dataset fault.
+// Checks: every request answered, none later than deadline + 50 ms, no
+// error, no read older than an acknowledged write or invalidate of the same
+// key (versioned values) on the writing node, no unmarked read on the second
+// node older than a write acknowledged with `target == redis`, the fallback
+// within its bounds, RSS flat at the end (the last 40 % of the run adds at
+// most 10 % + 4 MB), and healthy again after the last fault. Exits 0 when
+// every check holds.
 
 #include <array>
 #include <atomic>
@@ -18,6 +24,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <random>
+#include <sstream>
 #include <thread>
 
 #include <unistd.h>
@@ -40,6 +47,7 @@ namespace {
 struct chaos_config : system_config {
   caf::timespan duration = 60s;
   uint32_t requesters = 50;
+  uint32_t readers = 10;
   uint32_t keys = 1000;
   caf::timespan deadline = 200ms;
   uint32_t value_bytes = 100;
@@ -52,6 +60,8 @@ struct chaos_config : system_config {
     opt_group{custom_options_, "chaos"}
       .add(duration, "duration", "length of the run")
       .add(requesters, "requesters", "requests in flight (one per actor)")
+      .add(readers, "readers",
+           "requests in flight on the second, read-only node")
       .add(keys, "keys", "distinct keys (each written by one requester)")
       .add(deadline, "deadline", "deadline of every request")
       .add(value_bytes, "value-bytes", "value size in bytes")
@@ -72,6 +82,16 @@ struct tally {
   std::atomic<uint64_t> fallback_hits{0};
   std::atomic<uint64_t> stale_reads{0};
   std::atomic<uint64_t> foreign_values{0};
+  /// Second node: unmarked reads older than a write Redis acknowledged
+  /// (a failure), and stale-marked ones older than that (allowed).
+  std::atomic<uint64_t> peer_reads{0};
+  std::atomic<uint64_t> peer_unmarked_older{0};
+  std::atomic<uint64_t> peer_marked_older{0};
+  /// While only single connections of the pool are killed: writes the
+  /// fallback took although other connections were up.
+  std::atomic<bool> partial_phase{false};
+  std::atomic<uint64_t> partial_writes{0};
+  std::atomic<uint64_t> partial_to_fallback{0};
   /// Errors by cafcache code (0: not a cafcache error).
   std::array<std::atomic<uint64_t>, 32> errors{};
 
@@ -86,6 +106,9 @@ struct tally {
 struct run_context {
   cache_actor cache;
   version_ledger* ledger;
+  /// Only the writes answered with `target == redis`: what other nodes
+  /// must see.
+  version_ledger* redis_ledger;
   tally* out;
   caf::timespan deadline;
   /// The requesters' own CAF timeout: 1 s, or 5 deadlines when longer. An
@@ -163,8 +186,15 @@ void requester(caf::event_based_actor* self, run_context ctx, uint32_t id) {
     if (k >= ctx.keys)
       k = id;
     auto version = ctx.ledger->next_version();
-    auto acked = [=](write_result&) {
+    auto acked = [=](write_result& r) {
       ctx.ledger->acknowledge(k, version);
+      if (ctx.out->partial_phase) {
+        ++ctx.out->partial_writes;
+        if (r.target != tier::redis)
+          ++ctx.out->partial_to_fallback;
+      }
+      if (r.target == tier::redis)
+        ctx.redis_ledger->acknowledge(k, version);
       finish(nullptr);
     };
     auto failed = [=](caf::error& err) {
@@ -191,6 +221,60 @@ void requester(caf::event_based_actor* self, run_context ctx, uint32_t id) {
   (*step)();
 }
 
+/// The second node: reads only, each checked against the writes Redis
+/// acknowledged before it was sent; one read per millisecond and reader, as
+/// an application that also does other work would (in this process, readers
+/// that spin on the fallback during an outage take the CPU the writing node
+/// needs for its deadlines).
+caf::behavior reader(caf::event_based_actor* self, run_context ctx,
+                     uint32_t id) {
+  auto rng = std::make_shared<std::mt19937_64>(id * 104729 + 3);
+  auto step = std::make_shared<std::function<void()>>();
+  self->attach_functor([step] { *step = nullptr; });
+  *step = [=] {
+    if (steady::now() >= ctx.until) {
+      self->quit();
+      return;
+    }
+    auto k = (*rng)() % ctx.keys;
+    auto floor = ctx.redis_ledger->floor(k);
+    auto next = [=] { self->delayed_send(self, 1ms, tick_atom::value); };
+    request_options opts;
+    opts.deadline = ctx.deadline;
+    ++ctx.out->peer_reads;
+    self->request(ctx.cache, ctx.patience, get_atom::value, key_name(k), opts)
+      .then(
+        [=](get_result& r) {
+          std::optional<uint64_t> version;
+          if (r.found)
+            version = version_ledger::version_of(r.value.data);
+          if (!version_ledger::read_ok(version, floor))
+            ++(r.stale ? ctx.out->peer_marked_older
+                       : ctx.out->peer_unmarked_older);
+          next();
+        },
+        [=](caf::error&) { next(); });
+  };
+  (*step)();
+  return {[=](tick_atom) { (*step)(); }};
+}
+
+/// The ids of the cache connections that carry requests (not subscribers,
+/// not the connection asking).
+std::vector<std::string> request_clients(const redis_process& redis) {
+  std::vector<std::string> out;
+  std::istringstream lines{redis.command({"CLIENT", "LIST"}).str};
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.find("cmd=client|list") != std::string::npos
+        || line.find(" sub=0") == std::string::npos)
+      continue;
+    auto at = line.find("id=");
+    if (at != std::string::npos)
+      out.push_back(line.substr(at + 3, line.find(' ', at) - at - 3));
+  }
+  return out;
+}
 
 double seconds_since(steady::time_point t0) {
   return std::chrono::duration<double>(steady::now() - t0).count();
@@ -248,13 +332,30 @@ void caf_main(caf::actor_system& sys, const chaos_config& opts) {
     std::filesystem::remove_all(dir);
     std::exit(1);
   }
+  // The second node: same Redis and prefix, its own connections and
+  // fallback.
+  auto peer = spawn_cache(sys, cfg);
+  if (!peer) {
+    std::fprintf(stderr, "cafcache-chaos: %s\n",
+                 to_sentence(peer.error()).c_str());
+    std::filesystem::remove_all(dir);
+    std::exit(1);
+  }
   version_ledger ledger{opts.keys};
+  version_ledger redis_ledger{opts.keys};
   tally out;
   auto t0 = steady::now();
   caf::timespan patience = std::max<caf::timespan>(1s, 5 * opts.deadline);
-  run_context ctx{*cache,          &ledger,   &out,
+  run_context ctx{*cache,          &ledger,   &redis_ledger, &out,
                   opts.deadline,   patience,  opts.keys,
                   opts.requesters, opts.value_bytes, t0 + opts.duration};
+  // The second node stops before the older-dataset fault: only the node
+  // that wrote knows which of its writes such a Redis lost.
+  auto peer_ctx = ctx;
+  peer_ctx.cache = *peer;
+  peer_ctx.until = t0 + opts.duration * 86 / 100;
+  if (opts.no_faults)
+    peer_ctx.until = ctx.until;
   std::printf("cafcache-chaos: %u requesters, %u keys, %" PRId64
               " ms deadline, %.0f s\n",
               opts.requesters, opts.keys,
@@ -265,6 +366,8 @@ void caf_main(caf::actor_system& sys, const chaos_config& opts) {
     caf::scoped_actor self{sys};
     for (uint32_t i = 0; i < opts.requesters; ++i)
       self->monitor(sys.spawn(requester, ctx, i));
+    for (uint32_t i = 0; i < opts.readers; ++i)
+      self->monitor(sys.spawn(reader, peer_ctx, i));
     auto stop_for = [&](caf::timespan d) {
       redis.pause();
       std::this_thread::sleep_for(d);
@@ -280,6 +383,36 @@ void caf_main(caf::actor_system& sys, const chaos_config& opts) {
       redis.restart();
     };
     auto down_time = opts.duration / 15;
+    auto partial_loss = [&] {
+      // One connection of the pool at a time, the others stay up; from a
+      // healthy cache, so that every write has a connection to go to.
+      wait_healthy(sys, *cache, 5s);
+      auto until = steady::now() + opts.duration / 20;
+      size_t round = 0;
+      out.partial_phase = true;
+      while (steady::now() < until) {
+        auto ids = request_clients(redis);
+        if (!ids.empty())
+          redis.command({"CLIENT", "KILL", "ID", ids[round++ % ids.size()]});
+        std::this_thread::sleep_for(150ms);
+      }
+      out.partial_phase = false;
+    };
+    auto older = dir / "older";
+    auto snapshot = [&] {
+      std::filesystem::remove_all(older);
+      std::filesystem::copy(dir / "appendonlydir", older,
+                            std::filesystem::copy_options::recursive);
+    };
+    auto older_restart = [&] {
+      // What appendfsync everysec, an RDB snapshot or a promoted replica
+      // give after a crash: the writes since the copy are gone.
+      redis.kill();
+      std::filesystem::remove_all(dir / "appendonlydir");
+      std::filesystem::copy(older, dir / "appendonlydir",
+                            std::filesystem::copy_options::recursive);
+      redis.restart();
+    };
     std::vector<fault> plan{
       {0.10, "kill -9, restart with its data",
        [&] { redis.kill(); std::this_thread::sleep_for(down_time);
@@ -293,6 +426,9 @@ void caf_main(caf::actor_system& sys, const chaos_config& opts) {
        [&] { redis.kill(); std::this_thread::sleep_for(down_time);
              redis.restart(); }},
       {0.75, "kill -9, restart empty", empty_restart},
+      {0.80, "one pool connection killed every 150 ms", partial_loss},
+      {0.87, "copy of the data taken", snapshot},
+      {0.90, "kill -9, restart from the older copy", older_restart},
     };
     if (opts.no_faults)
       plan.clear();
@@ -328,7 +464,7 @@ void caf_main(caf::actor_system& sys, const chaos_config& opts) {
       }
       std::this_thread::sleep_for(10ms);
     }
-    for (uint32_t i = 0; i < opts.requesters; ++i)
+    for (uint32_t i = 0; i < opts.requesters + opts.readers; ++i)
       self->receive([](const caf::down_msg&) {});
     auto healthy = wait_healthy(sys, *cache, 10s);
     auto stats = stats_of(sys, *cache);
@@ -360,6 +496,18 @@ void caf_main(caf::actor_system& sys, const chaos_config& opts) {
           std::to_string(out.stale_reads.load())
             + " reads older than an acknowledged write or invalidate, "
             + std::to_string(out.foreign_values.load()) + " foreign values");
+    check(out.peer_unmarked_older == 0,
+          std::to_string(out.peer_unmarked_older.load())
+            + " unmarked reads on the second node older than a write Redis "
+              "acknowledged (of "
+            + std::to_string(out.peer_reads.load()) + "; "
+            + std::to_string(out.peer_marked_older.load())
+            + " older ones marked stale)");
+    check(out.partial_to_fallback == 0,
+          std::to_string(out.partial_to_fallback.load()) + " of "
+            + std::to_string(out.partial_writes.load())
+            + " writes answered by the fallback while single pool "
+              "connections were killed");
     check(stats.fallback_entries <= cfg.fallback_max_entries
             && stats.fallback_bytes <= cfg.fallback_max_bytes,
           "fallback " + std::to_string(stats.fallback_entries) + " entries / "
@@ -380,7 +528,9 @@ void caf_main(caf::actor_system& sys, const chaos_config& opts) {
                 out.fallback_hits.load(), stats.breaker_opened,
                 stats.replayed_keys, stats.namespace_flushes);
     std::fflush(stdout);
+    std::printf("(%" PRIu64 " dataset changes)\n", stats.dataset_changes);
     stop_cache(sys, *cache);
+    stop_cache(sys, *peer);
     redis.kill();
     std::filesystem::remove_all(dir);
     if (failures > 0)
