@@ -140,37 +140,6 @@ size_t open_fds() {
   return n;
 }
 
-/// Sends everything written to stderr into a file until destroyed; `text()`
-/// returns what arrived so far.
-class stderr_capture {
-public:
-  stderr_capture() {
-    path_ = temp_dir() / "stderr.log";
-    saved_ = ::dup(STDERR_FILENO);
-    auto fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    REQUIRE(fd >= 0);
-    ::dup2(fd, STDERR_FILENO);
-    ::close(fd);
-  }
-
-  ~stderr_capture() {
-    ::dup2(saved_, STDERR_FILENO);
-    ::close(saved_);
-    std::filesystem::remove_all(path_.parent_path());
-  }
-
-  std::string text() const {
-    std::ifstream in{path_};
-    std::stringstream out;
-    out << in.rdbuf();
-    return out.str();
-  }
-
-private:
-  std::filesystem::path path_;
-  int saved_ = -1;
-};
-
 /// Settings for attempts that time out quickly and retry soon.
 config black_hole_config(const std::string& url) {
   auto cfg = fast_config(url);

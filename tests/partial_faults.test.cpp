@@ -208,3 +208,27 @@ TEST_CASE("health is not healthy while the coherence subscription is down") {
   CHECK(seen.connected);
   CHECK_FALSE(seen.healthy);
 }
+
+TEST_CASE("log lines say what happened: a dropped connection is not called "
+          "a fallback failure, a refused spawn logs no breaker transition") {
+  {
+    stderr_capture log;
+    module_fixture f;
+    auto& api = *f.api;
+    REQUIRE(api.wait_for([](const health_report& h) { return h.healthy; }));
+    REQUIRE(api.set("k", "v")->target == tier::redis);
+    f.redis.command({"CLIENT", "KILL", "TYPE", "normal"});
+    REQUIRE(api.wait_for([](const health_report& h) { return h.healthy; }));
+    auto text = log.text();
+    CHECK(text.find("event=connection_lost") != std::string::npos);
+    CHECK(text.find("fallback could not answer") == std::string::npos);
+  }
+  stderr_capture log;
+  redis_process redis{{"--requirepass", "right"}};
+  node_config cfg;
+  caf::actor_system sys{cfg};
+  auto refused = spawn_cache(sys, fast_config(redis.url(":wrong")));
+  REQUIRE_FALSE(refused);
+  CHECK(is(refused.error(), errc::auth_failed));
+  CHECK(log.text().find("event=breaker") == std::string::npos);
+}

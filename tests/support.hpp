@@ -6,7 +6,11 @@
 #include <optional>
 #include <vector>
 
+#include <fcntl.h>
 #include <unistd.h>
+
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include <doctest/doctest.h>
@@ -153,6 +157,37 @@ inline std::vector<std::string> persistent_args(const std::filesystem::path& dir
   return {"--dir", dir.string(), "--appendonly", "yes", "--appendfsync",
           "always"};
 }
+
+/// Sends everything written to stderr into a file until destroyed; `text()`
+/// returns what arrived so far.
+class stderr_capture {
+public:
+  stderr_capture() {
+    path_ = temp_dir() / "stderr.log";
+    saved_ = ::dup(STDERR_FILENO);
+    auto fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    REQUIRE(fd >= 0);
+    ::dup2(fd, STDERR_FILENO);
+    ::close(fd);
+  }
+
+  ~stderr_capture() {
+    ::dup2(saved_, STDERR_FILENO);
+    ::close(saved_);
+    std::filesystem::remove_all(path_.parent_path());
+  }
+
+  std::string text() const {
+    std::ifstream in{path_};
+    std::stringstream out;
+    out << in.rdbuf();
+    return out.str();
+  }
+
+private:
+  std::filesystem::path path_;
+  int saved_ = -1;
+};
 
 /// The value of a found result as a string, or "<miss>" / "<error: ...>".
 inline std::string text(const caf::expected<get_result>& r) {
