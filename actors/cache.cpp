@@ -49,7 +49,7 @@ void cache_state::init(config cfg) {
   clock_base_ = self_->clock().now();
   node_id_ = rng_();
   channel_ = coherence::channel(cfg_.key_prefix);
-  coherent_ = cfg_.coherence && cfg_.backend == "redis";
+  coherent_ = cfg_.coherence && cfg_.backend_type() == backend_kind::redis;
   conns_.resize(cfg_.pool_size);
   router_ = key_router{cfg_.pool_size};
   recent_ = recent_writes{cfg_.recent_write_window,

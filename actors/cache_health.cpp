@@ -45,7 +45,7 @@ health_report cache_state::current_health() const {
   report.last_error = !last ? std::string{}
                       : is(last, errc::redis_unavailable) ? detail_of(last)
                                                           : to_sentence(last);
-  if (cfg_.backend == "memory") {
+  if (cfg_.backend_type() == backend_kind::memory) {
     // No Redis by design: the configured tier answers every request.
     report.healthy = true;
     report.redis.clear();
@@ -79,7 +79,7 @@ caf::result<metrics_report> cache_state::metrics() {
   // Redis connections count their batch sizes themselves; collect what they
   // counted since the last scrape, then the counters.
   std::vector<caf::actor> conns;
-  if (cfg_.backend == "redis")
+  if (cfg_.backend_type() == backend_kind::redis)
     for (auto& conn : conns_)
       if (conn)
         conns.push_back(conn);

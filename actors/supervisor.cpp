@@ -44,7 +44,9 @@ void supervisor_state::init(const config& cfg, cache_internal_actor cache,
   breaker_ = std::move(breaker);
   // With coherence, one more slot carries the subscription to the other
   // caches' invalidations; it is not part of the pool the breaker watches.
-  auto subscriber = cfg.coherence && cfg.backend == "redis" ? 1u : 0u;
+  auto subscriber = cfg.coherence && cfg.backend_type() == backend_kind::redis
+                      ? 1u
+                      : 0u;
   slots_.resize(cfg.pool_size + subscriber);
   std::random_device rd;
   for (auto& slot : slots_)
@@ -61,7 +63,7 @@ void supervisor_state::connect(uint32_t slot) {
   auto& s = slots_[slot];
   s.connecting = true;
   ++s.attempt;
-  if (cfg_.backend == "null") {
+  if (cfg_.backend_type() == backend_kind::null) {
     // One store for every slot, as one Redis serves every connection.
     if (!null_store_)
       null_store_ = std::make_shared<null_store>();
@@ -69,7 +71,7 @@ void supervisor_state::connect(uint32_t slot) {
              caf::error{}, std::string{});
     return;
   }
-  if (cfg_.backend == "memory") {
+  if (cfg_.backend_type() == backend_kind::memory) {
     // No Redis to connect to, now or later: report the slot down once, which
     // opens the breaker for good and leaves every request to the fallback.
     s.connecting = false;

@@ -54,11 +54,21 @@ caf::error bad(std::string what) {
 
 } // namespace
 
+std::optional<backend_kind> parse_backend(std::string_view name) {
+  if (name == "redis")
+    return backend_kind::redis;
+  if (name == "memory")
+    return backend_kind::memory;
+  if (name == "null")
+    return backend_kind::null;
+  return std::nullopt;
+}
+
 caf::error config::validate() const {
   std::string why;
   if (!parse_redis_url(redis_url, &why))
     return bad("cafcache.redis-url: " + why);
-  if (backend != "redis" && backend != "memory" && backend != "null")
+  if (!parse_backend(backend))
     return bad("cafcache.backend must be \"redis\", \"memory\" or \"null\"");
   if (pool_size == 0 || pool_size > 64)
     return bad("cafcache.pool-size must be between 1 and 64");

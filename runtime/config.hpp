@@ -2,7 +2,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include <caf/actor_system_config.hpp>
 #include <caf/error.hpp>
@@ -12,6 +14,19 @@
 #include "runtime/redis_url.hpp"
 
 namespace cafcache {
+
+/// What stands behind the cache actor (`cafcache.backend`).
+enum class backend_kind : uint8_t {
+  /// Redis, with the fallback for when it fails.
+  redis,
+  /// The bounded in-memory tier alone.
+  memory,
+  /// An unbounded in-process map with Redis's actor hops (benchmarks).
+  null,
+};
+
+/// The backend named `name`, or nullopt for any other name.
+std::optional<backend_kind> parse_backend(std::string_view name);
 
 /// Every knob of cafcache with its default, written once. Each field is also a
 /// CAF config key `cafcache.<name>` (command line `--cafcache.<name>=...` or a
@@ -138,6 +153,11 @@ struct config {
 
   /// The parsed Redis endpoint (call after `validate`).
   redis_endpoint endpoint() const;
+
+  /// The parsed backend (call after `validate`; `redis` for unknown names).
+  backend_kind backend_type() const {
+    return parse_backend(backend).value_or(backend_kind::redis);
+  }
 
   /// Breaker settings derived from the fields above.
   breaker_settings breaker() const;

@@ -83,3 +83,16 @@ TEST_CASE("fields are read from an INI config file") {
   CHECK(c.endpoint().db == 2);
   CHECK(c.endpoint().port == 6380);
 }
+
+TEST_CASE("the backend is one of three names, parsed once") {
+  CHECK(parse_backend("redis") == backend_kind::redis);
+  CHECK(parse_backend("memory") == backend_kind::memory);
+  CHECK(parse_backend("null") == backend_kind::null);
+  CHECK_FALSE(parse_backend("Redis").has_value());
+  CHECK_FALSE(parse_backend("").has_value());
+  config c;
+  c.backend = "memory";
+  CHECK(c.backend_type() == backend_kind::memory);
+  c.backend = "nope";
+  CHECK(is(c.validate(), errc::bad_config));
+}
