@@ -1,11 +1,13 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/expected.hpp>
+#include <caf/timespan.hpp>
 
 namespace cafcache {
 
@@ -25,9 +27,14 @@ struct peer_guard_settings {
   uint32_t max_peers = 0;
   /// Threshold of the guard's log lines ("info", "warn", ...).
   std::string log_level = "info";
-  /// The actor behind the relay: when it terminates, the guard closes every
-  /// connection and terminates too.
+  /// The actor behind the relay: when it terminates, the guard takes no new
+  /// connections, relays what the node still sends (its last answers), and
+  /// terminates once every peer has it and closed its connection, at the
+  /// latest after `drain_timeout`.
   caf::actor serves;
+  /// How long the relays may drain once `serves` terminated; a peer that has
+  /// not read its last bytes by then is disconnected.
+  caf::timespan drain_timeout = std::chrono::seconds(2);
 };
 
 /// A guard with its listening port.
@@ -41,13 +48,22 @@ struct peer_guard {
 /// announces a BASP frame beyond the limits (runtime/basp_frames) or does not
 /// read what the node sends (more than two messages' worth queued). Bounds
 /// what peers can make the node allocate for frames to
-/// `max_peers * max_message_bytes`. Returns an error when the port cannot be
-/// opened.
+/// `max_peers * max_message_bytes`. When the node closes its side of a
+/// relay, the guard sends the peer the rest, then ends its own side and
+/// waits for the peer to close. Once `settings.serves` terminated, the guard
+/// terminates when every relay is closed, at the latest after
+/// `settings.drain_timeout`.
+/// Returns an error when the port cannot be opened.
 caf::expected<peer_guard> spawn_peer_guard(caf::actor_system& sys,
                                            peer_guard_settings settings);
 
 /// Closes the guard's listening port and returns once it is closed. Peers
-/// already connected keep their relay until `settings.serves` terminates.
+/// already connected keep their relay until `settings.serves` terminated and
+/// they have its last answers.
 void stop_listening(caf::actor_system& sys, const caf::actor& guard);
+
+/// Waits until `guard` terminated. Returns false when `limit` passed first.
+bool await_drained(caf::actor_system& sys, const caf::actor& guard,
+                   caf::timespan limit);
 
 } // namespace cafcache

@@ -1,5 +1,6 @@
 #include "runtime/publish.hpp"
 
+#include <caf/io/basp_broker.hpp>
 #include <caf/io/middleman.hpp>
 #include <caf/send.hpp>
 
@@ -34,6 +35,19 @@ void unpublish_cache(caf::actor_system& sys, const cache_actor& cache,
                      const published_cache& published) {
   stop_listening(sys, published.guard);
   sys.middleman().unpublish(cache, published.internal_port);
+}
+
+void drain_peers(caf::actor_system& sys, const published_cache& published) {
+  // The cache's answers wait in the BASP broker's mailbox as messages to the
+  // peers' proxies; an exit message queued behind them makes the broker send
+  // them first. Terminating, it closes its connections the way CAF's close
+  // does: after writing what they buffer. The guard sees each close after
+  // the last byte before it.
+  auto basp = sys.middleman().named_broker<caf::io::basp_broker>(
+    caf::atom("BASP"));
+  caf::anon_send_exit(basp, caf::exit_reason::user_shutdown);
+  await_drained(sys, published.guard,
+                peer_guard_settings{}.drain_timeout + std::chrono::seconds(1));
 }
 
 } // namespace cafcache

@@ -32,9 +32,20 @@ caf::expected<published_cache> publish_cache(caf::actor_system& sys,
                                              const config& cfg);
 
 /// Closes both ports of `publish_cache`. Peers already connected stay
-/// connected, so answers to requests in flight still reach them, until the
-/// cache terminates (`stop_cache`).
+/// connected, so that answers to requests in flight still reach them; call
+/// `drain_peers` after `stop_cache`.
 void unpublish_cache(caf::actor_system& sys, const cache_actor& cache,
                      const published_cache& published);
+
+/// Call after `stop_cache`, before the actor system goes: the middleman
+/// writes what it still has for the peers (the cache's last answers) and
+/// closes its connections; this returns once the peer guard has passed every
+/// byte of that to its peer's socket and each peer closed its connection. A
+/// peer still short of its bytes 2 s after the cache terminated
+/// (`peer_guard_settings::drain_timeout`) is disconnected without them. Ends
+/// every remote connection of `sys`: the middleman's BASP broker
+/// terminates. Without this call, the actor system's destructor waits for
+/// the guard's 2 s instead.
+void drain_peers(caf::actor_system& sys, const published_cache& published);
 
 } // namespace cafcache

@@ -1,7 +1,8 @@
 // cafcache-node and cafcache-cli as separate processes on loopback: two nodes
-// on one redis-server, a node killed with SIGKILL, SIGTERM with a request in
-// flight, TLS with the right and the wrong CA, the memory-only node, and
-// coherence: an invalidate on one node reaches the other's fallback.
+// on one redis-server, a node killed with SIGKILL, SIGTERM with one request
+// and with 200 remote requests in flight, TLS with the right and the wrong
+// CA, the memory-only node, and coherence: an invalidate on one node reaches
+// the other's fallback.
 // Every process is started on a free port and stopped by its pid.
 
 #include <doctest/doctest.h>
@@ -9,9 +10,15 @@
 #include <signal.h>
 #include <stdlib.h>
 
+#include <condition_variable>
 #include <filesystem>
 #include <future>
+#include <map>
+#include <mutex>
+#include <string_view>
+#include <thread>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "tests/support.hpp"
@@ -114,6 +121,86 @@ caf::behavior held_loader(caf::stateful_actor<held_loader_state>* self,
         load_result{true, cache_value{codec_kind::raw, "loaded"}});
     },
   };
+}
+
+/// What a burst of remote requests got back: every request counts once, as
+/// an answer (a result or a cafcache error) or as lost (CAF's own error, such
+/// as the request timeout of an answer that never arrived).
+class answer_tally {
+public:
+  explicit answer_tally(size_t expected) : expected_(expected) {
+  }
+
+  /// Counts one request of `op` that got a result, or `err`.
+  void add(std::string_view op, const caf::error* err = nullptr) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    ++counted_;
+    if (!err)
+      ++outcomes_[fmt::format("{}: result", op)];
+    else
+      ++outcomes_[fmt::format("{}: {}", op, to_sentence(*err))];
+    if (!err || err->category() == errc_category)
+      ++answers_;
+    if (counted_ == expected_)
+      done_.notify_all();
+  }
+
+  /// Waits until every request counted or `limit` passed.
+  bool wait(std::chrono::milliseconds limit) {
+    std::unique_lock<std::mutex> guard{mtx_};
+    return done_.wait_for(guard, limit, [&] { return counted_ == expected_; });
+  }
+
+  size_t answers() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return answers_;
+  }
+
+  /// One line per outcome, with how often it happened.
+  std::string outcomes() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    std::string out;
+    for (auto& [what, n] : outcomes_)
+      out += fmt::format("{} x {}\n", n, what);
+    return out;
+  }
+
+private:
+  std::mutex mtx_;
+  std::condition_variable done_;
+  size_t expected_;
+  size_t counted_ = 0;
+  size_t answers_ = 0;
+  std::map<std::string, size_t> outcomes_;
+};
+
+/// Sends `count` sets of `PREFIX:N` and `count` gets of `PREFIX:N:stored`
+/// to `cache` at once and counts what comes back in `tally`.
+caf::behavior request_burst(caf::event_based_actor* self, cache_actor cache,
+                            std::string prefix, size_t count,
+                            std::shared_ptr<answer_tally> tally) {
+  set_options write;
+  write.deadline = 10s;
+  request_options read;
+  read.deadline = 10s;
+  auto remaining = std::make_shared<size_t>(2 * count);
+  auto settle = [=] {
+    if (--*remaining == 0)
+      self->quit();
+  };
+  for (size_t i = 0; i < count; ++i) {
+    auto key = fmt::format("{}:{}", prefix, i);
+    self
+      ->request(cache, 15s, put_atom::value, key,
+                cache_value{codec_kind::raw, "v"}, write)
+      .then([=](write_result&) { tally->add("set"), settle(); },
+            [=](caf::error& err) { tally->add("set", &err), settle(); });
+    self->request(cache, 15s, get_atom::value, key + ":stored", read)
+      .then([=](get_result&) { tally->add("get"), settle(); },
+            [=](caf::error& err) { tally->add("get", &err), settle(); });
+  }
+  // A behavior keeps the actor alive until `settle` has seen every answer.
+  return {[](caf::ok_atom) {}};
 }
 
 } // namespace
@@ -261,6 +348,48 @@ TEST_CASE("SIGTERM answers the pending request, keeps writes and exits 0") {
   CHECK(redis.command({"EXISTS", "nodes:before"}).integer == 1);
   CHECK(redis.command({"EXISTS", "nodes:slow"}).integer == 1);
   caf::anon_send_exit(loader, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("SIGTERM with 200 remote requests pending: every one is answered") {
+  redis_process redis;
+  node_process node{CAFCACHE_NODE, redis_args(redis)};
+  node_config peer_cfg;
+  caf::actor_system peer{peer_cfg};
+  auto cache = connect_cache(peer, node_address{"127.0.0.1", node.port()},
+                             false, 5s);
+  REQUIRE_MESSAGE(cache, to_sentence(cache.error()));
+  // Redis hangs, so the node holds every request until SIGTERM has arrived;
+  // then Redis answers them all at once and the node has to get 200 answers,
+  // 6 MiB of them values, out of the door while it stops.
+  constexpr size_t per_client = 25;
+  constexpr size_t clients = 4;
+  client api{peer, *cache};
+  for (size_t i = 0; i < clients; ++i)
+    for (size_t j = 0; j < per_client; ++j)
+      REQUIRE(api.set(fmt::format("burst{}:{}:stored", i, j),
+                      std::string(64 * 1024, 'v')));
+  auto tally = std::make_shared<answer_tally>(2 * per_client * clients);
+  redis.pause();
+  for (size_t i = 0; i < clients; ++i)
+    peer.spawn(request_burst, *cache, fmt::format("burst{}", i), per_client,
+               tally);
+  std::this_thread::sleep_for(200ms);
+  node.process().signal(SIGTERM);
+  REQUIRE(node.process().wait_for_line("cafcache-node stopping on SIGTERM",
+                                       patience));
+  std::this_thread::sleep_for(300ms);
+  redis.resume();
+  auto resumed = std::chrono::steady_clock::now();
+  CHECK(tally->wait(patience));
+  CHECK_MESSAGE(tally->answers() == 2 * per_client * clients,
+                tally->outcomes());
+  CHECK(node.process().wait_for_line("cafcache-node stopped", patience));
+  CHECK(node.process().wait(5s) == 0);
+  MESSAGE("the node exited "
+          << std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now() - resumed)
+               .count()
+          << " ms after Redis came back");
 }
 
 TEST_CASE("TLS: a client with the right CA gets in, strangers are refused") {

@@ -2,9 +2,11 @@
 // middleman port, over TLS when `openssl.*` keys are set. Its first line on
 // stdout is "cafcache-node listening on HOST:PORT", printed once it takes
 // requests. SIGINT or SIGTERM stop it through stop_cache: pending requests are
-// answered, then it exits 0. It exits 1 with one line on stderr when it
-// cannot start. With `cafcache.metrics-port` set it also serves `/metrics`
-// (Prometheus) and `/health` (JSON) over HTTP.
+// answered and the answers written to the peers' sockets (within 2 s of the
+// cache's end; a peer that has not read them by then is cut off), then it
+// exits 0. It exits 1 with one line on stderr when it cannot start. With
+// `cafcache.metrics-port` set it also serves `/metrics` (Prometheus) and
+// `/health` (JSON) over HTTP.
 
 #include <pthread.h>
 #include <signal.h>
@@ -151,6 +153,8 @@ int main(int argc, char** argv) {
     http->stop();
   unpublish(sys, *cache, *published);
   stop_cache(sys, *cache);
+  if (published->guard)
+    drain_peers(sys, *published);
   std::cout << "cafcache-node stopped" << std::endl;
   return 0;
 }
