@@ -33,8 +33,8 @@ struct peer_guard_settings {
   /// latest after `drain_timeout`.
   caf::actor serves;
   /// How long the relays may drain once `serves` terminated; a peer that has
-  /// not read its last bytes by then is disconnected.
-  caf::timespan drain_timeout = std::chrono::seconds(2);
+  /// not read its last bytes by then is disconnected (`drain-timeout`).
+  caf::timespan drain_timeout{0};
 };
 
 /// A guard with its listening port.

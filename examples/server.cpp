@@ -39,6 +39,7 @@ void caf_main(caf::actor_system& sys, const server_config& cfg) {
   std::cin.get();
   cafcache::unpublish_cache(sys, *cache, *published);
   cafcache::stop_cache(sys, *cache);          // answers pending requests
+  cafcache::drain_peers(sys, *published);     // ... and gets them to peers
 }
 
 } // namespace

@@ -129,6 +129,9 @@ struct config {
   uint32_t max_message_bytes = 8 * 1024 * 1024;
   /// Peers connected to cafcache-node at the same time (without TLS).
   uint32_t max_peers = 64;
+  /// After the cache stopped: how long a peer (without TLS) has to read its
+  /// last answers before it is disconnected without them.
+  caf::timespan drain_timeout = std::chrono::seconds(2);
 
   // -- logging ------------------------------------------------------------
 
@@ -236,6 +239,9 @@ void config::for_each_field(F&& f) {
     "ones close its connection");
   f("max-peers", &config::max_peers,
     "cafcache-node without TLS: connections accepted at the same time");
+  f("drain-timeout", &config::drain_timeout,
+    "cafcache-node without TLS: after the cache stopped, how long peers have "
+    "to read their last answers before they are disconnected");
   f("log-level", &config::log_level,
     "structured log lines on stderr: `debug` (one per request), `info`, "
     "`warn`, `error` or `off`");

@@ -21,6 +21,7 @@ caf::expected<published_cache> publish_cache(caf::actor_system& sys,
   settings.upstream_port = *internal;
   settings.max_message_bytes = cfg.max_message_bytes;
   settings.max_peers = cfg.max_peers;
+  settings.drain_timeout = cfg.drain_timeout;
   settings.log_level = cfg.log_level;
   settings.serves = caf::actor_cast<caf::actor>(cache);
   auto guard = spawn_peer_guard(sys, std::move(settings));
@@ -28,7 +29,8 @@ caf::expected<published_cache> publish_cache(caf::actor_system& sys,
     mm.unpublish(cache, *internal);
     return guard.error();
   }
-  return published_cache{guard->port, *internal, guard->handle};
+  return published_cache{guard->port, *internal, guard->handle,
+                         cfg.drain_timeout};
 }
 
 void unpublish_cache(caf::actor_system& sys, const cache_actor& cache,
@@ -47,7 +49,7 @@ void drain_peers(caf::actor_system& sys, const published_cache& published) {
     caf::atom("BASP"));
   caf::anon_send_exit(basp, caf::exit_reason::user_shutdown);
   await_drained(sys, published.guard,
-                peer_guard_settings{}.drain_timeout + std::chrono::seconds(1));
+                published.drain_timeout + std::chrono::seconds(1));
 }
 
 } // namespace cafcache

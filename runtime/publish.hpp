@@ -19,6 +19,8 @@ struct published_cache {
   uint16_t internal_port = 0;
   /// The broker between the two (actors/peer_guard).
   caf::actor guard;
+  /// `cfg.drain_timeout`, for drain_peers.
+  caf::timespan drain_timeout{0};
 };
 
 /// Publishes `cache` with the middleman on a free loopback port and puts the
@@ -41,11 +43,11 @@ void unpublish_cache(caf::actor_system& sys, const cache_actor& cache,
 /// writes what it still has for the peers (the cache's last answers) and
 /// closes its connections; this returns once the peer guard has passed every
 /// byte of that to its peer's socket and each peer closed its connection. A
-/// peer still short of its bytes 2 s after the cache terminated
-/// (`peer_guard_settings::drain_timeout`) is disconnected without them. Ends
+/// peer still short of its bytes `cafcache.drain-timeout` (2 s) after the
+/// cache terminated is disconnected without them. Ends
 /// every remote connection of `sys`: the middleman's BASP broker
 /// terminates. Without this call, the actor system's destructor waits for
-/// the guard's 2 s instead.
+/// the guard's drain timeout instead.
 void drain_peers(caf::actor_system& sys, const published_cache& published);
 
 } // namespace cafcache
