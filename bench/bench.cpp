@@ -1,12 +1,14 @@
 // cafcache-bench: drives a cache actor with N closed-loop requester actors
 // (each keeps one request in flight) and reports throughput and latency per
 // operation. With --baseline it also runs redis-benchmark with matching
-// settings against the same redis-server, in the same run.
+// settings against the same redis-server, in the same run. --bench.mode=bare
+// drives the hand-written baseline (bench/bare.hpp) with the same requesters.
 //
 //   cafcache-bench --bench.requesters=50 --bench.duration=5s --bench.json
 
 #include <malloc.h>
 
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,6 +22,7 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -27,8 +30,10 @@
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "bench/bare.hpp"
 #include "bench/bench_config.hpp"
 #include "bench/suite.hpp"
 #include "cafcache.hpp"
@@ -41,19 +46,21 @@ using clock_type = std::chrono::steady_clock;
 
 namespace {
 
-
 /// Per-requester results; only its own actor writes them while running.
 struct requester_stats {
   std::atomic<uint64_t> done{0};
   uint64_t errors = 0;
+  uint64_t hits = 0;
   latency_histogram get_latency;
   latency_histogram set_latency;
 };
 
-void requester(caf::event_based_actor* self, cache_actor cache,
-               requester_stats* out, uint32_t keys, std::string value,
-               double read_ratio, clock_type::time_point until,
-               uint64_t seed) {
+/// One request in flight at a time, GET or SET by `read_ratio`, until
+/// `until`. `Cache` is cache_actor or bare_actor: both take the same messages.
+template <class Cache>
+void requester(caf::event_based_actor* self, Cache cache, requester_stats* out,
+               uint32_t keys, cache_value value, double read_ratio,
+               clock_type::time_point until, uint64_t seed) {
   auto rng = std::make_shared<std::mt19937_64>(seed);
   auto step = std::make_shared<std::function<void()>>();
   // The loop refers to itself; break the cycle once the actor is gone.
@@ -77,11 +84,15 @@ void requester(caf::event_based_actor* self, cache_actor cache,
     if (read) {
       self->request(cache, caf::infinite, get_atom::value, std::move(key),
                     request_options{})
-        .then([=](get_result&) { finish(true, true); },
-              [=](caf::error&) { finish(false, true); });
+        .then(
+          [=](get_result& r) {
+            out->hits += r.found ? 1 : 0;
+            finish(true, true);
+          },
+          [=](caf::error&) { finish(false, true); });
     } else {
       self->request(cache, caf::infinite, put_atom::value, std::move(key),
-                    cache_value{codec_kind::raw, value}, set_options{})
+                    value, set_options{})
         .then([=](write_result&) { finish(true, false); },
               [=](caf::error&) { finish(false, false); });
     }
@@ -89,10 +100,49 @@ void requester(caf::event_based_actor* self, cache_actor cache,
   (*step)();
 }
 
+/// What an application stores with the msgpack codec: a map with named
+/// fields, one of them padding to the value size.
+struct profile {
+  uint64_t id = 4711;
+  std::string name = "user-4711";
+  double score = 0.75;
+  std::vector<std::string> tags{"beta", "eu-west"};
+  std::string bio;
+  MSGPACK_DEFINE_MAP(id, name, score, tags, bio);
+};
+
+/// The value every SET writes: `value_bytes` of 'v' as raw bytes, or a
+/// profile of at most `value_bytes` with the msgpack codec.
+cache_value bench_value(const bench_config& cfg) {
+  if (cfg.codec != "msgpack")
+    return {codec_kind::raw, std::string(cfg.value_bytes, 'v')};
+  profile p;
+  p.bio.assign(cfg.value_bytes, 'v');
+  auto packed = pack(p);
+  while (packed.data.size() > cfg.value_bytes && !p.bio.empty()) {
+    p.bio.pop_back();
+    packed = pack(p);
+  }
+  return packed;
+}
+
+/// Returns once `cache` has taken every earlier message of `self`.
+void round_trip(caf::scoped_actor& self, const cache_actor& cache) {
+  self->request(cache, caf::infinite, stats_atom::value)
+    .receive([](stats_report&) {}, [](caf::error&) {});
+}
+
+void round_trip(caf::scoped_actor& self, const bare_actor& bare) {
+  self->request(bare, caf::infinite, get_atom::value, std::string{},
+                request_options{})
+    .receive([](get_result&) {}, [](caf::error&) {});
+}
+
 /// Writes `count` keys named prefix + number: batches of fire-and-forget
 /// sets, each batch closed by a round trip so the mailbox stays small.
-void fill(caf::actor_system& sys, const cache_actor& cache,
-          const std::string& prefix, uint32_t count, const std::string& value,
+template <class Cache>
+void fill(caf::actor_system& sys, const Cache& cache,
+          const std::string& prefix, uint32_t count, const cache_value& value,
           uint64_t* key_bytes = nullptr) {
   caf::scoped_actor self{sys};
   constexpr uint32_t batch = 5000;
@@ -100,11 +150,10 @@ void fill(caf::actor_system& sys, const cache_actor& cache,
     auto key = prefix + std::to_string(i);
     if (key_bytes != nullptr)
       *key_bytes += key.size();
-    caf::anon_send(cache, put_atom::value, std::move(key),
-                   cache_value{codec_kind::raw, value}, set_options{});
+    caf::anon_send(cache, put_atom::value, std::move(key), value,
+                   set_options{});
     if ((i + 1) % batch == 0 || i + 1 == count)
-      self->request(cache, caf::infinite, stats_atom::value)
-        .receive([](stats_report&) {}, [](caf::error&) {});
+      round_trip(self, cache);
   }
 }
 
@@ -115,21 +164,62 @@ struct run_result {
   std::array<uint64_t, 3> get_us{};
   std::array<uint64_t, 3> set_us{};
   uint64_t gets = 0;
+  uint64_t hits = 0;
   uint64_t sets = 0;
+  /// CPU time (user + system) of this process and of redis-server per
+  /// request, in microseconds.
+  double cpu_us_per_op = 0;
+  double redis_cpu_us_per_op = 0;
 };
 
-run_result drive(caf::actor_system& sys, const cache_actor& cache,
-                 const bench_config& cfg, bool progress) {
-  std::string value(cfg.value_bytes, 'v');
+/// User + system CPU time this process used so far.
+std::chrono::microseconds own_cpu() {
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  auto us = [](const timeval& t) {
+    return std::chrono::seconds{t.tv_sec}
+           + std::chrono::microseconds{t.tv_usec};
+  };
+  return us(usage.ru_utime) + us(usage.ru_stime);
+}
+
+/// User + system CPU time of process `pid` so far (clock-tick resolution),
+/// zero when it cannot be read.
+std::chrono::microseconds cpu_of(pid_t pid) {
+  std::ifstream in{fmt::format("/proc/{}/stat", pid)};
+  std::string text{std::istreambuf_iterator<char>{in}, {}};
+  // Fields after the command name, which is in parentheses and may hold
+  // spaces: state is field 3, utime 14, stime 15.
+  auto close = text.rfind(')');
+  if (close == std::string::npos)
+    return {};
+  std::istringstream fields{text.substr(close + 2)};
+  std::string skip;
+  for (int i = 3; i < 14; ++i)
+    fields >> skip;
+  uint64_t utime = 0, stime = 0;
+  fields >> utime >> stime;
+  auto tick_us = 1000000 / ::sysconf(_SC_CLK_TCK);
+  return std::chrono::microseconds{(utime + stime) * tick_us};
+}
+
+template <class Cache>
+run_result drive(caf::actor_system& sys, const Cache& cache,
+                 const bench_config& cfg, bool progress,
+                 pid_t redis_pid = -1) {
+  auto value = bench_value(cfg);
   std::vector<std::unique_ptr<requester_stats>> stats;
   for (uint32_t i = 0; i < cfg.requesters; ++i)
     stats.push_back(std::make_unique<requester_stats>());
+  auto cpu_before = own_cpu();
+  auto redis_before = redis_pid > 0 ? cpu_of(redis_pid) : 0us;
   auto start = clock_type::now();
   auto until = start + cfg.duration;
   caf::scoped_actor self{sys};
   for (uint32_t i = 0; i < cfg.requesters; ++i)
-    self->monitor(sys.spawn(requester, cache, stats[i].get(), cfg.keys, value,
-                            cfg.read_ratio, until, uint64_t{i} * 7919 + 1));
+    self->monitor(sys.spawn(requester<Cache>, cache, stats[i].get(),
+                            cfg.keys, value, cfg.read_ratio, until,
+                            uint64_t{i} * 7919 + 1));
   uint64_t last = 0;
   while (clock_type::now() < until) {
     std::this_thread::sleep_for(std::min<clock_type::duration>(
@@ -145,15 +235,23 @@ run_result drive(caf::actor_system& sys, const cache_actor& cache,
   for (uint32_t i = 0; i < cfg.requesters; ++i)
     self->receive([](const caf::down_msg&) {});
   auto elapsed = std::chrono::duration<double>(clock_type::now() - start);
+  auto cpu = own_cpu() - cpu_before;
+  auto redis_cpu = redis_pid > 0 ? cpu_of(redis_pid) - redis_before : 0us;
   latency_histogram gets, sets;
   run_result out;
   for (auto& s : stats) {
     out.ops += s->done.load();
     out.errors += s->errors;
+    out.hits += s->hits;
     gets.merge(s->get_latency);
     sets.merge(s->set_latency);
   }
   out.ops_per_s = static_cast<double>(out.ops) / elapsed.count();
+  if (out.ops > 0) {
+    auto ops = static_cast<double>(out.ops);
+    out.cpu_us_per_op = static_cast<double>(cpu.count()) / ops;
+    out.redis_cpu_us_per_op = static_cast<double>(redis_cpu.count()) / ops;
+  }
   out.gets = gets.count();
   out.sets = sets.count();
   out.get_us = {gets.percentile_us(0.5), gets.percentile_us(0.99),
@@ -225,7 +323,7 @@ nlohmann::json memory_run(caf::actor_system& sys, const bench_config& cfg) {
   auto cache = spawn_cache(sys, c);
   if (!cache)
     return {{"error", to_sentence(cache.error())}};
-  std::string value(cfg.value_bytes, 'v');
+  cache_value value{codec_kind::raw, std::string(cfg.value_bytes, 'v')};
   // Warm up allocator and mailboxes before the baseline reading.
   fill(sys, *cache, "warm:", 10000, value);
   auto before = rss_bytes();
@@ -325,40 +423,46 @@ nlohmann::json stampede_run(caf::actor_system& sys, const bench_config& cfg) {
           {"loader_calls_get_or_load", coalesced}};
 }
 
-void single_run(caf::actor_system& sys, const bench_config& cfg) {
-  nlohmann::json report{{"requesters", cfg.requesters},
-                        {"keys", cfg.keys},
-                        {"value_bytes", cfg.value_bytes},
-                        {"read_ratio", cfg.read_ratio},
-                        {"mode", cfg.mode}};
-  if (cfg.mode == "stampede") {
-    report["stampede"] = stampede_run(sys, cfg);
-    std::printf("%s\n", report.dump(cfg.json ? -1 : 2).c_str());
-    return;
+/// Drives the bare baseline (bench/bare.hpp) against `redis`.
+std::optional<run_result> bare_run(caf::actor_system& sys,
+                                   const bench_config& cfg,
+                                   const redis_process& redis) {
+  bare_options opts;
+  opts.port = redis.port();
+  opts.key_prefix = cfg.key_prefix;
+  opts.codec = bench_value(cfg).codec;
+  opts.connections = cfg.bare_connections;
+  auto bare = spawn_bare(sys, opts);
+  if (!bare) {
+    fmt::print(stderr, "{}\n", sys.render(bare.error()));
+    return std::nullopt;
   }
-  if (cfg.mode == "memory") {
-    report["memory"] = memory_run(sys, cfg);
-    std::printf("%s\n", report.dump(cfg.json ? -1 : 2).c_str());
-    return;
-  }
-  std::unique_ptr<redis_process> redis;
+  fill(sys, *bare, "key:", cfg.keys, bench_value(cfg));
+  auto r = drive(sys, *bare, cfg, !cfg.json, redis.pid());
+  stop_bare(*bare);
+  return r;
+}
+
+/// Drives a cache actor with the backend of `cfg.mode`: redis (against
+/// `redis`), null, or down.
+std::optional<run_result> cache_run(caf::actor_system& sys,
+                                    const bench_config& cfg,
+                                    const redis_process* redis) {
   config c;
-  c.key_prefix = "";
+  c.key_prefix = cfg.key_prefix;
   c.request_timeout = 2s;
-  if (cfg.mode == "null") {
+  if (cfg.mode == "null")
     c.backend = "null";
-  } else if (cfg.mode == "down") {
-    c.redis_url = "redis://127.0.0.1:" + std::to_string(free_port());
-  } else {
-    redis = std::make_unique<redis_process>();
+  else if (cfg.mode == "down")
+    c.redis_url = fmt::format("redis://127.0.0.1:{}", free_port());
+  else
     c.redis_url = redis->url();
-  }
   auto cache = spawn_cache(sys, c);
   if (!cache) {
-    std::fprintf(stderr, "%s\n", to_sentence(cache.error()).c_str());
-    return;
+    fmt::print(stderr, "{}\n", to_sentence(cache.error()));
+    return std::nullopt;
   }
-  fill(sys, *cache, "key:", cfg.keys, std::string(cfg.value_bytes, 'v'));
+  fill(sys, *cache, "key:", cfg.keys, bench_value(cfg));
   if (cfg.mode == "down") {
     // Wait for the breaker: a down Redis shows as an open route.
     caf::scoped_actor self{sys};
@@ -371,36 +475,72 @@ void single_run(caf::actor_system& sys, const bench_config& cfg) {
       std::this_thread::sleep_for(10ms);
     }
   }
-  auto r = drive(sys, *cache, cfg, !cfg.json);
+  auto r = drive(sys, *cache, cfg, !cfg.json, redis ? redis->pid() : -1);
   stop_cache(sys, *cache);
-  report["cafcache"] = {{"ops_per_s", r.ops_per_s},
-                        {"ops", r.ops},
-                        {"errors", r.errors},
-                        {"get", {{"count", r.gets},
-                                 {"p50_us", r.get_us[0]},
-                                 {"p99_us", r.get_us[1]},
-                                 {"p999_us", r.get_us[2]}}},
-                        {"set", {{"count", r.sets},
-                                 {"p50_us", r.set_us[0]},
-                                 {"p99_us", r.set_us[1]},
-                                 {"p999_us", r.set_us[2]}}}};
+  return r;
+}
+
+void single_run(caf::actor_system& sys, const bench_config& cfg) {
+  nlohmann::json report{{"requesters", cfg.requesters},
+                        {"keys", cfg.keys},
+                        {"value_bytes", cfg.value_bytes},
+                        {"read_ratio", cfg.read_ratio},
+                        {"mode", cfg.mode},
+                        {"key_prefix", cfg.key_prefix},
+                        {"codec", cfg.codec}};
+  if (cfg.mode == "stampede") {
+    report["stampede"] = stampede_run(sys, cfg);
+    std::printf("%s\n", report.dump(cfg.json ? -1 : 2).c_str());
+    return;
+  }
+  if (cfg.mode == "memory") {
+    report["memory"] = memory_run(sys, cfg);
+    std::printf("%s\n", report.dump(cfg.json ? -1 : 2).c_str());
+    return;
+  }
+  if (cfg.codec != "raw" && cfg.codec != "msgpack") {
+    fmt::print(stderr, "unknown --bench.codec: {}\n", cfg.codec);
+    return;
+  }
+  std::unique_ptr<redis_process> redis;
+  if (cfg.mode != "null" && cfg.mode != "down")
+    redis = std::make_unique<redis_process>();
+  auto result = cfg.mode == "bare" ? bare_run(sys, cfg, *redis)
+                                   : cache_run(sys, cfg, redis.get());
+  if (!result)
+    return;
+  auto& r = *result;
+  // The bare baseline reports under its own name, so that a results file
+  // never shows its figures as cafcache's.
+  const char* driven = cfg.mode == "bare" ? "bare" : "cafcache";
+  report[driven] = {{"ops_per_s", r.ops_per_s},
+                    {"ops", r.ops},
+                    {"errors", r.errors},
+                    {"cpu_us_per_op", r.cpu_us_per_op},
+                    {"redis_cpu_us_per_op", r.redis_cpu_us_per_op},
+                    {"get", {{"count", r.gets},
+                             {"hits", r.hits},
+                             {"p50_us", r.get_us[0]},
+                             {"p99_us", r.get_us[1]},
+                             {"p999_us", r.get_us[2]}}},
+                    {"set", {{"count", r.sets},
+                             {"p50_us", r.set_us[0]},
+                             {"p99_us", r.set_us[1]},
+                             {"p999_us", r.set_us[2]}}}};
   if (cfg.baseline && redis)
     report["redis_benchmark"] = redis_benchmark(redis->port(), cfg, "get,set");
   if (cfg.json) {
     std::printf("%s\n", report.dump().c_str());
     return;
   }
-  std::printf("cafcache: %.0f ops/s, %llu errors; GET p50 %llu us p99 %llu "
-              "us p99.9 %llu us; SET p50 %llu us p99 %llu us\n",
-              r.ops_per_s, static_cast<unsigned long long>(r.errors),
-              static_cast<unsigned long long>(r.get_us[0]),
-              static_cast<unsigned long long>(r.get_us[1]),
-              static_cast<unsigned long long>(r.get_us[2]),
-              static_cast<unsigned long long>(r.set_us[0]),
-              static_cast<unsigned long long>(r.set_us[1]));
+  fmt::print("{}: {:.0f} ops/s, {} errors; GET p50 {} us p99 {} us p99.9 {} "
+             "us; SET p50 {} us p99 {} us; CPU per request {:.1f} us "
+             "(redis-server {:.1f} us)\n",
+             driven, r.ops_per_s, r.errors, r.get_us[0], r.get_us[1],
+             r.get_us[2], r.set_us[0], r.set_us[1], r.cpu_us_per_op,
+             r.redis_cpu_us_per_op);
   if (report.contains("redis_benchmark"))
-    std::printf("redis-benchmark: %s\n",
-                report["redis_benchmark"].dump().c_str());
+    fmt::print("redis-benchmark: {}\n", report["redis_benchmark"].dump());
 }
 
 void caf_main(caf::actor_system& sys, const bench_config& cfg) {

@@ -18,6 +18,9 @@ struct bench_config : system_config {
   uint32_t value_bytes = 100;
   double read_ratio = 1.0;
   std::string mode = "redis";
+  std::string key_prefix;
+  std::string codec = "raw";
+  uint32_t bare_connections = 1;
   bool baseline = false;
   uint32_t pipeline = 1;
   uint32_t baseline_clients = 0;
@@ -35,9 +38,17 @@ struct bench_config : system_config {
       .add(value_bytes, "value-bytes", "value size in bytes")
       .add(read_ratio, "read-ratio", "share of GETs (rest SETs)")
       .add(mode, "mode",
-           "redis | null (no Redis, same hops) | down (Redis unreachable, "
-           "fallback only) | memory (fallback RSS per entry) | stampede "
-           "(loader calls for N concurrent cold misses)")
+           "redis | bare (hand-written delegating actor, no cafcache) | "
+           "null (no Redis, same hops) | down (Redis unreachable, fallback "
+           "only) | memory (fallback RSS per entry) | stampede (loader calls "
+           "for N concurrent cold misses)")
+      .add(key_prefix, "key-prefix",
+           "prefix of every Redis key (cafcache's default: cafcache:)")
+      .add(codec, "codec",
+           "raw (value-bytes of 'v') | msgpack (a record of about "
+           "value-bytes)")
+      .add(bare_connections, "bare-connections",
+           "Redis connections of --bench.mode=bare (key hashed to one)")
       .add(baseline, "baseline", "also run redis-benchmark, same settings")
       .add(pipeline, "pipeline", "redis-benchmark -P for the baseline")
       .add(baseline_clients, "baseline-clients",

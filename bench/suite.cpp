@@ -10,7 +10,10 @@
 #include <utility>
 #include <vector>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
+
+#include "runtime/config.hpp"
 
 namespace cafcache {
 
@@ -68,9 +71,25 @@ struct scenario {
   bool lower_is_better;
 };
 
+/// A scenario run with cafcache (`--bench.mode=redis`) and with the bare
+/// baseline (`--bench.mode=bare`), alternating in the same suite run; the
+/// ratio is cafcache / bare and the goal 1.0.
+struct versus_bare {
+  std::string name;
+  std::string args;
+  /// Where the compared figure sits under "cafcache" or "bare".
+  std::vector<const char*> figure;
+  std::string target;
+  bool lower_is_better;
+};
+
 } // namespace
 
 void run_suite(const bench_config& cfg, const std::string& self_exe) {
+  auto duration = fmt::format(
+    " --bench.duration={}ms",
+    std::chrono::duration_cast<std::chrono::milliseconds>(cfg.duration)
+      .count());
   const std::string low_latency
     = "--work-stealing.aggressive-poll-attempts=100000";
   auto ops = [](const nlohmann::json& j) {
@@ -141,12 +160,7 @@ void run_suite(const bench_config& cfg, const std::string& self_exe) {
     auto reps = sc.name == "memory_1m" ? 1u : cfg.repetitions;
     for (uint32_t i = 0; i < reps; ++i) {
       std::fprintf(stderr, "%s run %u/%u\n", sc.name.c_str(), i + 1, reps);
-      auto args = sc.args + " --bench.duration="
-                  + std::to_string(std::chrono::duration_cast<
-                                     std::chrono::milliseconds>(cfg.duration)
-                                     .count())
-                  + "ms";
-      runs.push_back(child(self_exe, args));
+      runs.push_back(child(self_exe, sc.args + duration));
     }
     auto [mine, base] = sc.measure(runs);
     if (sc.name == "null_50")
@@ -168,6 +182,75 @@ void run_suite(const bench_config& cfg, const std::string& self_exe) {
                 sc.name.c_str(), sc.target.c_str(), mine, base, ratio,
                 sc.lower_is_better ? "<=" : ">=", sc.goal,
                 sc.goal <= 0 ? "" : (met ? "met" : "MISSED"));
+    std::fflush(stdout);
+  }
+  // Realistic settings: cafcache's default key prefix (keys beyond the
+  // small-string buffer) and msgpack records that cafcache validates.
+  auto realistic = fmt::format("--bench.key-prefix={} --bench.codec=msgpack ",
+                               config{}.key_prefix);
+  std::vector<versus_bare> versus{
+    {"bare_get_50", realistic + "--bench.requesters=50",
+     {"ops_per_s"}, "GET/s, 50 in flight, vs bare", false},
+    {"bare_get_200", realistic + "--bench.requesters=200",
+     {"ops_per_s"}, "GET/s, 200 in flight, vs bare", false},
+    {"bare_mix_50", realistic + "--bench.requesters=50 --bench.read-ratio=0.9",
+     {"ops_per_s"}, "90/10 ops/s, 50 in flight, vs bare", false},
+    {"bare_get_1", realistic + "--bench.requesters=1",
+     {"get", "p50_us"}, "GET p50, 1 in flight, vs bare", true},
+  };
+  for (auto& sc : versus) {
+    std::vector<nlohmann::json> mine_runs, bare_runs;
+    for (uint32_t i = 0; i < cfg.repetitions; ++i) {
+      fmt::print(stderr, "{} run {}/{}\n", sc.name, i + 1, cfg.repetitions);
+      mine_runs.push_back(
+        child(self_exe, sc.args + " --bench.mode=redis" + duration));
+      bare_runs.push_back(
+        child(self_exe, sc.args + " --bench.mode=bare" + duration));
+    }
+    auto median_of = [](const std::vector<nlohmann::json>& runs,
+                        const char* who, std::vector<const char*> path) {
+      path.insert(path.begin(), who);
+      std::vector<double> xs;
+      for (auto& r : runs)
+        xs.push_back(number(r, path));
+      return median(xs);
+    };
+    auto mine = median_of(mine_runs, "cafcache", sc.figure);
+    auto base = median_of(bare_runs, "bare", sc.figure);
+    double ratio = base > 0 ? mine / base : 0;
+    bool met = sc.lower_is_better ? ratio <= 1.0 : ratio >= 1.0;
+    results[sc.name] = {{"what", sc.target},
+                        {"cafcache", mine},
+                        {"baseline", base},
+                        {"ratio", ratio},
+                        {"goal", 1.0},
+                        {"met", met},
+                        {"runs", mine_runs},
+                        {"bare_runs", bare_runs}};
+    fmt::print("{:<18} {:<55} cafcache {:>10.1f}  bare     {:>10.1f}  ratio "
+               "{:>5.2f}  goal {}1.0  {}\n",
+               sc.name, sc.target, mine, base, ratio,
+               sc.lower_is_better ? "<=" : ">=", met ? "met" : "MISSED");
+    if (sc.name == "bare_get_50") {
+      // CPU per GET from the same runs: this process, and redis-server.
+      auto cpu = median_of(mine_runs, "cafcache", {"cpu_us_per_op"});
+      auto bare_cpu = median_of(bare_runs, "bare", {"cpu_us_per_op"});
+      results["cpu_per_get_50"]
+        = {{"what", "us of process CPU per GET, 50 in flight, vs bare"},
+           {"cafcache", cpu},
+           {"baseline", bare_cpu},
+           {"ratio", bare_cpu > 0 ? cpu / bare_cpu : 0},
+           {"goal", 0},
+           {"met", true},
+           {"redis_server_cafcache",
+            median_of(mine_runs, "cafcache", {"redis_cpu_us_per_op"})},
+           {"redis_server_bare",
+            median_of(bare_runs, "bare", {"redis_cpu_us_per_op"})}};
+      fmt::print("{:<18} {:<55} cafcache {:>10.1f}  bare     {:>10.1f}  "
+                 "ratio {:>5.2f}\n",
+                 "cpu_per_get_50", "us of process CPU per GET, vs bare", cpu,
+                 bare_cpu, bare_cpu > 0 ? cpu / bare_cpu : 0);
+    }
     std::fflush(stdout);
   }
   std::ofstream{cfg.out} << results.dump(2) << "\n";
