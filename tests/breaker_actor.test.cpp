@@ -7,8 +7,10 @@
 #include <caf/scheduler/test_coordinator.hpp>
 
 #include "actors/breaker.hpp"
+#include "tests/virtual_time.hpp"
 
 using namespace cafcache;
+using namespace cafcache::test;
 using namespace std::chrono_literals;
 
 namespace {
@@ -34,13 +36,6 @@ caf::behavior fake_cache(caf::event_based_actor* self, route_log* log,
     },
   };
 }
-
-struct virtual_time_config : caf::actor_system_config {
-  virtual_time_config() {
-    set("scheduler.policy", caf::atom("testing"));
-    set("logger.verbosity", caf::atom("quiet"));
-  }
-};
 
 struct fixture {
   fixture() : sys(cfg), sched(dynamic_cast<caf::scheduler::test_coordinator&>(

@@ -17,19 +17,13 @@
 #include "actors/cache.hpp"
 #include "messages/errc.hpp"
 #include "runtime/module.hpp"
+#include "tests/virtual_time.hpp"
 
 using namespace cafcache;
+using namespace cafcache::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-struct virtual_time_config : caf::actor_system_config {
-  virtual_time_config() {
-    set("scheduler.policy", caf::atom("testing"));
-    set("logger.verbosity", caf::atom("quiet"));
-    add_module(*this, custom_options_);
-  }
-};
 
 /// What the test's loader answers and how often it was asked.
 struct source {
@@ -48,12 +42,6 @@ loader_actor::behavior_type loader(loader_actor::pointer, source* src) {
     },
   };
 }
-
-/// Receives one answer of the cache.
-template <class T>
-struct answer_slot {
-  std::optional<caf::expected<T>> value;
-};
 
 struct fixture {
   explicit fixture(std::function<void(config&)> tweak = nullptr)

@@ -6,7 +6,6 @@
 #include <doctest/doctest.h>
 
 #include <filesystem>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -17,24 +16,6 @@ using namespace cafcache;
 using namespace cafcache::test;
 
 namespace {
-
-/// The ids of the cache's connections that carry requests (not the
-/// subscriber, not the connection asking).
-std::vector<std::string> request_connections(const redis_process& redis) {
-  std::vector<std::string> out;
-  std::istringstream lines{redis.command({"CLIENT", "LIST"}).str};
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (line.find("cmd=client|list") != std::string::npos
-        || line.find("cmd=subscribe") != std::string::npos
-        || line.find(" sub=1") != std::string::npos)
-      continue;
-    auto at = line.find("id=");
-    if (at != std::string::npos)
-      out.push_back(line.substr(at + 3, line.find(' ', at) - at - 3));
-  }
-  return out;
-}
 
 /// The value stored in Redis under the test prefix, unwrapped.
 std::string in_redis(const redis_process& redis, const std::string& key) {
@@ -55,7 +36,7 @@ TEST_CASE("one connection of the pool dropped: every write still reaches "
   int to_fallback = 0;
   int not_in_redis = 0;
   for (int round = 0; round < 8; ++round) {
-    auto ids = request_connections(f.redis);
+    auto ids = request_client_ids(f.redis);
     REQUIRE(!ids.empty());
     f.redis.command({"CLIENT", "KILL", "ID", ids[round % ids.size()]});
     for (int i = 0; i < 40; ++i) {

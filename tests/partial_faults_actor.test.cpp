@@ -17,19 +17,13 @@
 #include "messages/errc.hpp"
 #include "runtime/codec.hpp"
 #include "runtime/module.hpp"
+#include "tests/virtual_time.hpp"
 
 using namespace cafcache;
+using namespace cafcache::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-struct virtual_time_config : caf::actor_system_config {
-  virtual_time_config() {
-    set("scheduler.policy", caf::atom("testing"));
-    set("logger.verbosity", caf::atom("quiet"));
-    add_module(*this, custom_options_);
-  }
-};
 
 /// What a scripted connection holds and how it behaves; the test changes it
 /// between steps.
@@ -95,11 +89,6 @@ caf::behavior scripted_connection(caf::event_based_actor* self, script* s) {
     },
   };
 }
-
-template <class T>
-struct answer_slot {
-  std::optional<caf::expected<T>> value;
-};
 
 struct fixture {
   explicit fixture(uint32_t pool) : sys(cfg),

@@ -24,7 +24,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <random>
-#include <sstream>
 #include <thread>
 
 #include <unistd.h>
@@ -259,23 +258,6 @@ caf::behavior reader(caf::event_based_actor* self, run_context ctx,
   return {[=](tick_atom) { (*step)(); }};
 }
 
-/// The ids of the cache connections that carry requests (not subscribers,
-/// not the connection asking).
-std::vector<std::string> request_clients(const redis_process& redis) {
-  std::vector<std::string> out;
-  std::istringstream lines{redis.command({"CLIENT", "LIST"}).str};
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (line.find("cmd=client|list") != std::string::npos
-        || line.find(" sub=0") == std::string::npos)
-      continue;
-    auto at = line.find("id=");
-    if (at != std::string::npos)
-      out.push_back(line.substr(at + 3, line.find(' ', at) - at - 3));
-  }
-  return out;
-}
-
 double seconds_since(steady::time_point t0) {
   return std::chrono::duration<double>(steady::now() - t0).count();
 }
@@ -391,7 +373,7 @@ void caf_main(caf::actor_system& sys, const chaos_config& opts) {
       size_t round = 0;
       out.partial_phase = true;
       while (steady::now() < until) {
-        auto ids = request_clients(redis);
+        auto ids = request_client_ids(redis);
         if (!ids.empty())
           redis.command({"CLIENT", "KILL", "ID", ids[round++ % ids.size()]});
         std::this_thread::sleep_for(150ms);

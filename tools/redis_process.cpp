@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <sstream>
 #include <string>
 #include <stdexcept>
 #include <thread>
@@ -200,6 +201,21 @@ resp_value redis_process::command(const std::vector<std::string>& argv,
     redisFree(ctx);
     throw;
   }
+}
+
+std::vector<std::string> request_client_ids(const redis_process& redis) {
+  std::vector<std::string> out;
+  std::istringstream lines{redis.command({"CLIENT", "LIST"}).str};
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.find("cmd=client|list") != std::string::npos
+        || line.find(" sub=0") == std::string::npos)
+      continue;
+    auto at = line.find("id=");
+    if (at != std::string::npos)
+      out.push_back(line.substr(at + 3, line.find(' ', at) - at - 3));
+  }
+  return out;
 }
 
 } // namespace cafcache

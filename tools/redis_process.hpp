@@ -66,4 +66,9 @@ private:
 /// A TCP port on 127.0.0.1 that nothing listens on right now.
 uint16_t free_port();
 
+/// The ids (`CLIENT LIST`) of the clients of `redis` that are not subscribed
+/// to a channel: the caches' request connections, for `CLIENT KILL ID`. The
+/// connection asking is left out.
+std::vector<std::string> request_client_ids(const redis_process& redis);
+
 } // namespace cafcache
