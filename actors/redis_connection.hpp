@@ -105,6 +105,10 @@ public:
   /// The cache sends nothing more: terminates.
   void on_released();
 
+  /// The supervisor is gone: terminates (a moment later while the handshake
+  /// runs).
+  void on_supervisor_down();
+
   /// The batch sizes counted since the last call.
   bucket_histogram take_batch_sizes();
 
