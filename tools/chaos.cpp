@@ -485,11 +485,15 @@ void caf_main(caf::actor_system& sys, const chaos_config& opts) {
             + std::to_string(out.peer_reads.load()) + "; "
             + std::to_string(out.peer_marked_older.load())
             + " older ones marked stale)");
-    check(out.partial_to_fallback == 0,
+    // A write that runs out of time in Redis is answered by the fallback by
+    // design; under a sanitizer's slowdown a few do even here. A dropped
+    // connection opening the breaker sent nearly all of them there.
+    check(out.partial_to_fallback * 100 <= out.partial_writes,
           std::to_string(out.partial_to_fallback.load()) + " of "
             + std::to_string(out.partial_writes.load())
             + " writes answered by the fallback while single pool "
-              "connections were killed");
+              "connections were killed (at most 1 %: those that ran out of "
+              "time)");
     check(stats.fallback_entries <= cfg.fallback_max_entries
             && stats.fallback_bytes <= cfg.fallback_max_bytes,
           "fallback " + std::to_string(stats.fallback_entries) + " entries / "
