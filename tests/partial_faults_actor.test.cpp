@@ -129,22 +129,12 @@ struct fixture {
 
   template <class T, class... Ts>
   std::shared_ptr<answer_slot<T>> ask(Ts... xs) {
-    auto slot = std::make_shared<answer_slot<T>>();
-    auto handle = cache_handle;
-    sys.spawn([=](caf::event_based_actor* self) {
-      self->request(handle, caf::infinite, xs...)
-        .then([=](T& x) { slot->value = std::move(x); },
-              [=](caf::error& err) { slot->value = std::move(err); });
-    });
-    return slot;
+    return test::ask<T>(sys, cache_handle, xs...);
   }
 
   template <class T>
   T run(std::shared_ptr<answer_slot<T>> slot) {
-    sched.run();
-    REQUIRE(slot->value.has_value());
-    REQUIRE_MESSAGE(*slot->value, to_sentence(slot->value->error()));
-    return std::move(**slot->value);
+    return test::run(sched, std::move(slot));
   }
 
   write_result put(const std::string& key, const std::string& value) {

@@ -1,10 +1,15 @@
 #pragma once
 
+#include <memory>
 #include <optional>
+#include <utility>
 
-#include <caf/actor_system_config.hpp>
-#include <caf/expected.hpp>
+#include <doctest/doctest.h>
 
+#include <caf/all.hpp>
+#include <caf/scheduler/test_coordinator.hpp>
+
+#include "messages/errc.hpp"
 #include "runtime/module.hpp"
 
 namespace cafcache::test {
@@ -24,5 +29,30 @@ template <class T>
 struct answer_slot {
   std::optional<caf::expected<T>> value;
 };
+
+/// Sends `xs` to `to` as a request from a fresh actor; the answer lands in
+/// the returned slot once the scheduler runs.
+template <class T, class Handle, class... Ts>
+std::shared_ptr<answer_slot<T>> ask(caf::actor_system& sys, const Handle& to,
+                                    Ts... xs) {
+  auto slot = std::make_shared<answer_slot<T>>();
+  sys.spawn([=](caf::event_based_actor* self) {
+    self->request(to, caf::infinite, xs...)
+      .then([=](T& x) { slot->value = std::move(x); },
+            [=](caf::error& err) { slot->value = std::move(err); });
+  });
+  return slot;
+}
+
+/// Runs the scheduler and returns the answer in `slot`, which must be a
+/// result, not an error.
+template <class T>
+T run(caf::scheduler::test_coordinator& sched,
+      std::shared_ptr<answer_slot<T>> slot) {
+  sched.run();
+  REQUIRE(slot->value.has_value());
+  REQUIRE_MESSAGE(*slot->value, to_sentence(slot->value->error()));
+  return std::move(**slot->value);
+}
 
 } // namespace cafcache::test

@@ -1,0 +1,290 @@
+// The cache actor's Redis tier: which connection a request goes to, sending
+// it, sending it again when its connection was lost, and what a reply or a
+// refusal means for the fallback (see actors/cache.hpp).
+
+#include "actors/cache.hpp"
+
+#include <algorithm>
+
+#include "messages/errc.hpp"
+#include "runtime/commands.hpp"
+
+namespace cafcache {
+
+namespace {
+
+/// Redis ran out of memory under `maxmemory` with `noeviction`: it still
+/// serves reads and deletes, only writes are refused.
+bool out_of_memory(const resp_value& r) {
+  return r.is_error() && r.str.find("OOM ") != std::string::npos;
+}
+
+/// The connection itself is gone (not a reply of Redis, not overload): the
+/// request never reached Redis, or Redis closed the connection and will not
+/// run anything more from it, so it may be sent again over another one.
+bool connection_lost(const caf::error& err) {
+  return is(err, errc::redis_unavailable)
+         || err == caf::sec::request_receiver_down;
+}
+
+} // namespace
+
+// -- routing ------------------------------------------------------------------
+
+bool cache_state::writable() const {
+  return route_ == breaker_state::closed && router_.up_count() > 0;
+}
+
+bool cache_state::readable() const {
+  return writable() && !needs_replay_ && !replaying_;
+}
+
+std::optional<size_t> cache_state::route_for(const operation& op) const {
+  // Writes reach Redis even while a replay is due: left in this node's
+  // fallback, other nodes would keep reading the older value from Redis.
+  // Reads wait for the replay, which deletes what may be older in Redis.
+  auto routed = op.what == operation::kind::get ? readable() : writable();
+  // A deadline this close leaves Redis no time to answer.
+  if (!routed
+      || op.redis_deadline - self_->clock().now()
+           < std::chrono::microseconds(100))
+    return std::nullopt;
+  return router_.owner(op.key);
+}
+
+caf::actor cache_state::any_connection() const {
+  for (size_t slot = 0; slot < conns_.size(); ++slot)
+    if (router_.is_up(slot))
+      return conns_[slot];
+  return nullptr;
+}
+
+bool cache_state::never_connected() const {
+  return std::none_of(ever_connected_.begin(), ever_connected_.end(),
+                      [](bool x) { return x; });
+}
+
+bool cache_state::auth_broken() const {
+  // Credentials that never worked are a configuration error; credentials
+  // that stopped working are an outage like any other (stale-if-error).
+  return is(conn_error_, errc::auth_failed) && !any_connection()
+         && never_connected();
+}
+
+std::string cache_state::redis_key(const std::string& key) const {
+  return cfg_.key_prefix + key;
+}
+
+void cache_state::dispatch(const op_ptr& op) {
+  if (auto slot = route_for(*op))
+    to_redis(op, *slot);
+  else if (op->what == operation::kind::get)
+    fallback_get(op, false);
+  else
+    redis_failed(op);
+}
+
+std::vector<std::string> cache_state::command_of(const operation& op) const {
+  switch (op.what) {
+    case operation::kind::get:
+      return {"GET", redis_key(op.key)};
+    case operation::kind::set:
+      return commands::set(cfg_.key_prefix, op.key, op.stored, op.ttl,
+                           op.tags);
+    case operation::kind::invalidate:
+      return {"UNLINK", redis_key(op.key)};
+    case operation::kind::invalidate_tag:
+      break;
+  }
+  return commands::invalidate_tag(cfg_.key_prefix, op.key);
+}
+
+void cache_state::to_redis(const op_ptr& op, size_t slot) {
+  // No CAF timeout here: the deadline queue fails the operation over to the
+  // fallback; a reply arriving after that is ignored.
+  op->in_redis = true;
+  op->slot = static_cast<uint32_t>(slot);
+  ++op->attempts;
+  if (!op->redis_armed) {
+    op->redis_armed = true;
+    arm(op, op->redis_deadline);
+  }
+  auto conn = conns_[slot];
+  auto write = op->what != operation::kind::get;
+  auto sent = self_->clock().now();
+  if (op->what == operation::kind::invalidate_tag)
+    recent_.tag(op->key, sent);
+  else if (write)
+    recent_.key(op->key, sent);
+  // The pin holds until the connection answers, even when the deadline
+  // passed first: until then the write may still be in its pipeline.
+  if (write)
+    router_.pin(op->key, slot);
+  self_->request(conn, caf::infinite, cmd_atom::value, command_of(*op))
+    .then(
+      [this, op, sent, slot, write](resp_value& reply) {
+        record_latency(redis_latency_, self_->clock().now() - sent);
+        if (write)
+          router_.unpin(op->key, slot);
+        if (!op->in_redis)
+          return;
+        op->in_redis = false;
+        on_reply(op, reply);
+      },
+      [this, op, slot, write, conn](caf::error& err) {
+        if (write)
+          router_.unpin(op->key, slot);
+        on_request_failed(slot, conn, err);
+        if (!op->in_redis)
+          return;
+        op->in_redis = false;
+        // A request another connection took over is no failure of Redis:
+        // counted, the requests in flight on one dropped connection alone
+        // would open the breaker.
+        if (connection_lost(err) && retry(op))
+          return;
+        on_redis_failure(err);
+        redis_failed(op);
+      });
+  switch (op->what) {
+    case operation::kind::get:
+      break;
+    case operation::kind::set:
+    case operation::kind::invalidate:
+      publish(conn, coherence::scope::key, op->key);
+      break;
+    case operation::kind::invalidate_tag:
+      publish(conn, coherence::scope::tag, op->key);
+      break;
+  }
+}
+
+void cache_state::on_request_failed(size_t slot, const caf::actor& conn,
+                                    const caf::error& err) {
+  // The supervisor's report follows; requests meanwhile go elsewhere.
+  if (connection_lost(err) && slot < conns_.size() && conns_[slot] == conn)
+    router_.set_up(slot, false);
+}
+
+bool cache_state::retry(const op_ptr& op) {
+  if (op->attempts > conns_.size())
+    return false;
+  auto slot = route_for(*op);
+  if (!slot)
+    return false;
+  to_redis(op, *slot);
+  return true;
+}
+
+void cache_state::on_reply(const op_ptr& op, resp_value& reply) {
+  switch (op->what) {
+    case operation::kind::get:
+      get_reply(op, reply);
+      return;
+    case operation::kind::set:
+      if (reply.is_ok()) {
+        on_redis_success();
+        // Another node's invalidation during the write may have come after it
+        // in Redis: then the fallback must not keep the value.
+        if (may_mirror(*op))
+          self_->send(fallback_, put_atom::value, op->key,
+                      std::move(op->stored), op->ttl, false);
+        else
+          self_->send(fallback_, delete_atom::value, op->key, false);
+        guard_.invalidated(op->key);
+        answer(op, write_result{tier::redis});
+        return;
+      }
+      break;
+    case operation::kind::invalidate:
+      if (!reply.is_error()) {
+        on_redis_success();
+        self_->send(fallback_, delete_atom::value, op->key, false);
+        guard_.invalidated(op->key);
+        answer(op, write_result{tier::redis});
+        return;
+      }
+      break;
+    case operation::kind::invalidate_tag:
+      if (!reply.is_error()) {
+        on_redis_success();
+        self_->send(fallback_, delete_atom::value, tag_atom::value, op->key,
+                    false);
+        guard_.invalidated_all();
+        answer(op, write_result{tier::redis});
+        return;
+      }
+      break;
+  }
+  refused_write(op, reply);
+}
+
+void cache_state::refused_write(const op_ptr& op, const resp_value& reply) {
+  auto err = make_error(errc::redis_error, reply.str);
+  last_refusal_ = err;
+  // Out of memory is Redis refusing writes, not Redis failing: it still
+  // serves reads, so the breaker keeps routing there.
+  if (!out_of_memory(reply))
+    on_redis_failure(err);
+  if (op->what == operation::kind::set && op->slot < conns_.size()
+      && router_.is_up(op->slot)) {
+    // The write was not applied: what Redis holds under the key is older
+    // than what the caller wanted, so it goes, over the same connection.
+    auto slot = op->slot;
+    auto conn = conns_[slot];
+    router_.pin(op->key, slot);
+    op->in_redis = true;
+    op->refusal = err;
+    self_->request(conn, caf::infinite, cmd_atom::value,
+                   std::vector<std::string>{"UNLINK", redis_key(op->key)})
+      .then(
+        [this, op, slot, err](resp_value& r) {
+          router_.unpin(op->key, slot);
+          if (!op->in_redis)
+            return;
+          op->in_redis = false;
+          if (r.is_error()) {
+            degrade_write(op->key, {}, op->ttl);
+          } else {
+            self_->send(fallback_, delete_atom::value, op->key, false);
+            guard_.invalidated(op->key);
+          }
+          answer(op, err);
+        },
+        [this, op, slot, conn, err](caf::error& e) {
+          router_.unpin(op->key, slot);
+          on_request_failed(slot, conn, e);
+          if (!op->in_redis)
+            return;
+          op->in_redis = false;
+          degrade_write(op->key, {}, op->ttl);
+          answer(op, err);
+        });
+    return;
+  }
+  if (op->what == operation::kind::invalidate_tag)
+    degrade_tag(op->key);
+  else
+    degrade_write(op->key, {}, op->ttl);
+  answer(op, err);
+}
+
+void cache_state::redis_failed(const op_ptr& op) {
+  switch (op->what) {
+    case operation::kind::get:
+      fallback_get(op, true);
+      return;
+    case operation::kind::set:
+      degrade_write(op->key, std::move(op->stored), op->ttl);
+      break;
+    case operation::kind::invalidate:
+      degrade_write(op->key, {}, op->ttl);
+      break;
+    case operation::kind::invalidate_tag:
+      degrade_tag(op->key);
+      break;
+  }
+  answer(op, write_result{tier::fallback});
+}
+
+} // namespace cafcache
