@@ -9,15 +9,9 @@
 #include "actors/supervisor.hpp"
 #include "messages/errc.hpp"
 #include "runtime/commands.hpp"
+#include "runtime/get_reply.hpp"
 
 namespace cafcache {
-
-namespace {
-
-bool wrong_type(const resp_value& r) {
-  return r.is_error() && r.str.compare(0, 9, "WRONGTYPE") == 0;
-}
-} // namespace
 
 // -- initialization -----------------------------------------------------------
 
@@ -50,6 +44,17 @@ void cache_state::init(config cfg) {
 
 // -- request plumbing ---------------------------------------------------------
 
+void cache_state::set_deadlines(time_point start, caf::timespan requested,
+                                time_point& deadline,
+                                time_point& redis_deadline) const {
+  deadline = start
+             + (requested > caf::timespan{0} ? requested
+                                              : cfg_.request_timeout);
+  auto left = deadline - start;
+  auto reserve = cfg_.fallback_reserve;
+  redis_deadline = start + (left > 2 * reserve ? left - reserve : left / 2);
+}
+
 cache_state::op_ptr cache_state::start(operation::kind what, std::string key,
                                        caf::timespan requested) {
   auto op = std::make_shared<operation>();
@@ -57,13 +62,7 @@ cache_state::op_ptr cache_state::start(operation::kind what, std::string key,
   op->key = std::move(key);
   op->start = self_->clock().now();
   op->ticket = guard_.ticket();
-  op->deadline = op->start
-                 + (requested > caf::timespan{0} ? requested
-                                                  : cfg_.request_timeout);
-  auto left = op->deadline - op->start;
-  auto reserve = cfg_.fallback_reserve;
-  op->redis_deadline = op->start
-                       + (left > 2 * reserve ? left - reserve : left / 2);
+  set_deadlines(op->start, requested, op->deadline, op->redis_deadline);
   ++outstanding_;
   arm(op, op->deadline);
   return op;
@@ -73,16 +72,8 @@ void cache_state::arm(const op_ptr& op, time_point at) {
   deadlines_.push(at, op);
   if (!sweep_scheduled_) {
     sweep_scheduled_ = true;
-    self_->delayed_send(self_, sweep_interval(), sweep_atom::value);
+    self_->delayed_send(self_, cfg_.sweep_interval(), sweep_atom::value);
   }
-}
-
-caf::timespan cache_state::sweep_interval() const {
-  // Fine enough that the fallback still has most of its reserve left when
-  // Redis runs out of time.
-  auto x = cfg_.fallback_reserve / 4;
-  return std::clamp<caf::timespan>(x, std::chrono::milliseconds(1),
-                                   std::chrono::milliseconds(5));
 }
 
 void cache_state::on_sweep() {
@@ -91,7 +82,7 @@ void cache_state::on_sweep() {
   deadlines_.expire(now, [&](op_ptr op) { on_expired(op, now); });
   if (!deadlines_.empty()) {
     sweep_scheduled_ = true;
-    self_->delayed_send(self_, sweep_interval(), sweep_atom::value);
+    self_->delayed_send(self_, cfg_.sweep_interval(), sweep_atom::value);
   }
 }
 
@@ -176,7 +167,12 @@ void cache_state::answer(const op_ptr& op, caf::error err) {
 }
 
 void cache_state::done_one() {
-  if (--outstanding_ == 0 && stopping_)
+  done(1);
+}
+
+void cache_state::done(size_t n) {
+  outstanding_ -= n;
+  if (outstanding_ == 0 && stopping_)
     self_->quit(stop_reason_);
 }
 
@@ -236,6 +232,23 @@ caf::result<get_result> cache_state::get(std::string& key,
   ++stats_.gets;
   if (auto err = admit(key))
     return refuse(metric_op::get, std::move(err), opts.correlation_id);
+  if (readable()) {
+    // The hot path: the key's connection answers the client itself.
+    get_job job;
+    auto now = self_->clock().now();
+    time_point deadline;
+    time_point redis_deadline;
+    set_deadlines(now, opts.deadline, deadline, redis_deadline);
+    job.key = std::move(key);
+    job.correlation_id = opts.correlation_id;
+    job.ticket = guard_.ticket();
+    job.start = now.time_since_epoch();
+    job.deadline = deadline.time_since_epoch();
+    job.redis_deadline = redis_deadline.time_since_epoch();
+    if (auto delegated = delegate_get(job))
+      return *delegated;
+    key = std::move(job.key);
+  }
   auto op = start(operation::kind::get, std::move(key), opts.deadline);
   op->correlation_id = opts.correlation_id;
   op->get_rp = self_->make_response_promise<get_result>();
@@ -244,46 +257,61 @@ caf::result<get_result> cache_state::get(std::string& key,
 }
 
 void cache_state::get_reply(const op_ptr& op, resp_value& reply) {
-  if (reply.type == resp_value::kind::string
-      && is_negative_envelope(reply.str)) {
-    // A cached "the loader found nothing": a miss, and not a broken value.
-    on_redis_success();
-    op->negative = true;
-    ++stats_.misses;
-    if (may_mirror(*op))
-      self_->send(fallback_, put_atom::value, op->key, std::move(reply.str),
-                  std::min(cfg_.fallback_read_ttl, cfg_.negative_ttl), false);
-    answer(op, get_result{false, {}, tier::redis, false});
-    return;
-  }
-  if (reply.type == resp_value::kind::string) {
-    on_redis_success();
-    if (auto value = decode_envelope(reply.str)) {
-      ++stats_.hits_redis;
-      check_soft_expiry(*op, reply.str);
-      if (may_mirror(*op))
-        self_->send(fallback_, put_atom::value, op->key, std::move(reply.str),
-                    cfg_.fallback_read_ttl, false);
-      answer(op, get_result{true, std::move(*value), tier::redis, false});
-      return;
-    }
-    ++stats_.decode_errors;
-  } else if (reply.is_nil()) {
-    on_redis_success();
-  } else if (wrong_type(reply)) {
-    on_redis_success();
-    ++stats_.decode_errors;
-  } else {
+  auto reading = read_get_reply(reply);
+  if (reading.failed) {
     on_redis_failure(make_error(errc::redis_error, reply.str));
     fallback_get(op, true);
     return;
   }
-  // Redis holds nothing usable: neither may the fallback, unless a write
-  // answered meanwhile put something newer there.
-  ++stats_.misses;
+  on_redis_success();
+  count_served(reading.kind);
+  op->negative = reading.kind == served_kind::negative;
+  if (reading.kind == served_kind::hit)
+    check_soft_expiry(*op, reply.str);
   if (may_mirror(*op))
-    self_->send(fallback_, delete_atom::value, op->key, false);
-  answer(op, get_result{false, {}, tier::redis, false});
+    self_->send(fallback_, put_atom::value,
+                std::vector<mirror_entry>{
+                  mirror_of(std::move(op->key), reading.kind,
+                            std::move(reply.str))});
+  answer(op, std::move(reading.answer));
+}
+
+void cache_state::count_served(served_kind kind) {
+  switch (kind) {
+    case served_kind::hit:
+      ++stats_.hits_redis;
+      return;
+    case served_kind::undecodable:
+      ++stats_.decode_errors;
+      break;
+    case served_kind::negative:
+    case served_kind::nil:
+      break;
+  }
+  ++stats_.misses;
+}
+
+mirror_entry cache_state::mirror_of(std::string key, served_kind kind,
+                                    std::string stored) const {
+  // What Redis holds is what the fallback may keep: a value or the
+  // negative marker for a while, and nothing when Redis holds nothing
+  // usable.
+  mirror_entry out;
+  out.key = std::move(key);
+  switch (kind) {
+    case served_kind::hit:
+      out.stored = std::move(stored);
+      out.ttl = cfg_.fallback_read_ttl;
+      break;
+    case served_kind::negative:
+      out.stored = std::move(stored);
+      out.ttl = std::min(cfg_.fallback_read_ttl, cfg_.negative_ttl);
+      break;
+    case served_kind::nil:
+    case served_kind::undecodable:
+      break;
+  }
+  return out;
 }
 
 void cache_state::fallback_get(const op_ptr& op, bool redis_failed) {
@@ -391,6 +419,10 @@ cache(cache_internal_actor::stateful_pointer<cache_state> self, config cfg) {
     },
     [=](tick_atom) { self->state.on_tick(); },
     [=](sweep_atom) { self->state.on_sweep(); },
+    [=](served_atom, served_batch& batch) { self->state.on_served(batch); },
+    [=](get_atom, get_job& job, caf::error& err, caf::actor& conn) {
+      return self->state.on_handed_over(job, err, conn);
+    },
     [=](push_atom, const std::string& channel, const std::string& payload) {
       self->state.on_push(channel, payload);
     },

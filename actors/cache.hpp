@@ -125,6 +125,11 @@ public:
 
   /// Timer: expires the deadlines that passed.
   void on_sweep();
+  /// A connection reports the delegated gets it answered.
+  void on_served(served_batch& batch);
+  /// A connection hands back a delegated get it could not serve with `err`.
+  caf::result<get_result> on_handed_over(get_job& job, caf::error& err,
+                                         caf::actor& conn);
 
   /// Shutdown: refuse new requests, answer pending ones, then quit.
   void on_exit(const caf::exit_msg& msg);
@@ -203,14 +208,25 @@ private:
 
   using flight_ptr = std::shared_ptr<load_flight>;
 
+  /// The deadlines of a request received at `start` that asked for
+  /// `requested` (zero: `request-timeout`): the answer's, and Redis' (the
+  /// answer's minus `fallback-reserve`, or half the time when that is short).
+  void set_deadlines(time_point start, caf::timespan requested,
+                     time_point& deadline, time_point& redis_deadline) const;
+  /// Delegates a get to its key's connection, which answers the client;
+  /// nullopt when reads do not go to Redis or time is short.
+  std::optional<caf::delegated<get_result>> delegate_get(get_job& job);
+  /// Counts a get Redis answered, by what it held.
+  void count_served(served_kind kind);
+  /// The fallback's copy of what Redis was read to hold under `key`.
+  mirror_entry mirror_of(std::string key, served_kind kind,
+                         std::string stored) const;
   /// Creates an operation and registers its deadline.
   op_ptr start(operation::kind what, std::string key, caf::timespan requested);
 
   /// Registers a deadline of `op` and makes sure the sweep timer runs.
   void arm(const op_ptr& op, time_point at);
 
-  /// Granularity of the deadline sweep.
-  caf::timespan sweep_interval() const;
 
   /// A deadline of `op` passed: fail over to the fallback or time out.
   void on_expired(const op_ptr& op, time_point now);
@@ -222,12 +238,16 @@ private:
   void answer(const op_ptr& op, caf::error err);
 
   void done_one();
+  /// `n` requests were answered (by this actor or a connection).
+  void done(size_t n);
 
   // -- metrics and logs --------------------------------------------------------
 
   /// Counts the answer of `op` by operation and outcome and records its
   /// latency; logs it at debug level.
   void observe(const operation& op, metric_outcome outcome);
+  void observe(metric_op which, metric_outcome outcome, caf::timespan elapsed,
+               const std::string& correlation_id);
 
   /// The operation `op` is counted as (a get_or_load caller, or its kind).
   static metric_op metric_of(const operation& op);

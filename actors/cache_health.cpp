@@ -122,10 +122,16 @@ caf::result<metrics_report> cache_state::metrics() {
 
 void cache_state::observe(const operation& op, metric_outcome outcome) {
   auto elapsed = self_->clock().now() - op.start;
-  latency_.record(elapsed);
   if (op.internal)
-    return;
-  auto which = metric_of(op);
+    latency_.record(elapsed);
+  else
+    observe(metric_of(op), outcome, elapsed, op.correlation_id);
+}
+
+void cache_state::observe(metric_op which, metric_outcome outcome,
+                          caf::timespan elapsed,
+                          const std::string& correlation_id) {
+  latency_.record(elapsed);
   auto index = static_cast<size_t>(which);
   ++requests_[index * metric_outcome_count + static_cast<size_t>(outcome)];
   record_latency(op_latency_[index], elapsed);
@@ -136,7 +142,7 @@ void cache_state::observe(const operation& op, metric_outcome outcome) {
                {{"op", to_string(which)},
                 {"outcome", to_string(outcome)},
                 {"us", us},
-                {"correlation_id", op.correlation_id}});
+                {"correlation_id", correlation_id}});
   }
 }
 

@@ -75,6 +75,72 @@ std::string cache_state::redis_key(const std::string& key) const {
   return cfg_.key_prefix + key;
 }
 
+std::optional<caf::delegated<get_result>>
+cache_state::delegate_get(get_job& job) {
+  auto now = self_->clock().now().time_since_epoch();
+  // A deadline this close leaves Redis no time to answer.
+  if (!readable() || job.redis_deadline - now < std::chrono::microseconds(100)
+      || job.attempts > conns_.size())
+    return std::nullopt;
+  auto slot = router_.owner(job.key);
+  if (!slot)
+    return std::nullopt;
+  job.slot = static_cast<uint32_t>(*slot);
+  ++job.attempts;
+  ++outstanding_;
+  self_->delegate(conns_[*slot], get_atom::value, std::move(job));
+  return caf::delegated<get_result>{};
+}
+
+caf::result<get_result> cache_state::on_handed_over(get_job& job,
+                                                    caf::error& err,
+                                                    caf::actor& conn) {
+  // The job is the client's request again: it ends here or goes on.
+  --outstanding_;
+  auto lost = connection_lost(err);
+  if (lost) {
+    on_request_failed(job.slot, conn, err);
+    // Another connection may serve it; not a failure of Redis.
+    if (auto delegated = delegate_get(job))
+      return *delegated;
+  }
+  on_redis_failure(err);
+  auto op = std::make_shared<operation>();
+  op->what = operation::kind::get;
+  op->key = std::move(job.key);
+  op->correlation_id = std::move(job.correlation_id);
+  op->ticket = job.ticket;
+  op->start = time_point{job.start};
+  op->deadline = time_point{job.deadline};
+  op->redis_deadline = time_point{job.redis_deadline};
+  ++outstanding_;
+  arm(op, op->deadline);
+  op->get_rp = self_->make_response_promise<get_result>();
+  fallback_get(op, true);
+  return op->get_rp;
+}
+
+void cache_state::on_served(served_batch& batch) {
+  std::vector<mirror_entry> mirror;
+  for (auto& x : batch) {
+    record_latency(redis_latency_, x.redis_latency);
+    on_redis_success();
+    count_served(x.kind);
+    observe(metric_op::get,
+            x.kind == served_kind::hit ? metric_outcome::hit
+                                       : metric_outcome::miss,
+            x.latency, x.correlation_id);
+    // The client has its answer; the fallback gets the value unless a
+    // write of the key was answered since the request came in.
+    if (guard_.may_mirror(x.key, x.ticket))
+      mirror.push_back(mirror_of(std::move(x.key), x.kind,
+                                 std::move(x.stored)));
+  }
+  if (!mirror.empty())
+    self_->send(fallback_, put_atom::value, std::move(mirror));
+  done(batch.size());
+}
+
 void cache_state::dispatch(const op_ptr& op) {
   if (auto slot = route_for(*op))
     to_redis(op, *slot);

@@ -112,6 +112,14 @@ fallback(fallback_actor::stateful_pointer<fallback_state> self, config cfg) {
         bool dirty) {
       self->state.store(std::move(key), std::move(stored), ttl, dirty);
     },
+    [=](put_atom, std::vector<mirror_entry>& entries) {
+      for (auto& x : entries)
+        if (x.stored.empty())
+          self->state.erase(x.key, false);
+        else
+          self->state.store(std::move(x.key), std::move(x.stored), x.ttl,
+                            false);
+    },
     [=](delete_atom, const std::string& key, bool dirty) {
       self->state.erase(key, dirty);
     },

@@ -152,9 +152,21 @@ resp_value null_store::invalidate_tag(const std::string& tag_key,
 
 caf::behavior
 null_connection(caf::stateful_actor<null_connection_state>* self,
-                std::shared_ptr<null_store> store) {
+                std::shared_ptr<null_store> store, cache_internal_actor cache,
+                std::string key_prefix) {
   self->state.store = std::move(store);
+  self->state.relay = get_relay{self, std::move(cache)};
+  self->state.key_prefix = std::move(key_prefix);
   return {
+    [=](get_atom, get_job& job) {
+      auto rp = self->make_response_promise<get_result>();
+      auto now = self->clock().now();
+      auto& st = self->state;
+      auto reply = st.store->on_command({"GET", st.key_prefix + job.key}, now);
+      st.relay.complete(rp, job, reply, now);
+      st.relay.flush();
+      return rp;
+    },
     [=](cmd_atom, const std::vector<std::string>& argv) {
       return self->state.store->on_command(argv, self->clock().now());
     },

@@ -11,6 +11,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include "actors/get_relay.hpp"
 #include "runtime/resp.hpp"
 
 namespace cafcache {
@@ -54,6 +55,9 @@ private:
 /// CAF's deterministic test scheduler (expiries follow the actor clock).
 struct null_connection_state {
   std::shared_ptr<null_store> store;
+  /// Answers delegated gets and reports them to the cache.
+  get_relay relay;
+  std::string key_prefix;
 
   /// The name CAF shows for this actor.
   static inline const char* name = "cafcache.null_connection";
@@ -62,6 +66,7 @@ struct null_connection_state {
 /// Spawnable behavior of the null connection.
 caf::behavior
 null_connection(caf::stateful_actor<null_connection_state>* self,
-                std::shared_ptr<null_store> store);
+                std::shared_ptr<null_store> store, cache_internal_actor cache,
+                std::string key_prefix);
 
 } // namespace cafcache

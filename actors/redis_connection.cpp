@@ -46,8 +46,14 @@ void redis_connection_state::init(caf::io::connection_handle hdl,
                                   uint64_t attempt,
                                   const redis_endpoint& endpoint,
                                   uint32_t max_pending,
-                                  caf::timespan handshake_timeout) {
+                                  caf::timespan handshake_timeout,
+                                  cache_internal_actor cache,
+                                  std::string key_prefix,
+                                  caf::timespan sweep_interval) {
   hdl_ = hdl;
+  relay_ = get_relay{self_, std::move(cache)};
+  key_prefix_ = std::move(key_prefix);
+  sweep_interval_ = sweep_interval;
   supervisor_ = std::move(supervisor);
   slot_ = slot;
   attempt_ = attempt;
@@ -101,8 +107,72 @@ redis_connection_state::on_command(const std::vector<std::string>& argv) {
   ++batch_;
   self_->flush(hdl_);
   count_batch();
-  pending_.push_back(rp);
+  waiting x;
+  x.reply = rp;
+  pending_.push_back(std::move(x));
   return rp;
+}
+
+get_relay::promise_type redis_connection_state::on_get(get_job& job) {
+  auto rp = self_->make_response_promise<get_result>();
+  if (!relay_) {
+    rp.deliver(make_error(errc::redis_unavailable, "no cache to report to"));
+    return rp;
+  }
+  if (lost_ || pending_.size() >= max_pending_) {
+    relay_.hand_over(rp, job, lost_ ? lost_ : make_error(errc::overloaded));
+    return rp;
+  }
+  count_batch();
+  append_get(self_->wr_buf(hdl_), key_prefix_, job.key);
+  ++batch_;
+  self_->flush(hdl_);
+  count_batch();
+  waiting x;
+  x.what = waiting::kind::get;
+  x.client = rp;
+  x.job = std::move(job);
+  x.sent = self_->clock().now();
+  pending_.push_back(std::move(x));
+  ++gets_;
+  schedule_sweep();
+  return rp;
+}
+
+void redis_connection_state::schedule_sweep() {
+  if (sweep_scheduled_)
+    return;
+  sweep_scheduled_ = true;
+  // Without a sender, like the handshake timer: a broker that quit never
+  // empties its mailbox in CAF 0.17.
+  caf::delayed_anon_send(caf::actor_cast<caf::actor>(self_), sweep_interval_,
+                         sweep_atom::value);
+}
+
+void redis_connection_state::on_sweep() {
+  sweep_scheduled_ = false;
+  if (gets_ == 0)
+    return;
+  // Requests carry different deadlines, so every waiting get is looked at;
+  // there are at most max_pending of them, once per tick.
+  auto now = self_->clock().now().time_since_epoch();
+  for (auto& x : pending_)
+    if (x.what == waiting::kind::get && now >= x.job.redis_deadline) {
+      x.what = waiting::kind::handed_over;
+      --gets_;
+      relay_.hand_over(x.client, x.job, make_error(errc::timeout));
+    }
+  if (gets_ > 0)
+    schedule_sweep();
+}
+
+void redis_connection_state::hand_over_all(const caf::error& reason) {
+  for (auto& x : pending_)
+    if (x.what == waiting::kind::get) {
+      x.what = waiting::kind::handed_over;
+      relay_.hand_over(x.client, x.job, reason);
+    }
+  gets_ = 0;
 }
 
 void redis_connection_state::count_batch() {
@@ -126,8 +196,11 @@ void redis_connection_state::on_data(const std::vector<char>& buf) {
   for (;;) {
     switch (reader_.next(reply)) {
       case resp_reader::status::need_more:
+        // One report per socket read, after every answer of the read.
+        relay_.flush();
         return;
       case resp_reader::status::protocol_error:
+        relay_.flush();
         on_lost(make_error(errc::redis_unavailable,
                            fmt::format("protocol error: {}",
                                        reader_.error_text())));
@@ -140,7 +213,18 @@ void redis_connection_state::on_data(const std::vector<char>& buf) {
                       std::move(reply.elements[1].str),
                       std::move(reply.elements[2].str));
         } else if (!pending_.empty()) {
-          pending_.front().deliver(std::move(reply));
+          auto& x = pending_.front();
+          switch (x.what) {
+            case waiting::kind::command:
+              x.reply.deliver(std::move(reply));
+              break;
+            case waiting::kind::get:
+              --gets_;
+              relay_.complete(x.client, x.job, reply, x.sent);
+              break;
+            case waiting::kind::handed_over:
+              break;
+          }
           pending_.pop_front();
         }
         reply = resp_value{};
@@ -205,8 +289,10 @@ void redis_connection_state::on_lost(caf::error reason) {
     return;
   }
   lost_ = reason;
-  for (auto& rp : pending_)
-    rp.deliver(reason);
+  for (auto& x : pending_)
+    if (x.what == waiting::kind::command)
+      x.reply.deliver(reason);
+  hand_over_all(reason);
   pending_.clear();
   self_->close_all();
   self_->send(supervisor_, lost_atom::value, slot_, attempt_, reason);
@@ -230,8 +316,11 @@ void redis_connection_state::on_released() {
 }
 
 void redis_connection_state::on_closed(caf::error reason) {
-  for (auto& rp : pending_)
-    rp.deliver(reason);
+  relay_.flush();
+  for (auto& x : pending_)
+    if (x.what == waiting::kind::command)
+      x.reply.deliver(reason);
+  hand_over_all(reason);
   pending_.clear();
   if (batch_ > 0)
     batch_sizes_.record(batch_, batch_bounds);
@@ -261,9 +350,12 @@ caf::behavior
 redis_connection(caf::io::stateful_broker<redis_connection_state>* self,
                  caf::io::connection_handle hdl, caf::actor supervisor,
                  uint32_t slot, uint64_t attempt, redis_endpoint endpoint,
-                 uint32_t max_pending, caf::timespan handshake_timeout) {
+                 uint32_t max_pending, caf::timespan handshake_timeout,
+                 cache_internal_actor cache, std::string key_prefix,
+                 caf::timespan sweep_interval) {
   self->state.init(hdl, std::move(supervisor), slot, attempt, endpoint,
-                   max_pending, handshake_timeout);
+                   max_pending, handshake_timeout, std::move(cache),
+                   std::move(key_prefix), sweep_interval);
   // The supervisor went away (it is monitored in init). CAF 0.17 hands down
   // messages to this handler only, never to the behavior below: without it
   // a connection that finished connecting after its supervisor quit stayed
@@ -274,6 +366,8 @@ redis_connection(caf::io::stateful_broker<redis_connection_state>* self,
     [=](cmd_atom, const std::vector<std::string>& argv) {
       return self->state.on_command(argv);
     },
+    [=](get_atom, get_job& job) { return self->state.on_get(job); },
+    [=](sweep_atom) { self->state.on_sweep(); },
     [=](metrics_atom) { return self->state.take_batch_sizes(); },
     [=](tick_atom) { self->state.on_handshake_deadline(); },
     [=](push_atom, caf::actor& subscriber) {

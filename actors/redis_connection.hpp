@@ -10,6 +10,7 @@
 #include <caf/io/broker.hpp>
 #include <caf/typed_response_promise.hpp>
 
+#include "actors/get_relay.hpp"
 #include "messages/interfaces.hpp"
 #include "runtime/metrics_report.hpp"
 #include "runtime/redis_url.hpp"
@@ -43,6 +44,12 @@ std::string info_field(std::string_view info, std::string_view key);
 /// back in command order and are matched FIFO to response promises.
 ///
 /// Interface: `(cmd_atom, std::vector<std::string> argv) -> resp_value`.
+/// `(get_atom, get_job) -> get_result` is a client's get the cache delegated:
+/// this actor answers the client, reports it to the cache in a batch per
+/// socket read (get_relay), and hands the job back to the cache when Redis
+/// fails, the connection is lost, too many requests wait, or Redis has not
+/// answered by the job's Redis deadline (checked on a coarse tick while gets
+/// wait, not with a timer per request).
 /// A Redis error reply is a resp_value of kind error; a lost connection fails
 /// every pending request at once with `errc::redis_unavailable`; more than
 /// `max_pending` requests in flight are refused with `errc::overloaded`.
@@ -74,12 +81,20 @@ public:
   /// socket.
   void init(caf::io::connection_handle hdl, caf::actor supervisor,
             uint32_t slot, uint64_t attempt, const redis_endpoint& endpoint,
-            uint32_t max_pending, caf::timespan handshake_timeout);
+            uint32_t max_pending, caf::timespan handshake_timeout,
+            cache_internal_actor cache, std::string key_prefix,
+            caf::timespan sweep_interval);
 
   // -- callbacks for the behavior -------------------------------------------
 
   /// Encodes and sends one command; the promise is answered with its reply.
   promise_type on_command(const std::vector<std::string>& argv);
+
+  /// Sends a delegated get; its client is answered from the reply.
+  get_relay::promise_type on_get(get_job& job);
+
+  /// Timer: hands over the delegated gets whose Redis deadline passed.
+  void on_sweep();
 
   /// Names the actor that receives published messages.
   void on_subscriber(caf::actor target) {
@@ -126,6 +141,22 @@ private:
 
   void on_handshake_reply(const resp_value& reply);
 
+  /// One request on the wire, answered FIFO: a command of the cache, or a
+  /// delegated get (handed over: its reply is dropped when it comes).
+  struct waiting {
+    enum class kind : uint8_t { command, get, handed_over };
+    kind what = kind::command;
+    promise_type reply;
+    get_relay::promise_type client;
+    get_job job;
+    caf::actor_clock::time_point sent;
+  };
+
+  /// Hands every delegated get still waiting back to the cache.
+  void hand_over_all(const caf::error& reason);
+
+  void schedule_sweep();
+
   /// Counts the commands of a batch once CAF took it out of the write
   /// buffer.
   void count_batch();
@@ -141,7 +172,13 @@ private:
   /// The handshake replies still to come, in order.
   std::deque<handshake_step> handshake_;
   redis_info info_;
-  std::deque<promise_type> pending_;
+  std::deque<waiting> pending_;
+  /// Delegated gets in `pending_` not handed over yet.
+  size_t gets_ = 0;
+  get_relay relay_;
+  std::string key_prefix_;
+  caf::timespan sweep_interval_{0};
+  bool sweep_scheduled_ = false;
   /// Commands written since CAF last took the write buffer to the socket.
   uint32_t batch_ = 0;
   bucket_histogram batch_sizes_;
@@ -158,6 +195,8 @@ caf::behavior
 redis_connection(caf::io::stateful_broker<redis_connection_state>* self,
                  caf::io::connection_handle hdl, caf::actor supervisor,
                  uint32_t slot, uint64_t attempt, redis_endpoint endpoint,
-                 uint32_t max_pending, caf::timespan handshake_timeout);
+                 uint32_t max_pending, caf::timespan handshake_timeout,
+                 cache_internal_actor cache, std::string key_prefix,
+                 caf::timespan sweep_interval);
 
 } // namespace cafcache

@@ -17,11 +17,13 @@ namespace {
 /// actor, which reports the handshake to the supervisor itself.
 void connector(caf::event_based_actor* self, caf::actor supervisor,
                uint32_t slot, uint64_t attempt, redis_endpoint endpoint,
-               uint32_t max_pending, caf::timespan handshake_timeout) {
+               config cfg, cache_internal_actor cache) {
   auto& mm = self->system().middleman();
   auto conn = mm.spawn_client(redis_connection, endpoint.host, endpoint.port,
                               supervisor, slot, attempt, endpoint,
-                              max_pending, handshake_timeout);
+                              cfg.max_pending, cfg.connect_timeout,
+                              std::move(cache), cfg.key_prefix,
+                              cfg.sweep_interval());
   if (!conn)
     self->send(supervisor, connect_atom::value, slot, attempt,
                make_error(errc::redis_unavailable,
@@ -67,7 +69,9 @@ void supervisor_state::connect(uint32_t slot) {
     // One store for every slot, as one Redis serves every connection.
     if (!null_store_)
       null_store_ = std::make_shared<null_store>();
-    on_hello(slot, s.attempt, self_->spawn(null_connection, null_store_),
+    on_hello(slot, s.attempt,
+             self_->spawn(null_connection, null_store_, cache_,
+                          cfg_.key_prefix),
              caf::error{}, std::string{});
     return;
   }
@@ -86,8 +90,7 @@ void supervisor_state::connect(uint32_t slot) {
   // when that passes: the attempt is given up here, but only the connection
   // can close what it holds.
   self_->spawn<caf::detached>(connector, caf::actor_cast<caf::actor>(self_),
-                              slot, s.attempt, endpoint_, cfg_.max_pending,
-                              cfg_.connect_timeout);
+                              slot, s.attempt, endpoint_, cfg_, cache_);
   self_->delayed_send(self_, cfg_.connect_timeout, tick_atom::value, slot,
                       s.attempt);
 }

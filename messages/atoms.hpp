@@ -67,6 +67,9 @@ using connect_atom = caf::atom_constant<caf::atom("connect")>;
 using metrics_atom = caf::atom_constant<caf::atom("metrics")>;
 /// Connection to supervisor: my socket is gone (I linger until released).
 using lost_atom = caf::atom_constant<caf::atom("lost")>;
+/// Connection -> cache: the delegated gets it answered, in a batch.
+using served_atom = caf::atom_constant<caf::atom("served")>;
+
 /// Cache to a lost connection: nothing more will be sent to you; quit.
 using release_atom = caf::atom_constant<caf::atom("release")>;
 

@@ -11,6 +11,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "messages/atoms.hpp"
+#include "messages/get_job.hpp"
 #include "messages/types.hpp"
 #include "runtime/metrics_report.hpp"
 #include "runtime/resp.hpp"
@@ -74,7 +75,13 @@ using cache_internal_actor = cache_actor::extend<
   // Scrape: every counter and histogram (see runtime/metrics).
   caf::replies_to<metrics_atom>::with<metrics_report>,
   // Supervisor: the batch sizes a closing Redis connection counted.
-  caf::reacts_to<metrics_atom, bucket_histogram>>;
+  caf::reacts_to<metrics_atom, bucket_histogram>,
+  // Connection: the delegated gets it answered from Redis.
+  caf::reacts_to<served_atom, served_batch>,
+  // Connection: a delegated get it could not serve (Redis failed, ran out of
+  // time, or the connection is lost), still the client's request.
+  caf::replies_to<get_atom, get_job, caf::error, caf::actor>::with<
+    get_result>>;
 
 /// The in-memory fallback tier (local only).
 using fallback_actor = caf::typed_actor<
@@ -82,6 +89,8 @@ using fallback_actor = caf::typed_actor<
   caf::replies_to<get_atom, std::string>::with<std::vector<std::string>>,
   // Store key, envelope, ttl; `dirty` records the key for replay.
   caf::reacts_to<put_atom, std::string, std::string, caf::timespan, bool>,
+  // Cache: values read from Redis, in a batch; an empty envelope erases.
+  caf::reacts_to<put_atom, std::vector<mirror_entry>>,
   // Erase key; `dirty` records the key for replay.
   caf::reacts_to<delete_atom, std::string, bool>,
   // Erase every entry carrying a tag; `dirty` records the tag for replay.

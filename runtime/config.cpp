@@ -128,6 +128,12 @@ redis_endpoint config::endpoint() const {
   return ep ? *ep : redis_endpoint{};
 }
 
+caf::timespan config::sweep_interval() const {
+  return std::clamp<caf::timespan>(fallback_reserve / 4,
+                                   std::chrono::milliseconds(1),
+                                   std::chrono::milliseconds(5));
+}
+
 breaker_settings config::breaker() const {
   using std::chrono::duration_cast;
   using std::chrono::milliseconds;

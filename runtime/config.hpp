@@ -165,6 +165,11 @@ struct config {
   /// Breaker settings derived from the fields above.
   breaker_settings breaker() const;
 
+  /// How often the actors holding requests look for passed deadlines: fine
+  /// enough that the fallback still has most of its reserve left when Redis
+  /// runs out of time (a quarter of `fallback-reserve`, 1 to 5 ms).
+  caf::timespan sweep_interval() const;
+
   /// Reads every `cafcache.*` key from `cfg`, keeping defaults for absent keys.
   static config from(const caf::actor_system_config& cfg);
 };

@@ -1,5 +1,6 @@
 #include "runtime/resp.hpp"
 
+#include <charconv>
 #include <climits>
 #include <new>
 #include <stdexcept>
@@ -153,6 +154,23 @@ void append_command(std::string& buf, const std::vector<std::string>& argv) {
     throw std::bad_alloc();
   std::unique_ptr<char, command_deleter> cmd{raw};
   buf.append(cmd.get(), static_cast<size_t>(len));
+}
+
+void append_get(std::vector<char>& buf, std::string_view prefix,
+                std::string_view key) {
+  static constexpr std::string_view head = "*2\r\n$3\r\nGET\r\n$";
+  char digits[24];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof(digits),
+                                 prefix.size() + key.size());
+  (void) ec;
+  buf.insert(buf.end(), head.begin(), head.end());
+  buf.insert(buf.end(), digits, end);
+  buf.push_back('\r');
+  buf.push_back('\n');
+  buf.insert(buf.end(), prefix.begin(), prefix.end());
+  buf.insert(buf.end(), key.begin(), key.end());
+  buf.push_back('\r');
+  buf.push_back('\n');
 }
 
 void resp_reader::reader_deleter::operator()(redisReader* ptr) const noexcept {

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "caf/meta/type_name.hpp"
@@ -81,6 +82,11 @@ typename Inspector::result_type inspect(Inspector& f, resp_value& x) {
 /// (hiredis counts in int) and std::bad_alloc when hiredis runs out of memory;
 /// buf is unchanged in both cases.
 void append_command(std::string& buf, const std::vector<std::string>& argv);
+
+/// Appends `GET <prefix><key>` in RESP straight to buf, without an argv.
+/// The key's length is bounded by the cache (`max-key-bytes`).
+void append_get(std::vector<char>& buf, std::string_view prefix,
+                std::string_view key);
 
 /// Incremental parser over hiredis's redisReader. A moved-from reader may only
 /// be destroyed or assigned to. An array announcing more than 2^20 elements

@@ -269,7 +269,9 @@ TEST_CASE("a connection stopped after its handshake closes its socket") {
   for (uint64_t attempt = 1; attempt <= 5; ++attempt) {
     auto conn = sys.middleman().spawn_client(redis_connection, endpoint.host,
                                              endpoint.port, caf::actor{self},
-                                             0u, attempt, endpoint, 10u, 5s);
+                                             0u, attempt, endpoint, 10u, 5s,
+                                             cache_internal_actor{},
+                                             std::string{}, 1ms);
     REQUIRE(conn);
     caf::error err{errc::redis_unavailable};
     std::string identity;
@@ -304,7 +306,8 @@ TEST_CASE("a handshake the peer never answers ends after the timeout") {
     auto conn = sys.middleman().spawn_client(redis_connection, endpoint.host,
                                              endpoint.port, caf::actor{self},
                                              4u, attempt, endpoint, 10u,
-                                             100ms);
+                                             100ms, cache_internal_actor{},
+                                             std::string{}, 1ms);
     REQUIRE(conn);
     caf::error err;
     self->receive(

@@ -59,7 +59,13 @@ TEST_CASE("one connection of the pool dropped: every write still reaches "
 TEST_CASE("Redis back with an older dataset: the recent writes are deleted "
           "before Redis is read again") {
   auto dir = temp_dir();
-  module_fixture f{{"--dir", dir.string(), "--dbfilename", "dump.rdb"}};
+  // Reconnects wait long enough for the test to see the older data in Redis
+  // before the cache deletes it.
+  module_fixture f{{"--dir", dir.string(), "--dbfilename", "dump.rdb"},
+                   [](config& c) {
+                     c.reconnect_min = 2s;
+                     c.reconnect_max = 4s;
+                   }};
   auto& api = *f.api;
   REQUIRE(api.wait_for([](const health_report& h) { return h.healthy; }));
   REQUIRE(api.set("k", "v1"));

@@ -14,6 +14,7 @@
 #include <caf/scheduler/test_coordinator.hpp>
 
 #include "actors/cache.hpp"
+#include "actors/get_relay.hpp"
 #include "messages/errc.hpp"
 #include "runtime/codec.hpp"
 #include "runtime/module.hpp"
@@ -33,8 +34,17 @@ struct script {
   bool hold_gets = false;
   /// Every command fails as a lost connection would.
   bool lost = false;
+  /// Every GET gets an error reply (Redis failing, not the connection).
+  bool errors = false;
   std::vector<std::pair<caf::typed_response_promise<resp_value>, resp_value>>
     held;
+  /// Held replies of gets the cache delegated (answered through a relay).
+  struct held_get {
+    get_relay::promise_type rp;
+    get_job job;
+    resp_value reply;
+  };
+  std::vector<held_get> held_gets;
   std::vector<std::vector<std::string>> seen;
 };
 
@@ -45,9 +55,44 @@ resp_value status_ok() {
   return out;
 }
 
-/// A stand-in for one Redis connection: GET, SET, UNLINK, PING on `s`.
-caf::behavior scripted_connection(caf::event_based_actor* self, script* s) {
+resp_value lookup(script* s, const std::string& key) {
+  resp_value out;
+  if (auto i = s->data.find(key); i != s->data.end()) {
+    out.type = resp_value::kind::string;
+    out.str = i->second;
+  }
+  return out;
+}
+
+/// A stand-in for one Redis connection: GET, SET, UNLINK, PING on `s`, and
+/// the gets the cache delegates, answered through a get_relay as the real
+/// connections do.
+caf::behavior scripted_connection(caf::event_based_actor* self, script* s,
+                                  cache_internal_actor cache) {
+  auto relay = std::make_shared<get_relay>(self, cache);
   return {
+    [=](get_atom, get_job& job) {
+      auto rp = self->make_response_promise<get_result>();
+      auto key = "p:" + job.key;
+      s->seen.push_back({"GET", key});
+      if (s->lost) {
+        relay->hand_over(rp, job, make_error(errc::redis_unavailable,
+                                             "connection to Redis lost"));
+      } else if (s->errors) {
+        resp_value reply;
+        reply.type = resp_value::kind::error;
+        reply.str = "ERR failing";
+        relay->complete(rp, job, reply, self->clock().now());
+        relay->flush();
+      } else if (s->hold_gets) {
+        s->held_gets.push_back({rp, std::move(job), lookup(s, key)});
+      } else {
+        auto reply = lookup(s, key);
+        relay->complete(rp, job, reply, self->clock().now());
+        relay->flush();
+      }
+      return rp;
+    },
     [=](cmd_atom, const std::vector<std::string>& argv)
       -> caf::result<resp_value> {
       s->seen.push_back(argv);
@@ -55,10 +100,7 @@ caf::behavior scripted_connection(caf::event_based_actor* self, script* s) {
         return make_error(errc::redis_unavailable, "connection to Redis lost");
       resp_value out;
       if (argv[0] == "GET") {
-        if (auto i = s->data.find(argv[1]); i != s->data.end()) {
-          out.type = resp_value::kind::string;
-          out.str = i->second;
-        }
+        out = lookup(s, argv[1]);
         if (s->hold_gets) {
           auto rp = self->make_response_promise<resp_value>();
           s->held.emplace_back(rp, out);
@@ -86,6 +128,10 @@ caf::behavior scripted_connection(caf::event_based_actor* self, script* s) {
       for (auto& [rp, reply] : s->held)
         rp.deliver(reply);
       s->held.clear();
+      for (auto& x : s->held_gets)
+        relay->complete(x.rp, x.job, x.reply, self->clock().now());
+      s->held_gets.clear();
+      relay->flush();
     },
   };
 }
@@ -104,7 +150,9 @@ struct fixture {
     // Replace every slot of the pool by a scripted connection.
     scripts.resize(pool);
     for (uint32_t slot = 0; slot < pool; ++slot) {
-      conns.push_back(sys.spawn(scripted_connection, &scripts[slot]));
+      conns.push_back(
+        sys.spawn(scripted_connection, &scripts[slot],
+                  caf::actor_cast<cache_internal_actor>(cache_handle)));
       plug(slot, conns.back());
     }
     sched.run();
@@ -194,7 +242,7 @@ TEST_CASE("a late read reply never lands in the fallback over a newer "
   auto early = f.ask<get_result>(get_atom::value, std::string{"k"},
                                  request_options{});
   f.sched.run();
-  REQUIRE(f.scripts[0].held.size() == 1);
+  REQUIRE(f.scripts[0].held_gets.size() == 1);
   // The route changes, and a newer write is acknowledged by the fallback.
   f.route(breaker_state::open);
   CHECK(f.put("k", "v2").target == tier::fallback);
@@ -241,4 +289,74 @@ TEST_CASE("a write whose connection is lost in flight is sent again over a "
   CHECK(r.source == tier::redis);
   CHECK(text(r) == "v1");
   CHECK_FALSE(r.stale);
+}
+
+TEST_CASE("a get Redis serves is answered by its connection, not by the "
+          "cache actor, and reaches the fallback afterwards") {
+  fixture f{1};
+  REQUIRE(f.put("k", "v1").target == tier::redis);
+  f.scripts[0].hold_gets = true;
+  auto answer = f.ask<get_result>(get_atom::value, std::string{"k"},
+                                  request_options{});
+  f.sched.run();
+  // The cache handed the get itself to the connection.
+  REQUIRE(f.scripts[0].held_gets.size() == 1);
+  REQUIRE(f.scripts[0].held.empty());
+  // The reply comes; every actor runs except the cache.
+  caf::anon_send(f.conns[0], tick_atom::value);
+  auto cache_job = dynamic_cast<caf::resumable*>(
+    caf::actor_cast<caf::abstract_actor*>(f.cache_handle));
+  f.sched.run_jobs_filtered(
+    [&](caf::resumable* job) { return job != cache_job; });
+  REQUIRE(answer->value.has_value());
+  REQUIRE(*answer->value);
+  CHECK(text(**answer->value) == "v1");
+  CHECK((*answer->value)->source == tier::redis);
+  CHECK_FALSE((*answer->value)->stale);
+  // The cache learns of it afterwards: counted, and copied into the
+  // fallback, which serves it when Redis is gone.
+  f.sched.run();
+  auto stats = f.run(f.ask<stats_report>(stats_atom::value));
+  CHECK(stats.hits_redis == 1);
+  f.route(breaker_state::open);
+  auto stale = f.get("k");
+  CHECK(stale.source == tier::fallback);
+  CHECK(text(stale) == "v1");
+  CHECK(stale.stale);
+}
+
+TEST_CASE("a get whose connection is lost goes to another connection of "
+          "the pool, not to the fallback") {
+  fixture f{2};
+  auto key = key_on(0, 2);
+  REQUIRE(f.put(key, "v1").target == tier::redis);
+  REQUIRE(f.stored(0, key) == "v1");
+  // Both connections see the same Redis.
+  f.scripts[1].data = f.scripts[0].data;
+  // Slot 0 fails every command, before the supervisor reports it.
+  f.scripts[0].lost = true;
+  auto r = f.get(key);
+  CHECK(r.source == tier::redis);
+  CHECK(text(r) == "v1");
+  CHECK_FALSE(r.stale);
+  REQUIRE(f.scripts[1].seen.size() >= 1);
+  CHECK(f.scripts[1].seen.back()
+        == std::vector<std::string>{"GET", "p:" + key});
+  auto stats = f.run(f.ask<stats_report>(stats_atom::value));
+  CHECK(stats.redis_failures == 0);
+}
+
+TEST_CASE("a get Redis answers with an error is answered by the fallback, "
+          "marked stale") {
+  fixture f{1};
+  REQUIRE(f.put("k", "v1").target == tier::redis);
+  REQUIRE(text(f.get("k")) == "v1");
+  // Redis now fails every read.
+  f.scripts[0].errors = true;
+  auto r = f.get("k");
+  CHECK(r.source == tier::fallback);
+  CHECK(text(r) == "v1");
+  CHECK(r.stale);
+  auto stats = f.run(f.ask<stats_report>(stats_atom::value));
+  CHECK(stats.redis_failures == 1);
 }

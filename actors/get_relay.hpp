@@ -1,0 +1,58 @@
+#pragma once
+
+#include <caf/actor_clock.hpp>
+#include <caf/local_actor.hpp>
+#include <caf/typed_response_promise.hpp>
+
+#include "messages/get_job.hpp"
+#include "messages/interfaces.hpp"
+#include "runtime/resp.hpp"
+
+namespace cafcache {
+
+/// The delegated gets of one connection actor (Redis or in-memory): answers
+/// each client from its reply, hands those Redis could not serve back to the
+/// cache, and collects what was served for the cache in one batch.
+///
+/// Ordering: a client's answer always leaves before the batch that reports
+/// it, and the batch leaves after the replies of the same socket read that
+/// the cache gets as answers of its own commands (writes), so the cache's
+/// mirror guard has seen every write Redis applied before a read it reports
+/// (see coherence::mirror_guard and the cache's class comment).
+class get_relay {
+public:
+  using promise_type = caf::typed_response_promise<get_result>;
+  using time_point = caf::actor_clock::time_point;
+
+  get_relay() = default;
+
+  get_relay(caf::local_actor* self, cache_internal_actor cache)
+    : self_(self), cache_(std::move(cache)) {
+    // Nothing to do.
+  }
+
+  /// Answers the client of `job` from Redis' `reply` to its GET written at
+  /// `sent`, or hands the job over when the reply says that Redis failed.
+  void complete(promise_type& rp, get_job& job, resp_value& reply,
+                time_point sent);
+
+  /// Gives `job` back to the cache as a request of its client: the cache
+  /// sends it over another connection or lets the fallback answer.
+  void hand_over(promise_type& rp, get_job& job, caf::error reason);
+
+  /// Sends the cache what was served since the last flush, if anything.
+  void flush();
+
+  /// Whether this relay reports to a cache (a connection spawned without
+  /// one, in tests, serves only commands).
+  explicit operator bool() const {
+    return static_cast<bool>(cache_);
+  }
+
+private:
+  caf::local_actor* self_ = nullptr;
+  cache_internal_actor cache_;
+  served_batch batch_;
+};
+
+} // namespace cafcache
