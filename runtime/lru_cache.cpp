@@ -88,6 +88,15 @@ bool lru_cache::put(std::string key, std::string value, time_point expires,
       remove_at(slot);
     return false;
   }
+  if (slot != npos && slots_[slot]->value() == value) {
+    // The same value again (a read of Redis mirrored): a new expiry and a
+    // recent use, without a new allocation.
+    auto x = slots_[slot];
+    x->expires = expires;
+    unlink(x);
+    link_front(x);
+    return true;
+  }
   // Allocate before changing any entry, so that bad_alloc leaves the entries
   // as they were.
   if (slot == npos && 4 * (size_ + 1) > 3 * capacity_)

@@ -159,6 +159,18 @@ TEST_CASE("lru_cache: replacing resets the expiry time") {
   CHECK_FALSE(cache.peek("a", t0 + 1s));
 }
 
+TEST_CASE("lru_cache: the same value again refreshes expiry and recency") {
+  lru_cache cache{2, 1000};
+  cache.put("a", "1", t0 + 1s, t0);
+  cache.put("b", "2", never, t0);
+  cache.put("a", "1", t0 + 1h, t0);
+  // "a" is now the most recent: "b" is the one evicted.
+  cache.put("c", "3", never, t0);
+  CHECK_FALSE(cache.peek("b", t0));
+  CHECK_EQ(value_of(cache, "a", t0 + 30min), "1");
+  CHECK_FALSE(cache.peek("a", t0 + 1h));
+}
+
 TEST_CASE("lru_cache: purge_expired removes only expired entries") {
   lru_cache cache{10, 1000};
   cache.put("a", "1", t0 + 1s, t0);
