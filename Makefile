@@ -34,8 +34,12 @@ $(BUILD)/build.ninja: | deps
 build: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 
+# What failed, printed last, so that the end of a long log names it.
+FAILURES = { grep -h -B1 -A3 -E 'ERROR:|FATAL ERROR|SUMMARY: [A-Za-z]+Sanitizer|runtime error:' \
+               $(1)/meson-logs/testlog.txt | grep -v '^--$$' | tail -60; exit 1; }
+
 test: build
-	meson test -C $(BUILD) --print-errorlogs
+	meson test -C $(BUILD) --print-errorlogs || $(call FAILURES,$(BUILD))
 	$(MAKE) --no-print-directory install-check
 	@awk -F'|' '/\[doctest\] test cases:/ { split($$2, p, " "); split($$3, f, " "); \
 	  passed += p[1]; failed += f[1] } \
@@ -68,7 +72,8 @@ $(BUILD)-asan/build.ninja: | deps
 
 test-asan: deps $(BUILD)-asan/build.ninja
 	ninja -C $(BUILD)-asan
-	$(ASAN_ENV) meson test -C $(BUILD)-asan --print-errorlogs --timeout-multiplier=3
+	$(ASAN_ENV) meson test -C $(BUILD)-asan --print-errorlogs --timeout-multiplier=3 \
+	  || $(call FAILURES,$(BUILD)-asan)
 
 # libFuzzer targets of tests/fuzz, built with clang in a directory of their
 # own. `make fuzz` runs each of FUZZ_TARGETS for FUZZ_SECONDS, `make fuzz-smoke`
