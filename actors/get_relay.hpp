@@ -15,10 +15,12 @@ namespace cafcache {
 /// cache, and collects what was served for the cache in one batch.
 ///
 /// Ordering: a client's answer always leaves before the batch that reports
-/// it, and the batch leaves after the replies of the same socket read that
-/// the cache gets as answers of its own commands (writes), so the cache's
-/// mirror guard has seen every write Redis applied before a read it reports
-/// (see coherence::mirror_guard and the cache's class comment).
+/// it. A batch may reach the cache before or after the answers of writes
+/// Redis applied around the reads in it; both are safe: a read reported
+/// after such a write carries a ticket older than the write's outcome and is
+/// not mirrored (coherence::mirror_guard), and one reported before it is
+/// overwritten by the write's own update of the fallback. What a batch
+/// reports is counted late by at most one connection tick.
 class get_relay {
 public:
   using promise_type = caf::typed_response_promise<get_result>;
@@ -42,6 +44,22 @@ public:
 
   /// Sends the cache what was served since the last flush, if anything.
   void flush();
+
+  /// Flushes when nothing else is waiting (`waiting` gets in flight) or the
+  /// batch is full; under load the rest waits for the connection's tick, so
+  /// that the report costs one message per many gets, not one per read.
+  void flush_if_due(size_t waiting) {
+    if (waiting == 0 || batch_.size() >= max_batch)
+      flush();
+  }
+
+  /// True when served gets wait for a flush.
+  bool has_batch() const {
+    return !batch_.empty();
+  }
+
+  /// Most gets reported in one message.
+  static constexpr size_t max_batch = 256;
 
   /// Whether this relay reports to a cache (a connection spawned without
   /// one, in tests, serves only commands).

@@ -151,6 +151,7 @@ void redis_connection_state::schedule_sweep() {
 
 void redis_connection_state::on_sweep() {
   sweep_scheduled_ = false;
+  relay_.flush();
   if (gets_ == 0)
     return;
   // Requests carry different deadlines, so every waiting get is looked at;
@@ -196,8 +197,10 @@ void redis_connection_state::on_data(const std::vector<char>& buf) {
   for (;;) {
     switch (reader_.next(reply)) {
       case resp_reader::status::need_more:
-        // One report per socket read, after every answer of the read.
-        relay_.flush();
+        // After every answer of the read; under load at the next tick.
+        relay_.flush_if_due(gets_);
+        if (relay_.has_batch())
+          schedule_sweep();
         return;
       case resp_reader::status::protocol_error:
         relay_.flush();
@@ -289,6 +292,7 @@ void redis_connection_state::on_lost(caf::error reason) {
     return;
   }
   lost_ = reason;
+  relay_.flush();
   for (auto& x : pending_)
     if (x.what == waiting::kind::command)
       x.reply.deliver(reason);
