@@ -6,6 +6,7 @@
 //
 //   cafcache-bench --bench.requesters=50 --bench.duration=5s --bench.json
 
+#include <dlfcn.h>
 #include <malloc.h>
 
 #include <sys/resource.h>
@@ -170,7 +171,20 @@ struct run_result {
   /// request, in microseconds.
   double cpu_us_per_op = 0;
   double redis_cpu_us_per_op = 0;
+  /// malloc calls of this process per request; negative unless the
+  /// allocation counter is preloaded (bench/alloc_counter.c).
+  double allocs_per_op = -1;
 };
+
+/// malloc calls so far, when bench/alloc_counter.c is preloaded.
+std::optional<uint64_t> allocations() {
+  using counter = unsigned long (*)();
+  static auto fn = reinterpret_cast<counter>(
+    ::dlsym(RTLD_DEFAULT, "cafcache_alloc_count"));
+  if (fn == nullptr)
+    return std::nullopt;
+  return fn();
+}
 
 /// User + system CPU time this process used so far.
 std::chrono::microseconds own_cpu() {
@@ -212,6 +226,7 @@ run_result drive(caf::actor_system& sys, const Cache& cache,
   for (uint32_t i = 0; i < cfg.requesters; ++i)
     stats.push_back(std::make_unique<requester_stats>());
   auto cpu_before = own_cpu();
+  auto allocs_before = allocations();
   auto redis_before = redis_pid > 0 ? cpu_of(redis_pid) : 0us;
   auto start = clock_type::now();
   auto until = start + cfg.duration;
@@ -236,6 +251,7 @@ run_result drive(caf::actor_system& sys, const Cache& cache,
     self->receive([](const caf::down_msg&) {});
   auto elapsed = std::chrono::duration<double>(clock_type::now() - start);
   auto cpu = own_cpu() - cpu_before;
+  auto allocs_after = allocations();
   auto redis_cpu = redis_pid > 0 ? cpu_of(redis_pid) - redis_before : 0us;
   latency_histogram gets, sets;
   run_result out;
@@ -251,6 +267,9 @@ run_result drive(caf::actor_system& sys, const Cache& cache,
     auto ops = static_cast<double>(out.ops);
     out.cpu_us_per_op = static_cast<double>(cpu.count()) / ops;
     out.redis_cpu_us_per_op = static_cast<double>(redis_cpu.count()) / ops;
+    if (allocs_before && allocs_after)
+      out.allocs_per_op
+        = static_cast<double>(*allocs_after - *allocs_before) / ops;
   }
   out.gets = gets.count();
   out.sets = sets.count();
@@ -518,6 +537,7 @@ void single_run(caf::actor_system& sys, const bench_config& cfg) {
                     {"errors", r.errors},
                     {"cpu_us_per_op", r.cpu_us_per_op},
                     {"redis_cpu_us_per_op", r.redis_cpu_us_per_op},
+                    {"allocs_per_op", r.allocs_per_op},
                     {"get", {{"count", r.gets},
                              {"hits", r.hits},
                              {"p50_us", r.get_us[0]},
@@ -539,6 +559,9 @@ void single_run(caf::actor_system& sys, const bench_config& cfg) {
              driven, r.ops_per_s, r.errors, r.get_us[0], r.get_us[1],
              r.get_us[2], r.set_us[0], r.set_us[1], r.cpu_us_per_op,
              r.redis_cpu_us_per_op);
+  if (r.allocs_per_op >= 0)
+    fmt::print("{}: {:.1f} allocations per request\n", driven,
+               r.allocs_per_op);
   if (report.contains("redis_benchmark"))
     fmt::print("redis-benchmark: {}\n", report["redis_benchmark"].dump());
 }
