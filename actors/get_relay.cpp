@@ -15,7 +15,7 @@ void get_relay::complete(promise_type& rp, get_job& job, resp_value& reply,
     return;
   }
   auto now = self_->clock().now();
-  rp.deliver(std::move(reading.answer));
+  answers_.emplace_back(std::move(rp), std::move(reading.answer));
   served_get x;
   x.key = std::move(job.key);
   if (reading.kind == served_kind::hit
@@ -32,6 +32,14 @@ void get_relay::complete(promise_type& rp, get_job& job, resp_value& reply,
 void get_relay::hand_over(promise_type& rp, get_job& job, caf::error reason) {
   rp.delegate(cache_, get_atom::value, std::move(job), std::move(reason),
               caf::actor_cast<caf::actor>(self_));
+}
+
+void get_relay::end_read(size_t waiting) {
+  if (waiting == 0 || batch_.size() >= max_batch)
+    flush();
+  for (auto& [rp, answer] : answers_)
+    rp.deliver(std::move(answer));
+  answers_.clear();
 }
 
 void get_relay::flush() {

@@ -1,5 +1,8 @@
 #pragma once
 
+#include <utility>
+#include <vector>
+
 #include <caf/actor_clock.hpp>
 #include <caf/local_actor.hpp>
 #include <caf/typed_response_promise.hpp>
@@ -14,13 +17,15 @@ namespace cafcache {
 /// each client from its reply, hands those Redis could not serve back to the
 /// cache, and collects what was served for the cache in one batch.
 ///
-/// Ordering: a client's answer always leaves before the batch that reports
-/// it. A batch may reach the cache before or after the answers of writes
-/// Redis applied around the reads in it; both are safe: a read reported
-/// after such a write carries a ticket older than the write's outcome and is
-/// not mirrored (coherence::mirror_guard), and one reported before it is
-/// overwritten by the write's own update of the fallback. What a batch
-/// reports is counted late by at most one connection tick.
+/// Ordering: when a read of the socket leaves no get waiting, its batch is
+/// sent before the answers of that read, so a client that got its answer
+/// and asks for stats next finds it counted. Under load the batch waits for
+/// the connection's tick and the answers do not wait for it: counters then
+/// lag by at most one tick. A batch may reach the cache before or after the
+/// answers of writes Redis applied around the reads in it; both are safe: a
+/// read reported after such a write carries a ticket older than the write's
+/// outcome and is not mirrored (coherence::mirror_guard), and one reported
+/// before it is overwritten by the write's own update of the fallback.
 class get_relay {
 public:
   using promise_type = caf::typed_response_promise<get_result>;
@@ -33,10 +38,17 @@ public:
     // Nothing to do.
   }
 
-  /// Answers the client of `job` from Redis' `reply` to its GET written at
-  /// `sent`, or hands the job over when the reply says that Redis failed.
+  /// Prepares the answer to the client of `job` from Redis' `reply` to its
+  /// GET written at `sent` (it leaves at `end_read`), or hands the job over
+  /// when the reply says that Redis failed.
   void complete(promise_type& rp, get_job& job, resp_value& reply,
                 time_point sent);
+
+  /// After the replies of one read: sends the batch when nothing else is
+  /// waiting (`waiting` gets in flight) or it is full, then the answers. The
+  /// rest of the batch waits for the connection's tick, so that the report
+  /// costs one message per many gets under load, not one per read.
+  void end_read(size_t waiting);
 
   /// Gives `job` back to the cache as a request of its client: the cache
   /// sends it over another connection or lets the fallback answer.
@@ -44,14 +56,6 @@ public:
 
   /// Sends the cache what was served since the last flush, if anything.
   void flush();
-
-  /// Flushes when nothing else is waiting (`waiting` gets in flight) or the
-  /// batch is full; under load the rest waits for the connection's tick, so
-  /// that the report costs one message per many gets, not one per read.
-  void flush_if_due(size_t waiting) {
-    if (waiting == 0 || batch_.size() >= max_batch)
-      flush();
-  }
 
   /// True when served gets wait for a flush.
   bool has_batch() const {
@@ -71,6 +75,7 @@ private:
   caf::local_actor* self_ = nullptr;
   cache_internal_actor cache_;
   served_batch batch_;
+  std::vector<std::pair<promise_type, get_result>> answers_;
 };
 
 } // namespace cafcache

@@ -164,7 +164,7 @@ null_connection(caf::stateful_actor<null_connection_state>* self,
       auto& st = self->state;
       auto reply = st.store->on_command({"GET", st.key_prefix + job.key}, now);
       st.relay.complete(rp, job, reply, now);
-      st.relay.flush();
+      st.relay.end_read(0);
       return rp;
     },
     [=](cmd_atom, const std::vector<std::string>& argv) {

@@ -198,12 +198,12 @@ void redis_connection_state::on_data(const std::vector<char>& buf) {
     switch (reader_.next(reply)) {
       case resp_reader::status::need_more:
         // After every answer of the read; under load at the next tick.
-        relay_.flush_if_due(gets_);
+        relay_.end_read(gets_);
         if (relay_.has_batch())
           schedule_sweep();
         return;
       case resp_reader::status::protocol_error:
-        relay_.flush();
+        relay_.end_read(0);
         on_lost(make_error(errc::redis_unavailable,
                            fmt::format("protocol error: {}",
                                        reader_.error_text())));

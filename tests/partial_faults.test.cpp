@@ -205,6 +205,11 @@ TEST_CASE("log lines say what happened: a dropped connection is not called "
     REQUIRE(api.wait_for([](const health_report& h) { return h.healthy; }));
     REQUIRE(api.set("k", "v")->target == tier::redis);
     f.redis.command({"CLIENT", "KILL", "TYPE", "normal"});
+    // Health may still say healthy before the cache noticed the kill.
+    auto until = std::chrono::steady_clock::now() + 10s;
+    while (log.text().find("event=connection_lost") == std::string::npos
+           && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(10ms);
     REQUIRE(api.wait_for([](const health_report& h) { return h.healthy; }));
     auto text = log.text();
     CHECK(text.find("event=connection_lost") != std::string::npos);

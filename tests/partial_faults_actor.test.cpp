@@ -83,13 +83,13 @@ caf::behavior scripted_connection(caf::event_based_actor* self, script* s,
         reply.type = resp_value::kind::error;
         reply.str = "ERR failing";
         relay->complete(rp, job, reply, self->clock().now());
-        relay->flush();
+        relay->end_read(0);
       } else if (s->hold_gets) {
         s->held_gets.push_back({rp, std::move(job), lookup(s, key)});
       } else {
         auto reply = lookup(s, key);
         relay->complete(rp, job, reply, self->clock().now());
-        relay->flush();
+        relay->end_read(0);
       }
       return rp;
     },
@@ -131,7 +131,7 @@ caf::behavior scripted_connection(caf::event_based_actor* self, script* s,
       for (auto& x : s->held_gets)
         relay->complete(x.rp, x.job, x.reply, self->clock().now());
       s->held_gets.clear();
-      relay->flush();
+      relay->end_read(0);
     },
   };
 }
