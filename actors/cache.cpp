@@ -34,6 +34,7 @@ void cache_state::init(config cfg) {
   recent_ = recent_writes{cfg_.recent_write_window,
                           cfg_.recent_write_max_keys};
   ever_connected_.resize(cfg_.pool_size, false);
+  readiness_ = readiness{cfg_.pool_size, coherent_};
   auto self_handle = caf::actor_cast<cache_internal_actor>(self_);
   fallback_ = self_->spawn<caf::linked>(fallback, cfg_);
   breaker_ = self_->spawn<caf::linked>(breaker, cfg_, self_handle);

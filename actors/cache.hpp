@@ -17,6 +17,7 @@
 #include "runtime/config.hpp"
 #include "runtime/deadline_queue.hpp"
 #include "runtime/key_router.hpp"
+#include "runtime/readiness.hpp"
 #include "runtime/recent_writes.hpp"
 #include "runtime/latency_histogram.hpp"
 #include "runtime/log.hpp"
@@ -413,14 +414,12 @@ private:
 
   caf::actor any_connection() const;
 
-  bool all_slots_reported() const;
-
-  /// Answers the ready waiters once every slot and the subscription have an
-  /// outcome.
-  void maybe_ready();
-
-  /// Answers the ready waiters now.
+  /// Answers the ready waiters (readiness was decided).
   void become_ready();
+
+  /// What `ready` answers once decided: the configuration error, or whether
+  /// a connection is up.
+  caf::expected<bool> ready_answer() const;
 
   // -- member variables ------------------------------------------------------
 
@@ -444,8 +443,6 @@ private:
   std::string channel_;
   caf::actor subscriber_;
   bool subscribed_ = false;
-  /// The subscription was confirmed or its connection failed at least once.
-  bool subscriber_reported_ = false;
   coherence::mirror_guard guard_;
   std::unordered_map<std::string, flight_ptr> flights_;
   /// Background refreshes under way, with their start time.
@@ -457,7 +454,8 @@ private:
   caf::error conn_error_;
   /// The last write Redis refused (for example out of memory), for health.
   caf::error last_refusal_;
-  bool first_outcome_ = false;
+  /// When spawn_cache may return.
+  readiness readiness_;
   std::vector<caf::typed_response_promise<bool>> ready_waiters_;
 
   breaker_state route_ = breaker_state::closed;

@@ -25,8 +25,8 @@ void cache_state::on_subscriber(caf::actor conn) {
     caf::anon_send(subscriber_, release_atom::value);
   subscriber_ = conn;
   if (!conn) {
-    subscriber_reported_ = true;
-    maybe_ready();
+    if (readiness_.subscription_reported())
+      become_ready();
     // Whatever other nodes publish from now on is lost to this node.
     if (subscribed_)
       ++stats_.coherence_gaps;
@@ -50,8 +50,8 @@ void cache_state::on_subscriber(caf::actor conn) {
         subscribed_ = true;
         guard_.invalidated_all();
         self_->send(fallback_, clear_atom::value);
-        subscriber_reported_ = true;
-        maybe_ready();
+        if (readiness_.subscription_reported())
+          become_ready();
       },
       [](caf::error&) {
         // The connection died; the supervisor reports it and reconnects.

@@ -76,10 +76,8 @@ void cache_state::on_connection(uint32_t slot, caf::actor conn,
   } else {
     conn_error_ = std::move(err);
   }
-  if (!conn)
+  if (conn ? readiness_.slot_connected(slot) : readiness_.slot_failed())
     become_ready();
-  else
-    maybe_ready();
   maybe_recover();
 }
 
@@ -108,38 +106,28 @@ void cache_state::on_dataset(const std::string& identity) {
     self_->send(fallback_, dirty_atom::value, std::move(written));
 }
 
-void cache_state::maybe_ready() {
-  // Ready once every slot is up and the subscription confirmed, or once one
-  // of them failed: a request routed to a slot that is still connecting would
-  // degrade needlessly, and values stored before the subscription would be
-  // dropped by the gap rule.
-  if (all_slots_reported() && (!coherent_mode() || subscriber_reported_))
-    become_ready();
-}
-
 void cache_state::become_ready() {
-  if (first_outcome_)
-    return;
-  first_outcome_ = true;
-  for (auto& rp : ready_waiters_) {
-    if (is(conn_error_, errc::auth_failed) || is(conn_error_, errc::bad_config))
-      rp.deliver(conn_error_);
+  auto answer = ready_answer();
+  for (auto& rp : ready_waiters_)
+    if (answer)
+      rp.deliver(*answer);
     else
-      rp.deliver(static_cast<bool>(any_connection()));
-  }
+      rp.deliver(answer.error());
   ready_waiters_.clear();
 }
 
-bool cache_state::all_slots_reported() const {
-  return std::all_of(ever_connected_.begin(), ever_connected_.end(),
-                     [](bool x) { return x; });
+caf::expected<bool> cache_state::ready_answer() const {
+  if (is(conn_error_, errc::auth_failed) || is(conn_error_, errc::bad_config))
+    return conn_error_;
+  return static_cast<bool>(any_connection());
 }
 
 caf::result<bool> cache_state::ready() {
-  if (first_outcome_) {
-    if (is(conn_error_, errc::auth_failed) || is(conn_error_, errc::bad_config))
-      return conn_error_;
-    return static_cast<bool>(any_connection());
+  if (readiness_.decided()) {
+    auto answer = ready_answer();
+    if (!answer)
+      return std::move(answer.error());
+    return *answer;
   }
   ready_waiters_.push_back(self_->make_response_promise<bool>());
   return ready_waiters_.back();
