@@ -246,7 +246,7 @@ caf::result<get_result> cache_state::get(std::string& key,
     job.start = now.time_since_epoch();
     job.deadline = deadline.time_since_epoch();
     job.redis_deadline = redis_deadline.time_since_epoch();
-    if (auto delegated = delegate_get(job))
+    if (auto delegated = delegate_get(job, now))
       return *delegated;
     key = std::move(job.key);
   }

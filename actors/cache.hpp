@@ -216,7 +216,8 @@ private:
                      time_point& deadline, time_point& redis_deadline) const;
   /// Delegates a get to its key's connection, which answers the client;
   /// nullopt when reads do not go to Redis or time is short.
-  std::optional<caf::delegated<get_result>> delegate_get(get_job& job);
+  std::optional<caf::delegated<get_result>> delegate_get(get_job& job,
+                                                         time_point now);
   /// Counts a get Redis answered, by what it held.
   void count_served(served_kind kind);
   /// The fallback's copy of what Redis was read to hold under `key`.

@@ -76,10 +76,11 @@ std::string cache_state::redis_key(const std::string& key) const {
 }
 
 std::optional<caf::delegated<get_result>>
-cache_state::delegate_get(get_job& job) {
-  auto now = self_->clock().now().time_since_epoch();
+cache_state::delegate_get(get_job& job, time_point now) {
   // A deadline this close leaves Redis no time to answer.
-  if (!readable() || job.redis_deadline - now < std::chrono::microseconds(100)
+  if (!readable()
+      || job.redis_deadline - now.time_since_epoch()
+           < std::chrono::microseconds(100)
       || job.attempts > conns_.size())
     return std::nullopt;
   auto slot = router_.owner(job.key);
@@ -101,7 +102,7 @@ caf::result<get_result> cache_state::on_handed_over(get_job& job,
   if (lost) {
     on_request_failed(job.slot, conn, err);
     // Another connection may serve it; not a failure of Redis.
-    if (auto delegated = delegate_get(job))
+    if (auto delegated = delegate_get(job, self_->clock().now()))
       return *delegated;
   }
   on_redis_failure(err);

@@ -167,12 +167,15 @@ void redis_connection_state::on_sweep() {
     schedule_sweep();
 }
 
-void redis_connection_state::hand_over_all(const caf::error& reason) {
-  for (auto& x : pending_)
-    if (x.what == waiting::kind::get) {
-      x.what = waiting::kind::handed_over;
+void redis_connection_state::fail_pending(const caf::error& reason) {
+  relay_.flush();
+  for (auto& x : pending_) {
+    if (x.what == waiting::kind::command)
+      x.reply.deliver(reason);
+    else if (x.what == waiting::kind::get)
       relay_.hand_over(x.client, x.job, reason);
-    }
+  }
+  pending_.clear();
   gets_ = 0;
 }
 
@@ -292,12 +295,7 @@ void redis_connection_state::on_lost(caf::error reason) {
     return;
   }
   lost_ = reason;
-  relay_.flush();
-  for (auto& x : pending_)
-    if (x.what == waiting::kind::command)
-      x.reply.deliver(reason);
-  hand_over_all(reason);
-  pending_.clear();
+  fail_pending(reason);
   self_->close_all();
   self_->send(supervisor_, lost_atom::value, slot_, attempt_, reason);
 }
@@ -320,12 +318,7 @@ void redis_connection_state::on_released() {
 }
 
 void redis_connection_state::on_closed(caf::error reason) {
-  relay_.flush();
-  for (auto& x : pending_)
-    if (x.what == waiting::kind::command)
-      x.reply.deliver(reason);
-  hand_over_all(reason);
-  pending_.clear();
+  fail_pending(reason);
   if (batch_ > 0)
     batch_sizes_.record(batch_, batch_bounds);
   batch_ = 0;

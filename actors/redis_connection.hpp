@@ -152,8 +152,9 @@ private:
     caf::actor_clock::time_point sent;
   };
 
-  /// Hands every delegated get still waiting back to the cache.
-  void hand_over_all(const caf::error& reason);
+  /// Reports what was served, fails the cache's commands still waiting
+  /// with `reason` and hands their delegated gets back to the cache.
+  void fail_pending(const caf::error& reason);
 
   void schedule_sweep();
 
