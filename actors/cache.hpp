@@ -261,6 +261,8 @@ private:
   caf::error refuse(metric_op which, caf::error err,
                     const std::string& correlation_id);
 
+  /// Answers `rp` with the counters and the fallback's figures.
+  void report_stats(caf::typed_response_promise<stats_report> rp);
   /// The health flags, without counters.
   health_report current_health() const;
 

@@ -5,6 +5,9 @@
 
 #include <algorithm>
 
+#include <memory>
+#include <vector>
+
 #include "messages/errc.hpp"
 
 namespace cafcache {
@@ -13,6 +16,30 @@ namespace cafcache {
 
 caf::result<stats_report> cache_state::stats() {
   auto rp = self_->make_response_promise<stats_report>();
+  // Connections report the gets they answered in batches: each sends what it
+  // holds first (its batch arrives before its reply), so that a get answered
+  // before this request is counted in it.
+  std::vector<caf::actor> conns;
+  for (size_t slot = 0; slot < conns_.size(); ++slot)
+    if (conns_[slot] && router_.is_up(slot))
+      conns.push_back(conns_[slot]);
+  if (conns.empty()) {
+    report_stats(rp);
+    return rp;
+  }
+  auto left = std::make_shared<size_t>(conns.size());
+  auto one_done = [this, rp, left]() mutable {
+    if (--*left == 0)
+      report_stats(rp);
+  };
+  for (auto& conn : conns)
+    self_->request(conn, std::chrono::seconds(1), served_atom::value)
+      .then([one_done](bool) mutable { one_done(); },
+            [one_done](caf::error&) mutable { one_done(); });
+  return rp;
+}
+
+void cache_state::report_stats(caf::typed_response_promise<stats_report> rp) {
   auto report = stats_;
   report.latency_p50_us = latency_.percentile_us(0.50);
   report.latency_p99_us = latency_.percentile_us(0.99);
@@ -25,7 +52,6 @@ caf::result<stats_report> cache_state::stats() {
         rp.deliver(report);
       },
       [=](caf::error&) mutable { rp.deliver(report); });
-  return rp;
 }
 
 health_report cache_state::current_health() const {

@@ -35,11 +35,13 @@ void get_relay::hand_over(promise_type& rp, get_job& job, caf::error reason) {
 }
 
 void get_relay::end_read(size_t waiting) {
-  if (waiting == 0 || batch_.size() >= max_batch)
-    flush();
+  // The answers first: once the cache has the report it may finish a
+  // shutdown, and the answers must be on their way by then.
   for (auto& [rp, answer] : answers_)
     rp.deliver(std::move(answer));
   answers_.clear();
+  if (waiting == 0 || batch_.size() >= max_batch)
+    flush();
 }
 
 void get_relay::flush() {

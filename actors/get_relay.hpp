@@ -17,15 +17,16 @@ namespace cafcache {
 /// each client from its reply, hands those Redis could not serve back to the
 /// cache, and collects what was served for the cache in one batch.
 ///
-/// Ordering: when a read of the socket leaves no get waiting, its batch is
-/// sent before the answers of that read, so a client that got its answer
-/// and asks for stats next finds it counted. Under load the batch waits for
-/// the connection's tick and the answers do not wait for it: counters then
-/// lag by at most one tick. A batch may reach the cache before or after the
-/// answers of writes Redis applied around the reads in it; both are safe: a
-/// read reported after such a write carries a ticket older than the write's
-/// outcome and is not mirrored (coherence::mirror_guard), and one reported
-/// before it is overwritten by the write's own update of the fallback.
+/// Ordering: the answers of a read leave before the batch that reports
+/// them: once the cache has the report it may finish a shutdown, and the
+/// answers must be on their way by then. Under load the batch waits for the
+/// connection's tick; `(served_atom)` asks for it at once (the cache does so
+/// before it answers `stats`, so a get answered before is counted). A batch
+/// may reach the cache before or after the answers of writes Redis applied
+/// around the reads in it; both are safe: a read reported after such a write
+/// carries a ticket older than the write's outcome and is not mirrored
+/// (coherence::mirror_guard), and one reported before it is overwritten by
+/// the write's own update of the fallback.
 class get_relay {
 public:
   using promise_type = caf::typed_response_promise<get_result>;
@@ -44,8 +45,8 @@ public:
   void complete(promise_type& rp, get_job& job, resp_value& reply,
                 time_point sent);
 
-  /// After the replies of one read: sends the batch when nothing else is
-  /// waiting (`waiting` gets in flight) or it is full, then the answers. The
+  /// After the replies of one read: sends the answers, then the batch when
+  /// nothing else is waiting (`waiting` gets in flight) or it is full. The
   /// rest of the batch waits for the connection's tick, so that the report
   /// costs one message per many gets under load, not one per read.
   void end_read(size_t waiting);

@@ -167,6 +167,11 @@ void redis_connection_state::on_sweep() {
     schedule_sweep();
 }
 
+bool redis_connection_state::on_report_asked() {
+  relay_.flush();
+  return true;
+}
+
 void redis_connection_state::fail_pending(const caf::error& reason) {
   relay_.flush();
   for (auto& x : pending_) {
@@ -365,6 +370,7 @@ redis_connection(caf::io::stateful_broker<redis_connection_state>* self,
     },
     [=](get_atom, get_job& job) { return self->state.on_get(job); },
     [=](sweep_atom) { self->state.on_sweep(); },
+    [=](served_atom) { return self->state.on_report_asked(); },
     [=](metrics_atom) { return self->state.take_batch_sizes(); },
     [=](tick_atom) { self->state.on_handshake_deadline(); },
     [=](push_atom, caf::actor& subscriber) {

@@ -96,6 +96,10 @@ public:
   /// Timer: hands over the delegated gets whose Redis deadline passed.
   void on_sweep();
 
+  /// `(served_atom) -> bool`: sends the cache what was served so far, ahead
+  /// of this reply.
+  bool on_report_asked();
+
   /// Names the actor that receives published messages.
   void on_subscriber(caf::actor target) {
     subscriber_ = std::move(target);

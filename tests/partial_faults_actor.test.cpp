@@ -71,6 +71,7 @@ caf::behavior scripted_connection(caf::event_based_actor* self, script* s,
                                   cache_internal_actor cache) {
   auto relay = std::make_shared<get_relay>(self, cache);
   return {
+    [=](served_atom) { return true; },
     [=](get_atom, get_job& job) {
       auto rp = self->make_response_promise<get_result>();
       auto key = "p:" + job.key;
