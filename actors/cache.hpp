@@ -214,6 +214,8 @@ private:
   /// answer's minus `fallback-reserve`, or half the time when that is short).
   void set_deadlines(time_point start, caf::timespan requested,
                      time_point& deadline, time_point& redis_deadline) const;
+  /// True unless the request being handled came from another node.
+  bool local_sender() const;
   /// Delegates a get to its key's connection, which answers the client;
   /// nullopt when reads do not go to Redis or time is short.
   std::optional<caf::delegated<get_result>> delegate_get(get_job& job,
