@@ -26,7 +26,8 @@ void cache_state::init(config cfg) {
   rng_.seed(std::random_device{}());
   wall_base_ = std::chrono::system_clock::now();
   clock_base_ = self_->clock().now();
-  node_id_ = rng_();
+  // Never 0, which means "not published" to a connection (write_job).
+  node_id_ = rng_() | 1;
   channel_ = coherence::channel(cfg_.key_prefix);
   coherent_ = cfg_.coherence && cfg_.backend_type() == backend_kind::redis;
   conns_.resize(cfg_.pool_size);
@@ -297,6 +298,11 @@ void cache_state::count_served(served_kind kind) {
     case served_kind::negative:
     case served_kind::nil:
       break;
+    case served_kind::stored:
+    case served_kind::deleted:
+    case served_kind::released:
+      // Writes (on_written).
+      return;
   }
   ++stats_.misses;
 }
@@ -319,6 +325,10 @@ mirror_entry cache_state::mirror_of(std::string key, served_kind kind,
       break;
     case served_kind::nil:
     case served_kind::undecodable:
+    // Writes update the fallback in on_written.
+    case served_kind::stored:
+    case served_kind::deleted:
+    case served_kind::released:
       break;
   }
   return out;
@@ -431,6 +441,9 @@ cache(cache_internal_actor::stateful_pointer<cache_state> self, config cfg) {
     [=](sweep_atom) { self->state.on_sweep(); },
     [=](served_atom, served_batch& batch) { self->state.on_served(batch); },
     [=](get_atom, get_job& job, caf::error& err, caf::actor& conn) {
+      return self->state.on_handed_over(job, err, conn);
+    },
+    [=](write_atom, write_job& job, caf::error& err, caf::actor& conn) {
       return self->state.on_handed_over(job, err, conn);
     },
     [=](push_atom, const std::string& channel, const std::string& payload) {

@@ -131,6 +131,10 @@ public:
   /// A connection hands back a delegated get it could not serve with `err`.
   caf::result<get_result> on_handed_over(get_job& job, caf::error& err,
                                          caf::actor& conn);
+  /// A connection hands back a delegated write: refused by Redis, past its
+  /// Redis deadline (`errc::timeout`), or its connection is lost.
+  caf::result<write_result> on_handed_over(write_job& job, caf::error& err,
+                                           caf::actor& conn);
 
   /// Shutdown: refuse new requests, answer pending ones, then quit.
   void on_exit(const caf::exit_msg& msg);
@@ -220,6 +224,18 @@ private:
   /// nullopt when reads do not go to Redis or time is short.
   std::optional<caf::delegated<get_result>> delegate_get(get_job& job,
                                                          time_point now);
+  /// Delegates a plain set or invalidate to its key's connection, which
+  /// answers the client once Redis applied it; nullopt when writes do not go
+  /// to Redis or time is short.
+  std::optional<caf::delegated<write_result>> delegate_write(write_job& job,
+                                                             time_point now);
+  /// A write job for `key` received now, with the deadlines of `requested`.
+  write_job write_job_of(std::string& key, std::string stored,
+                         caf::timespan ttl, caf::timespan requested,
+                         const std::string& correlation_id, time_point now);
+  /// What a delegated write Redis applied means for the fallback and the
+  /// guard; adds the fallback's update to `mirror`.
+  void on_written(served_request& x, std::vector<mirror_entry>& mirror);
   /// Counts a get Redis answered, by what it held.
   void count_served(served_kind kind);
   /// The fallback's copy of what Redis was read to hold under `key`.

@@ -123,23 +123,140 @@ caf::result<get_result> cache_state::on_handed_over(get_job& job,
 
 void cache_state::on_served(served_batch& batch) {
   std::vector<mirror_entry> mirror;
+  size_t answered = 0;
   for (auto& x : batch) {
+    switch (x.kind) {
+      case served_kind::released:
+        // A write handed back at its deadline has left the pipeline.
+        router_.unpin(x.key, x.slot);
+        continue;
+      case served_kind::stored:
+      case served_kind::deleted:
+        on_written(x, mirror);
+        break;
+      default:
+        count_served(x.kind);
+        observe(metric_op::get,
+                x.kind == served_kind::hit ? metric_outcome::hit
+                                           : metric_outcome::miss,
+                x.latency, x.correlation_id);
+        // The client has its answer; the fallback gets the value unless a
+        // write of the key was answered since the request came in.
+        if (guard_.may_mirror(x.key, x.ticket))
+          mirror.push_back(mirror_of(std::move(x.key), x.kind,
+                                     std::move(x.stored)));
+    }
+    ++answered;
     record_latency(redis_latency_, x.redis_latency);
     on_redis_success();
-    count_served(x.kind);
-    observe(metric_op::get,
-            x.kind == served_kind::hit ? metric_outcome::hit
-                                       : metric_outcome::miss,
-            x.latency, x.correlation_id);
-    // The client has its answer; the fallback gets the value unless a
-    // write of the key was answered since the request came in.
-    if (guard_.may_mirror(x.key, x.ticket))
-      mirror.push_back(mirror_of(std::move(x.key), x.kind,
-                                 std::move(x.stored)));
   }
+  // In Redis' order: the fallback sees a key's writes and reads as Redis
+  // applied them.
   if (!mirror.empty())
     self_->send(fallback_, put_atom::value, std::move(mirror));
-  done(batch.size());
+  done(answered);
+}
+
+void cache_state::on_written(served_request& x,
+                             std::vector<mirror_entry>& mirror) {
+  router_.unpin(x.key, x.slot);
+  auto deleted = x.kind == served_kind::deleted;
+  observe(deleted ? metric_op::invalidate : metric_op::set,
+          metric_outcome::redis, x.latency, x.correlation_id);
+  mirror_entry update;
+  // Another node's invalidation during the write may have come after it in
+  // Redis: then the fallback must not keep the value.
+  if (!deleted && guard_.may_mirror(x.key, x.ticket)) {
+    update.stored = std::move(x.stored);
+    update.ttl = x.ttl;
+  }
+  guard_.invalidated(x.key);
+  update.key = std::move(x.key);
+  mirror.push_back(std::move(update));
+}
+
+write_job cache_state::write_job_of(std::string& key, std::string stored,
+                                    caf::timespan ttl, caf::timespan requested,
+                                    const std::string& correlation_id,
+                                    time_point now) {
+  write_job job;
+  time_point deadline;
+  time_point redis_deadline;
+  set_deadlines(now, requested, deadline, redis_deadline);
+  job.key = std::move(key);
+  job.stored = std::move(stored);
+  job.ttl = ttl;
+  job.correlation_id = correlation_id;
+  job.ticket = guard_.ticket();
+  job.start = now.time_since_epoch();
+  job.deadline = deadline.time_since_epoch();
+  job.redis_deadline = redis_deadline.time_since_epoch();
+  return job;
+}
+
+std::optional<caf::delegated<write_result>>
+cache_state::delegate_write(write_job& job, time_point now) {
+  if (!writable()
+      || job.redis_deadline - now.time_since_epoch()
+           < std::chrono::microseconds(100)
+      || job.attempts > conns_.size())
+    return std::nullopt;
+  auto slot = router_.owner(job.key);
+  if (!slot)
+    return std::nullopt;
+  job.slot = static_cast<uint32_t>(*slot);
+  ++job.attempts;
+  ++outstanding_;
+  // As on the operation path (to_redis): the recent-write window, and the
+  // key bound to this connection until it answered.
+  recent_.key(job.key, now);
+  router_.pin(job.key, *slot);
+  // Published by the connection itself, right behind the write.
+  job.announce_as = coherent_mode() ? node_id_ : 0;
+  self_->delegate(conns_[*slot], write_atom::value, std::move(job));
+  return caf::delegated<write_result>{};
+}
+
+caf::result<write_result> cache_state::on_handed_over(write_job& job,
+                                                      caf::error& err,
+                                                      caf::actor& conn) {
+  --outstanding_;
+  // Past its Redis deadline the write is still in the pipeline: the key
+  // stays bound until the connection reports it released.
+  if (!is(err, errc::timeout))
+    router_.unpin(job.key, job.slot);
+  if (connection_lost(err)) {
+    on_request_failed(job.slot, conn, err);
+    if (auto delegated = delegate_write(job, self_->clock().now()))
+      return *delegated;
+  }
+  auto deleting = job.stored.empty();
+  auto op = std::make_shared<operation>();
+  op->what = deleting ? operation::kind::invalidate : operation::kind::set;
+  op->key = std::move(job.key);
+  op->stored = std::move(job.stored);
+  op->ttl = job.ttl;
+  op->correlation_id = std::move(job.correlation_id);
+  op->ticket = job.ticket;
+  op->start = time_point{job.start};
+  op->deadline = time_point{job.deadline};
+  op->redis_deadline = time_point{job.redis_deadline};
+  op->slot = job.slot;
+  op->attempts = static_cast<uint8_t>(job.attempts);
+  ++outstanding_;
+  arm(op, op->deadline);
+  op->write_rp = self_->make_response_promise<write_result>();
+  if (is(err, errc::redis_error)) {
+    // Redis answered with an error: the key goes behind the refusal.
+    resp_value reply;
+    reply.type = resp_value::kind::error;
+    reply.str = detail_of(err);
+    refused_write(op, reply);
+  } else {
+    on_redis_failure(err);
+    redis_failed(op);
+  }
+  return op->write_rp;
 }
 
 void cache_state::dispatch(const op_ptr& op) {

@@ -24,11 +24,21 @@ caf::result<write_result> cache_state::set(std::string& key,
     err = check_tags(opts.tags);
   if (err)
     return refuse(metric_op::set, std::move(err), opts.correlation_id);
+  auto ttl = jittered(opts.ttl > caf::timespan{0} ? opts.ttl
+                                                   : cfg_.default_ttl);
+  if (opts.tags.empty() && writable() && local_sender()) {
+    // The hot path: the key's connection answers the client itself.
+    auto now = self_->clock().now();
+    auto job = write_job_of(key, encode_envelope(value), ttl, opts.deadline,
+                            opts.correlation_id, now);
+    if (auto delegated = delegate_write(job, now))
+      return *delegated;
+    key = std::move(job.key);
+  }
   auto op = start(operation::kind::set, std::move(key), opts.deadline);
   op->correlation_id = opts.correlation_id;
   op->write_rp = self_->make_response_promise<write_result>();
-  op->ttl = jittered(opts.ttl > caf::timespan{0} ? opts.ttl
-                                                  : cfg_.default_ttl);
+  op->ttl = ttl;
   op->tags = opts.tags;
   op->stored = encode_tagged(encode_envelope(value), op->tags);
   dispatch(op);
@@ -51,6 +61,14 @@ cache_state::invalidate(std::string& key, const request_options& opts) {
   ++stats_.invalidations;
   if (auto err = admit(key))
     return refuse(metric_op::invalidate, std::move(err), opts.correlation_id);
+  if (writable() && local_sender()) {
+    auto now = self_->clock().now();
+    auto job = write_job_of(key, {}, caf::timespan{0}, opts.deadline,
+                            opts.correlation_id, now);
+    if (auto delegated = delegate_write(job, now))
+      return *delegated;
+    key = std::move(job.key);
+  }
   auto op = start(operation::kind::invalidate, std::move(key), opts.deadline);
   op->correlation_id = opts.correlation_id;
   op->write_rp = self_->make_response_promise<write_result>();

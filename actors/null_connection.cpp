@@ -155,7 +155,7 @@ null_connection(caf::stateful_actor<null_connection_state>* self,
                 std::shared_ptr<null_store> store, cache_internal_actor cache,
                 std::string key_prefix) {
   self->state.store = std::move(store);
-  self->state.relay = get_relay{self, std::move(cache)};
+  self->state.relay = job_relay{self, std::move(cache)};
   self->state.key_prefix = std::move(key_prefix);
   return {
     // Reports every get at once: nothing is held back.
@@ -165,6 +165,21 @@ null_connection(caf::stateful_actor<null_connection_state>* self,
       auto now = self->clock().now();
       auto& st = self->state;
       auto reply = st.store->on_command({"GET", st.key_prefix + job.key}, now);
+      st.relay.complete(rp, job, reply, now);
+      st.relay.end_read(0);
+      return rp;
+    },
+    [=](write_atom, write_job& job) {
+      auto rp = self->make_response_promise<write_result>();
+      auto now = self->clock().now();
+      auto& st = self->state;
+      auto key = st.key_prefix + job.key;
+      auto reply = job.stored.empty()
+                     ? st.store->on_command({"UNLINK", std::move(key)}, now)
+                     : st.store->on_command({"SET", std::move(key), job.stored,
+                                             "PX",
+                                             commands::ttl_millis(job.ttl)},
+                                            now);
       st.relay.complete(rp, job, reply, now);
       st.relay.end_read(0);
       return rp;

@@ -11,7 +11,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
 
-#include "actors/get_relay.hpp"
+#include "actors/job_relay.hpp"
 #include "runtime/resp.hpp"
 
 namespace cafcache {
@@ -55,8 +55,8 @@ private:
 /// CAF's deterministic test scheduler (expiries follow the actor clock).
 struct null_connection_state {
   std::shared_ptr<null_store> store;
-  /// Answers delegated gets and reports them to the cache.
-  get_relay relay;
+  /// Answers delegated requests and reports them to the cache.
+  job_relay relay;
   std::string key_prefix;
 
   /// The name CAF shows for this actor.

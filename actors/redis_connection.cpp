@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include "messages/errc.hpp"
+#include "runtime/coherence.hpp"
+#include "runtime/commands.hpp"
 
 namespace cafcache {
 
@@ -51,8 +53,9 @@ void redis_connection_state::init(caf::io::connection_handle hdl,
                                   std::string key_prefix,
                                   caf::timespan sweep_interval) {
   hdl_ = hdl;
-  relay_ = get_relay{self_, std::move(cache)};
+  relay_ = job_relay{self_, std::move(cache)};
   key_prefix_ = std::move(key_prefix);
+  channel_ = coherence::channel(key_prefix_);
   sweep_interval_ = sweep_interval;
   supervisor_ = std::move(supervisor);
   slot_ = slot;
@@ -113,29 +116,68 @@ redis_connection_state::on_command(const std::vector<std::string>& argv) {
   return rp;
 }
 
-get_relay::promise_type redis_connection_state::on_get(get_job& job) {
-  auto rp = self_->make_response_promise<get_result>();
+template <class Promise, class Job>
+bool redis_connection_state::admit(Promise& rp, Job& job) {
   if (!relay_) {
     rp.deliver(make_error(errc::redis_unavailable, "no cache to report to"));
-    return rp;
+    return false;
   }
   if (lost_ || pending_.size() >= max_pending_) {
     relay_.hand_over(rp, job, lost_ ? lost_ : make_error(errc::overloaded));
-    return rp;
+    return false;
   }
   count_batch();
-  append_get(self_->wr_buf(hdl_), key_prefix_, job.key);
+  return true;
+}
+
+void redis_connection_state::enqueue(waiting x) {
   ++batch_;
   self_->flush(hdl_);
   count_batch();
+  x.sent = self_->clock().now();
+  pending_.push_back(std::move(x));
+  ++jobs_;
+  schedule_sweep();
+}
+
+job_relay::promise_type redis_connection_state::on_get(get_job& job) {
+  auto rp = self_->make_response_promise<get_result>();
+  if (!admit(rp, job))
+    return rp;
+  append_get(self_->wr_buf(hdl_), key_prefix_, job.key);
   waiting x;
   x.what = waiting::kind::get;
   x.client = rp;
   x.job = std::move(job);
-  x.sent = self_->clock().now();
-  pending_.push_back(std::move(x));
-  ++gets_;
-  schedule_sweep();
+  enqueue(std::move(x));
+  return rp;
+}
+
+job_relay::write_promise redis_connection_state::on_write(write_job& job) {
+  auto rp = self_->make_response_promise<write_result>();
+  if (!admit(rp, job))
+    return rp;
+  auto& buf = self_->wr_buf(hdl_);
+  if (job.stored.empty())
+    append_unlink(buf, key_prefix_, job.key);
+  else
+    append_set(buf, key_prefix_, job.key, job.stored,
+               commands::ttl_ms(job.ttl));
+  // Published right behind the write, so Redis runs it after the write.
+  auto announce = job.announce_as != 0;
+  if (announce)
+    append_publish(buf, channel_,
+                   coherence::encode(job.announce_as, coherence::scope::key,
+                                     job.key));
+  waiting x;
+  x.what = waiting::kind::write;
+  x.writer = rp;
+  x.write = std::move(job);
+  enqueue(std::move(x));
+  if (announce) {
+    ++batch_;
+    pending_.emplace_back().what = waiting::kind::ignored;
+  }
   return rp;
 }
 
@@ -152,18 +194,27 @@ void redis_connection_state::schedule_sweep() {
 void redis_connection_state::on_sweep() {
   sweep_scheduled_ = false;
   relay_.flush();
-  if (gets_ == 0)
+  if (jobs_ == 0)
     return;
-  // Requests carry different deadlines, so every waiting get is looked at;
+  // Requests carry different deadlines, so every waiting one is looked at;
   // there are at most max_pending of them, once per tick.
   auto now = self_->clock().now().time_since_epoch();
-  for (auto& x : pending_)
+  for (auto& x : pending_) {
     if (x.what == waiting::kind::get && now >= x.job.redis_deadline) {
-      x.what = waiting::kind::handed_over;
-      --gets_;
+      x.what = waiting::kind::handed_over_get;
+      --jobs_;
       relay_.hand_over(x.client, x.job, make_error(errc::timeout));
+    } else if (x.what == waiting::kind::write
+               && now >= x.write.redis_deadline) {
+      // Still in the pipeline: the key stays bound to this connection until
+      // Redis answers (released), so later writes of it queue behind.
+      x.what = waiting::kind::handed_over_write;
+      --jobs_;
+      auto job = x.write;
+      relay_.hand_over(x.writer, job, make_error(errc::timeout));
     }
-  if (gets_ > 0)
+  }
+  if (jobs_ > 0)
     schedule_sweep();
 }
 
@@ -175,13 +226,27 @@ bool redis_connection_state::on_report_asked() {
 void redis_connection_state::fail_pending(const caf::error& reason) {
   relay_.flush();
   for (auto& x : pending_) {
-    if (x.what == waiting::kind::command)
-      x.reply.deliver(reason);
-    else if (x.what == waiting::kind::get)
-      relay_.hand_over(x.client, x.job, reason);
+    switch (x.what) {
+      case waiting::kind::command:
+        x.reply.deliver(reason);
+        break;
+      case waiting::kind::get:
+        relay_.hand_over(x.client, x.job, reason);
+        break;
+      case waiting::kind::write:
+        relay_.hand_over(x.writer, x.write, reason);
+        break;
+      case waiting::kind::handed_over_get:
+      case waiting::kind::ignored:
+        break;
+      case waiting::kind::handed_over_write:
+        relay_.released(x.write);
+        break;
+    }
   }
   pending_.clear();
-  gets_ = 0;
+  jobs_ = 0;
+  relay_.flush();
 }
 
 void redis_connection_state::count_batch() {
@@ -206,7 +271,7 @@ void redis_connection_state::on_data(const std::vector<char>& buf) {
     switch (reader_.next(reply)) {
       case resp_reader::status::need_more:
         // After every answer of the read; under load at the next tick.
-        relay_.end_read(gets_);
+        relay_.end_read(jobs_);
         if (relay_.has_batch())
           schedule_sweep();
         return;
@@ -220,6 +285,12 @@ void redis_connection_state::on_data(const std::vector<char>& buf) {
         if (!handshake_.empty()) {
           on_handshake_reply(reply);
         } else if (subscriber_ && is_pubsub_message(reply)) {
+          // This node's own writes need no invalidation.
+          if (own_node_ != 0
+              && coherence::sent_by(reply.elements[2].str, own_node_)) {
+            reply = resp_value{};
+            break;
+          }
           self_->send(subscriber_, push_atom::value,
                       std::move(reply.elements[1].str),
                       std::move(reply.elements[2].str));
@@ -230,10 +301,18 @@ void redis_connection_state::on_data(const std::vector<char>& buf) {
               x.reply.deliver(std::move(reply));
               break;
             case waiting::kind::get:
-              --gets_;
+              --jobs_;
               relay_.complete(x.client, x.job, reply, x.sent);
               break;
-            case waiting::kind::handed_over:
+            case waiting::kind::write:
+              --jobs_;
+              relay_.complete(x.writer, x.write, reply, x.sent);
+              break;
+            case waiting::kind::handed_over_get:
+            case waiting::kind::ignored:
+              break;
+            case waiting::kind::handed_over_write:
+              relay_.released(x.write);
               break;
           }
           pending_.pop_front();
@@ -369,12 +448,13 @@ redis_connection(caf::io::stateful_broker<redis_connection_state>* self,
       return self->state.on_command(argv);
     },
     [=](get_atom, get_job& job) { return self->state.on_get(job); },
+    [=](write_atom, write_job& job) { return self->state.on_write(job); },
     [=](sweep_atom) { self->state.on_sweep(); },
     [=](served_atom) { return self->state.on_report_asked(); },
     [=](metrics_atom) { return self->state.take_batch_sizes(); },
     [=](tick_atom) { self->state.on_handshake_deadline(); },
-    [=](push_atom, caf::actor& subscriber) {
-      self->state.on_subscriber(std::move(subscriber));
+    [=](push_atom, caf::actor& subscriber, uint64_t own_node) {
+      self->state.on_subscriber(std::move(subscriber), own_node);
     },
     [=](const caf::io::new_data_msg& msg) { self->state.on_data(msg.buf); },
     [=](const caf::io::connection_closed_msg&) {

@@ -10,7 +10,7 @@
 #include <caf/io/broker.hpp>
 #include <caf/typed_response_promise.hpp>
 
-#include "actors/get_relay.hpp"
+#include "actors/job_relay.hpp"
 #include "messages/interfaces.hpp"
 #include "runtime/metrics_report.hpp"
 #include "runtime/redis_url.hpp"
@@ -46,7 +46,7 @@ std::string info_field(std::string_view info, std::string_view key);
 /// Interface: `(cmd_atom, std::vector<std::string> argv) -> resp_value`.
 /// `(get_atom, get_job) -> get_result` is a client's get the cache delegated:
 /// this actor answers the client, reports it to the cache in a batch per
-/// socket read (get_relay), and hands the job back to the cache when Redis
+/// socket read (job_relay), and hands the job back to the cache when Redis
 /// fails, the connection is lost, too many requests wait, or Redis has not
 /// answered by the job's Redis deadline (checked on a coarse tick while gets
 /// wait, not with a timer per request).
@@ -56,9 +56,9 @@ std::string info_field(std::string_view info, std::string_view key);
 /// `(metrics_atom) -> bucket_histogram` hands over the batch sizes counted
 /// since the last time (commands per socket write); a closing connection
 /// sends the rest to its supervisor as `(metrics_atom, bucket_histogram)`.
-/// `(push_atom, actor)` names the actor that receives the messages published
-/// on channels this connection subscribed to, as `(push_atom, channel,
-/// payload)`.
+/// `(push_atom, actor, node)` names the actor that receives the messages
+/// published on channels this connection subscribed to, as `(push_atom,
+/// channel, payload)`, except those node `node` published.
 class redis_connection_state {
 public:
   // -- member types ---------------------------------------------------------
@@ -91,18 +91,23 @@ public:
   promise_type on_command(const std::vector<std::string>& argv);
 
   /// Sends a delegated get; its client is answered from the reply.
-  get_relay::promise_type on_get(get_job& job);
+  job_relay::promise_type on_get(get_job& job);
 
-  /// Timer: hands over the delegated gets whose Redis deadline passed.
+  /// Sends a delegated write; its client is answered once Redis applied it.
+  job_relay::write_promise on_write(write_job& job);
+
+  /// Timer: hands over the delegated requests whose Redis deadline passed.
   void on_sweep();
 
   /// `(served_atom) -> bool`: sends the cache what was served so far, ahead
   /// of this reply.
   bool on_report_asked();
 
-  /// Names the actor that receives published messages.
-  void on_subscriber(caf::actor target) {
+  /// Names the actor that receives published messages, and the node id
+  /// whose own messages are dropped here (0: none).
+  void on_subscriber(caf::actor target, uint64_t own_node) {
     subscriber_ = std::move(target);
+    own_node_ = own_node;
   }
 
   /// Parses received bytes and answers the oldest pending requests.
@@ -146,18 +151,37 @@ private:
   void on_handshake_reply(const resp_value& reply);
 
   /// One request on the wire, answered FIFO: a command of the cache, or a
-  /// delegated get (handed over: its reply is dropped when it comes).
+  /// delegated get or write (handed over: a get's reply is dropped when it
+  /// comes; a write's releases its key).
   struct waiting {
-    enum class kind : uint8_t { command, get, handed_over };
+    enum class kind : uint8_t {
+      command,
+      get,
+      write,
+      handed_over_get,
+      handed_over_write,
+      /// A command written behind a delegated write (its PUBLISH): the
+      /// reply is dropped.
+      ignored
+    };
     kind what = kind::command;
     promise_type reply;
-    get_relay::promise_type client;
+    job_relay::promise_type client;
+    job_relay::write_promise writer;
     get_job job;
+    write_job write;
     caf::actor_clock::time_point sent;
   };
 
+  /// Whether a request can be written now; hands `job` over when not.
+  template <class Promise, class Job>
+  bool admit(Promise& rp, Job& job);
+
+  /// Queues a delegated request written just now.
+  void enqueue(waiting x);
+
   /// Reports what was served, fails the cache's commands still waiting
-  /// with `reason` and hands their delegated gets back to the cache.
+  /// with `reason` and hands their delegated requests back to the cache.
   void fail_pending(const caf::error& reason);
 
   void schedule_sweep();
@@ -178,9 +202,9 @@ private:
   std::deque<handshake_step> handshake_;
   redis_info info_;
   std::deque<waiting> pending_;
-  /// Delegated gets in `pending_` not handed over yet.
-  size_t gets_ = 0;
-  get_relay relay_;
+  /// Delegated requests in `pending_` not handed over yet.
+  size_t jobs_ = 0;
+  job_relay relay_;
   std::string key_prefix_;
   caf::timespan sweep_interval_{0};
   bool sweep_scheduled_ = false;
@@ -190,6 +214,9 @@ private:
   /// Receives `(push_atom, channel, payload)` for every message published on
   /// a subscribed channel.
   caf::actor subscriber_;
+  uint64_t own_node_ = 0;
+  /// Where delegated writes are published (coherence::channel).
+  std::string channel_;
   /// The socket is gone; commands fail at once with this error.
   caf::error lost_;
 };

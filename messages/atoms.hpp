@@ -67,8 +67,12 @@ using connect_atom = caf::atom_constant<caf::atom("connect")>;
 using metrics_atom = caf::atom_constant<caf::atom("metrics")>;
 /// Connection to supervisor: my socket is gone (I linger until released).
 using lost_atom = caf::atom_constant<caf::atom("lost")>;
-/// Connection -> cache: the delegated gets it answered, in a batch.
+/// Connection -> cache: the delegated requests it finished, in a batch.
 using served_atom = caf::atom_constant<caf::atom("served")>;
+
+/// Cache -> connection: a delegated write (`write_job`); connection -> cache:
+/// a delegated write handed back.
+using write_atom = caf::atom_constant<caf::atom("write")>;
 
 /// Cache to a lost connection: nothing more will be sent to you; quit.
 using release_atom = caf::atom_constant<caf::atom("release")>;

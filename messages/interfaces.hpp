@@ -11,7 +11,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "messages/atoms.hpp"
-#include "messages/get_job.hpp"
+#include "messages/jobs.hpp"
 #include "messages/types.hpp"
 #include "runtime/metrics_report.hpp"
 #include "runtime/resp.hpp"
@@ -76,12 +76,16 @@ using cache_internal_actor = cache_actor::extend<
   caf::replies_to<metrics_atom>::with<metrics_report>,
   // Supervisor: the batch sizes a closing Redis connection counted.
   caf::reacts_to<metrics_atom, bucket_histogram>,
-  // Connection: the delegated gets it answered from Redis.
+  // Connection: the delegated requests it finished, in Redis' order.
   caf::reacts_to<served_atom, served_batch>,
   // Connection: a delegated get it could not serve (Redis failed, ran out of
   // time, or the connection is lost), still the client's request.
   caf::replies_to<get_atom, get_job, caf::error, caf::actor>::with<
-    get_result>>;
+    get_result>,
+  // Connection: a delegated write Redis refused, that outlived its Redis
+  // deadline, or whose connection is lost, still the client's request.
+  caf::replies_to<write_atom, write_job, caf::error, caf::actor>::with<
+    write_result>>;
 
 /// The in-memory fallback tier (local only).
 using fallback_actor = caf::typed_actor<

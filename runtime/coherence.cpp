@@ -17,6 +17,15 @@ std::string channel(std::string_view prefix) {
   return out;
 }
 
+bool sent_by(std::string_view payload, uint64_t node) {
+  if (payload.size() < node_bytes + 1)
+    return false;
+  uint64_t from = 0;
+  for (size_t i = 0; i < node_bytes; ++i)
+    from = (from << 8) | static_cast<unsigned char>(payload[i]);
+  return from == node;
+}
+
 std::string encode(uint64_t node, scope what, std::string_view name) {
   std::string out;
   out.reserve(node_bytes + 1 + name.size());

@@ -40,6 +40,10 @@ std::string encode(uint64_t node, scope what, std::string_view name);
 /// The message in `payload`, or nullopt for anything malformed.
 std::optional<message> decode(std::string_view payload);
 
+/// Whether `payload` was published by `node` (its own messages, which a
+/// subscribed connection drops without decoding).
+bool sent_by(std::string_view payload, uint64_t node);
+
 /// Decides whether a value read from (or written to) Redis may still be
 /// copied into the fallback: not when an invalidation from another node
 /// arrived while the request was in flight, because the reply may carry the

@@ -57,9 +57,13 @@ redis.call('UNLINK', KEYS[1])
 return {deleted, foreign}
 )lua";
 
-std::string ttl_millis(caf::timespan ttl) {
+int64_t ttl_ms(caf::timespan ttl) {
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(ttl).count();
-  return std::to_string(std::max<int64_t>(ms, 1));
+  return std::max<int64_t>(ms, 1);
+}
+
+std::string ttl_millis(caf::timespan ttl) {
+  return std::to_string(ttl_ms(ttl));
 }
 
 std::string tag_set_key(std::string_view prefix, std::string_view tag) {

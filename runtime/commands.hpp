@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,6 +34,9 @@ extern const char* const set_tagged_script;
 extern const char* const invalidate_tag_script;
 
 /// The TTL as Redis PX milliseconds, at least 1.
+int64_t ttl_ms(caf::timespan ttl);
+
+/// `ttl_ms` as the text of a command argument.
 std::string ttl_millis(caf::timespan ttl);
 
 /// Where the set of keys carrying `tag` lives.

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "messages/get_job.hpp"
+#include "messages/jobs.hpp"
 #include "messages/types.hpp"
 #include "runtime/resp.hpp"
 

@@ -156,21 +156,63 @@ void append_command(std::string& buf, const std::vector<std::string>& argv) {
   buf.append(cmd.get(), static_cast<size_t>(len));
 }
 
-void append_get(std::vector<char>& buf, std::string_view prefix,
-                std::string_view key) {
-  static constexpr std::string_view head = "*2\r\n$3\r\nGET\r\n$";
+namespace {
+
+void append_length(std::vector<char>& buf, char marker, size_t n) {
   char digits[24];
-  auto [end, ec] = std::to_chars(digits, digits + sizeof(digits),
-                                 prefix.size() + key.size());
+  auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), n);
   (void) ec;
-  buf.insert(buf.end(), head.begin(), head.end());
+  buf.push_back(marker);
   buf.insert(buf.end(), digits, end);
   buf.push_back('\r');
   buf.push_back('\n');
-  buf.insert(buf.end(), prefix.begin(), prefix.end());
-  buf.insert(buf.end(), key.begin(), key.end());
+}
+
+/// One bulk string made of `parts`, concatenated.
+template <class... Parts>
+void append_bulk(std::vector<char>& buf, Parts... parts) {
+  append_length(buf, '$', (parts.size() + ...));
+  (buf.insert(buf.end(), parts.begin(), parts.end()), ...);
   buf.push_back('\r');
   buf.push_back('\n');
+}
+
+} // namespace
+
+void append_get(std::vector<char>& buf, std::string_view prefix,
+                std::string_view key) {
+  append_length(buf, '*', 2);
+  append_bulk(buf, std::string_view{"GET"});
+  append_bulk(buf, prefix, key);
+}
+
+void append_set(std::vector<char>& buf, std::string_view prefix,
+                std::string_view key, std::string_view stored,
+                int64_t ttl_ms) {
+  char digits[24];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), ttl_ms);
+  (void) ec;
+  append_length(buf, '*', 5);
+  append_bulk(buf, std::string_view{"SET"});
+  append_bulk(buf, prefix, key);
+  append_bulk(buf, stored);
+  append_bulk(buf, std::string_view{"PX"});
+  append_bulk(buf, std::string_view{digits, static_cast<size_t>(end - digits)});
+}
+
+void append_unlink(std::vector<char>& buf, std::string_view prefix,
+                   std::string_view key) {
+  append_length(buf, '*', 2);
+  append_bulk(buf, std::string_view{"UNLINK"});
+  append_bulk(buf, prefix, key);
+}
+
+void append_publish(std::vector<char>& buf, std::string_view channel,
+                    std::string_view payload) {
+  append_length(buf, '*', 3);
+  append_bulk(buf, std::string_view{"PUBLISH"});
+  append_bulk(buf, channel);
+  append_bulk(buf, payload);
 }
 
 void resp_reader::reader_deleter::operator()(redisReader* ptr) const noexcept {

@@ -88,6 +88,20 @@ void append_command(std::string& buf, const std::vector<std::string>& argv);
 void append_get(std::vector<char>& buf, std::string_view prefix,
                 std::string_view key);
 
+/// Appends `SET <prefix><key> <stored> PX <ttl_ms>` likewise (`stored` is
+/// bounded by `max-value-bytes`).
+void append_set(std::vector<char>& buf, std::string_view prefix,
+                std::string_view key, std::string_view stored,
+                int64_t ttl_ms);
+
+/// Appends `UNLINK <prefix><key>` likewise.
+void append_unlink(std::vector<char>& buf, std::string_view prefix,
+                   std::string_view key);
+
+/// Appends `PUBLISH <channel> <payload>` likewise.
+void append_publish(std::vector<char>& buf, std::string_view channel,
+                    std::string_view payload);
+
 /// Incremental parser over hiredis's redisReader. A moved-from reader may only
 /// be destroyed or assigned to. An array announcing more than 2^20 elements
 /// is a protocol error: hiredis would allocate for all of them up front.

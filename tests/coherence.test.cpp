@@ -29,6 +29,16 @@ TEST_CASE("coherence messages round-trip and reject garbage") {
   CHECK(coherence::channel("app:") == "app:\xFFinvalidations"s);
 }
 
+TEST_CASE("sent_by tells a node's own messages from the others'") {
+  auto mine = coherence::encode(0xA1B2C3D4E5F60718, coherence::scope::key,
+                                "k");
+  CHECK(coherence::sent_by(mine, 0xA1B2C3D4E5F60718));
+  CHECK_FALSE(coherence::sent_by(mine, 0xA1B2C3D4E5F60719));
+  CHECK_FALSE(coherence::sent_by(mine, 0x18A1B2C3D4E5F607));
+  CHECK_FALSE(coherence::sent_by("", 1));
+  CHECK_FALSE(coherence::sent_by("\0\0\0\0\0\0\0\x01"s, 1)); // no scope
+}
+
 TEST_CASE("mirror_guard: only invalidations after the ticket block a copy") {
   coherence::mirror_guard guard;
   auto early = guard.ticket();

@@ -80,3 +80,28 @@ TEST_CASE("append_get writes the bytes append_command writes for GET") {
     CHECK(std::string(buf.begin() + 1, buf.end()) == expected);
   }
 }
+
+TEST_CASE("append_set and append_unlink write the bytes of their argv") {
+  for (std::string key : {std::string{"k"}, std::string(300, 'x'),
+                          std::string{"a\r\nb\0c", 6}}) {
+    std::string stored{"\xca\x03v\0\r\n", 6};
+    for (int64_t ms : {int64_t{1}, int64_t{3600000}}) {
+      std::string expected;
+      append_command(expected,
+                     {"SET", "pre:" + key, stored, "PX", std::to_string(ms)});
+      std::vector<char> buf;
+      append_set(buf, "pre:", key, stored, ms);
+      CHECK(std::string(buf.begin(), buf.end()) == expected);
+    }
+    std::string expected;
+    append_command(expected, {"UNLINK", "pre:" + key});
+    std::vector<char> buf;
+    append_unlink(buf, "pre:", key);
+    CHECK(std::string(buf.begin(), buf.end()) == expected);
+    expected.clear();
+    append_command(expected, {"PUBLISH", "chan", key});
+    buf.clear();
+    append_publish(buf, "chan", key);
+    CHECK(std::string(buf.begin(), buf.end()) == expected);
+  }
+}

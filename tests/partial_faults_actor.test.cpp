@@ -14,7 +14,7 @@
 #include <caf/scheduler/test_coordinator.hpp>
 
 #include "actors/cache.hpp"
-#include "actors/get_relay.hpp"
+#include "actors/job_relay.hpp"
 #include "messages/errc.hpp"
 #include "runtime/codec.hpp"
 #include "runtime/module.hpp"
@@ -36,11 +36,13 @@ struct script {
   bool lost = false;
   /// Every GET gets an error reply (Redis failing, not the connection).
   bool errors = false;
+  /// Non-empty: every delegated write gets this error reply.
+  std::string refuse_writes;
   std::vector<std::pair<caf::typed_response_promise<resp_value>, resp_value>>
     held;
   /// Held replies of gets the cache delegated (answered through a relay).
   struct held_get {
-    get_relay::promise_type rp;
+    job_relay::promise_type rp;
     get_job job;
     resp_value reply;
   };
@@ -65,11 +67,11 @@ resp_value lookup(script* s, const std::string& key) {
 }
 
 /// A stand-in for one Redis connection: GET, SET, UNLINK, PING on `s`, and
-/// the gets the cache delegates, answered through a get_relay as the real
+/// the gets the cache delegates, answered through a job_relay as the real
 /// connections do.
 caf::behavior scripted_connection(caf::event_based_actor* self, script* s,
                                   cache_internal_actor cache) {
-  auto relay = std::make_shared<get_relay>(self, cache);
+  auto relay = std::make_shared<job_relay>(self, cache);
   return {
     [=](served_atom) { return true; },
     [=](get_atom, get_job& job) {
@@ -92,6 +94,33 @@ caf::behavior scripted_connection(caf::event_based_actor* self, script* s,
         relay->complete(rp, job, reply, self->clock().now());
         relay->end_read(0);
       }
+      return rp;
+    },
+    [=](write_atom, write_job& job) {
+      auto rp = self->make_response_promise<write_result>();
+      auto key = "p:" + job.key;
+      if (job.stored.empty())
+        s->seen.push_back({"UNLINK", key});
+      else
+        s->seen.push_back({"SET", key, job.stored});
+      if (s->lost) {
+        relay->hand_over(rp, job, make_error(errc::redis_unavailable,
+                                             "connection to Redis lost"));
+        return rp;
+      }
+      resp_value reply;
+      if (!s->refuse_writes.empty()) {
+        reply.type = resp_value::kind::error;
+        reply.str = s->refuse_writes;
+      } else if (job.stored.empty()) {
+        reply.type = resp_value::kind::integer;
+        reply.integer = static_cast<int64_t>(s->data.erase(key));
+      } else {
+        s->data[key] = job.stored;
+        reply = status_ok();
+      }
+      relay->complete(rp, job, reply, self->clock().now());
+      relay->end_read(0);
       return rp;
     },
     [=](cmd_atom, const std::vector<std::string>& argv)
@@ -360,4 +389,48 @@ TEST_CASE("a get Redis answers with an error is answered by the fallback, "
   CHECK(r.stale);
   auto stats = f.run(f.ask<stats_report>(stats_atom::value));
   CHECK(stats.redis_failures == 1);
+}
+
+TEST_CASE("a plain set goes to its key's connection as a typed write, is "
+          "acknowledged there, and is in the fallback when the breaker opens "
+          "right after") {
+  fixture f{1};
+  REQUIRE(f.put("k", "v1").target == tier::redis);
+  // The write job's form: the key and the envelope, no argv with PX.
+  REQUIRE(f.scripts[0].seen.size() == 1);
+  CHECK(f.scripts[0].seen.back().size() == 3);
+  CHECK(f.scripts[0].seen.back()[0] == "SET");
+  CHECK(f.stored(0, "k") == "v1");
+  f.route(breaker_state::open);
+  auto r = f.get("k");
+  CHECK(r.source == tier::fallback);
+  CHECK(text(r) == "v1");
+  // An invalidate takes the same path, and the fallback forgets the key.
+  f.route(breaker_state::closed);
+  auto inval = f.run(f.ask<write_result>(delete_atom::value, std::string{"k"},
+                                         request_options{}));
+  CHECK(inval.target == tier::redis);
+  CHECK(f.scripts[0].seen.back() == std::vector<std::string>{"UNLINK", "p:k"});
+  f.route(breaker_state::open);
+  CHECK(text(f.get("k")) == "<miss>");
+}
+
+TEST_CASE("a delegated set Redis refuses is answered with redis_error, and "
+          "the older value goes from Redis and the fallback") {
+  fixture f{1};
+  REQUIRE(f.put("k", "v1").target == tier::redis);
+  f.scripts[0].refuse_writes = "OOM command not allowed when used memory > "
+                               "'maxmemory'.";
+  auto answer = f.ask<write_result>(put_atom::value, std::string{"k"},
+                                    pack<codec_kind::raw>(std::string{"v2"}),
+                                    set_options{});
+  f.sched.run();
+  REQUIRE(answer->value.has_value());
+  REQUIRE(!*answer->value);
+  CHECK(is(answer->value->error(), errc::redis_error));
+  // Deleted behind the refusal, over the same connection.
+  CHECK(f.scripts[0].seen.back() == std::vector<std::string>{"UNLINK", "p:k"});
+  CHECK(f.stored(0, "k") == "<none>");
+  f.route(breaker_state::open);
+  CHECK(text(f.get("k")) == "<miss>");
 }

@@ -10,7 +10,7 @@
 namespace cafcache {
 
 /// A plain `get` the cache delegated to a connection: the connection answers
-/// the client itself and reports what it served in a batch of `served_get`s.
+/// the client itself and reports what it served in a batch of `served_request`s.
 /// Times are the actor clock's time since its epoch.
 struct get_job {
   /// The key as the client gave it (without the prefix).
@@ -37,7 +37,37 @@ typename Inspector::result_type inspect(Inspector& f, get_job& x) {
            x.attempts);
 }
 
-/// What Redis held for a delegated get, as its connection answered it.
+/// A plain `set` (untagged) or `invalidate` the cache delegated to the key's
+/// connection: the connection answers the client itself once Redis applied
+/// it and reports it in its batch; Redis' refusal, a lost connection or the
+/// Redis deadline hand it back to the cache. Times as in `get_job`.
+struct write_job {
+  /// The key as the client gave it (without the prefix).
+  std::string key;
+  /// The envelope to store; empty: the key is deleted (`invalidate`).
+  std::string stored;
+  /// Time to live of a set (with `ttl-jitter` applied).
+  caf::timespan ttl{0};
+  std::string correlation_id;
+  uint64_t ticket = 0;
+  caf::timespan start{0};
+  caf::timespan redis_deadline{0};
+  caf::timespan deadline{0};
+  uint32_t slot = 0;
+  uint32_t attempts = 0;
+  /// Coherence: the node id the connection publishes the write under, right
+  /// behind it in the same pipeline; 0: not published.
+  uint64_t announce_as = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, write_job& x) {
+  return f(caf::meta::type_name("cafcache.write_job"), x.key, x.stored, x.ttl,
+           x.correlation_id, x.ticket, x.start, x.redis_deadline, x.deadline,
+           x.slot, x.attempts, x.announce_as);
+}
+
+/// What a connection did with a delegated request, as it reports it.
 enum class served_kind : uint8_t {
   /// A value: the client got it; the envelope may be mirrored.
   hit,
@@ -48,14 +78,25 @@ enum class served_kind : uint8_t {
   /// A value cafcache cannot decode, or a key of another type: a miss
   /// counted as a decode error; the fallback's copy is dropped.
   undecodable,
+  /// A delegated set Redis applied: the client has its acknowledgement.
+  stored,
+  /// A delegated invalidate Redis applied.
+  deleted,
+  /// A write handed back at its Redis deadline has left the pipeline (Redis
+  /// answered it, or the connection is gone): nobody is answered, the key
+  /// is no longer bound to this connection.
+  released,
 };
 
-/// One delegated get a connection answered from Redis; connections send them
-/// to the cache in batches (one message per socket read at most).
-struct served_get {
+/// One delegated request a connection finished; connections send them to the
+/// cache in batches, in the order Redis answered them.
+struct served_request {
   std::string key;
-  /// kind hit or negative: the envelope Redis returned.
+  /// kind hit or negative: the envelope Redis returned; kind stored: the
+  /// envelope written.
   std::string stored;
+  /// kind stored: the time to live written.
+  caf::timespan ttl{0};
   std::string correlation_id;
   uint64_t ticket = 0;
   served_kind kind = served_kind::nil;
@@ -63,15 +104,18 @@ struct served_get {
   caf::timespan latency{0};
   /// From the command's write to its reply.
   caf::timespan redis_latency{0};
+  /// Writes: the pool slot of the connection (the key is bound to it while
+  /// the write is in flight).
+  uint32_t slot = 0;
 };
 
 template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, served_get& x) {
-  return f(caf::meta::type_name("cafcache.served_get"), x.key, x.stored,
+typename Inspector::result_type inspect(Inspector& f, served_request& x) {
+  return f(caf::meta::type_name("cafcache.served_request"), x.key, x.stored,
            x.correlation_id, x.ticket, x.kind, x.latency, x.redis_latency);
 }
 
-using served_batch = std::vector<served_get>;
+using served_batch = std::vector<served_request>;
 
 /// Cache -> fallback: what Redis was read to hold under a key, in batches.
 struct mirror_entry {

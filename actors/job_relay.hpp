@@ -1,0 +1,115 @@
+#pragma once
+
+#include <utility>
+#include <vector>
+
+#include <caf/actor_clock.hpp>
+#include <caf/local_actor.hpp>
+#include <caf/typed_response_promise.hpp>
+
+#include "messages/interfaces.hpp"
+#include "messages/jobs.hpp"
+#include "runtime/resp.hpp"
+
+namespace cafcache {
+
+/// The delegated requests of one connection actor (Redis or in-memory):
+/// answers each client from its reply, hands those Redis could not serve
+/// back to the cache, and collects what was served for the cache in one
+/// batch, in the order Redis answered.
+///
+/// Ordering, where it is enforced:
+/// - A read whose batch holds only gets: the answers leave first, the batch
+///   after them (or, under load, at the connection's tick). Once the cache
+///   has a report it may finish a shutdown, and the answers must be on
+///   their way by then. `(served_atom)` asks for the batch at once (the
+///   cache does so before it answers `stats`, so a get answered before is
+///   counted).
+/// - A read that completed a write: the batch leaves first, the answers
+///   after it. The client's next request reaches the cache after the
+///   report, so the fallback has the write before anything the cache sends
+///   it for that request: an acknowledged write is never followed by an
+///   older value from the fallback.
+/// - A get reported after a write Redis applied around it carries a ticket
+///   older than the write's outcome and is not mirrored
+///   (coherence::mirror_guard); one reported before it is overwritten by the
+///   write's own entry, later in the same or a later batch.
+class job_relay {
+public:
+  using promise_type = caf::typed_response_promise<get_result>;
+  using write_promise = caf::typed_response_promise<write_result>;
+  using time_point = caf::actor_clock::time_point;
+
+  job_relay() = default;
+
+  job_relay(caf::local_actor* self, cache_internal_actor cache)
+    : self_(self), cache_(std::move(cache)) {
+    // Nothing to do.
+  }
+
+  /// Prepares the answer to the client of `job` from Redis' `reply` to its
+  /// GET written at `sent` (it leaves at `end_read`), or hands the job over
+  /// when the reply says that Redis failed.
+  void complete(promise_type& rp, get_job& job, resp_value& reply,
+                time_point sent);
+
+  /// The same for a write: its SET or UNLINK was applied unless `reply` is
+  /// an error, which hands the job back (the cache deletes the key behind a
+  /// refused set).
+  void complete(write_promise& rp, write_job& job, resp_value& reply,
+                time_point sent);
+
+  /// A write handed back at its Redis deadline left the pipeline.
+  void released(write_job& job);
+
+  /// After the replies of one read: sends the answers and the batch (see
+  /// the ordering above) when nothing else is waiting (`waiting` requests
+  /// in flight) or it is full. The rest of the batch waits for the
+  /// connection's tick, so that the report costs one message per many
+  /// requests under load, not one per read.
+  void end_read(size_t waiting);
+
+  /// Gives `job` back to the cache as a request of its client: the cache
+  /// sends it over another connection or lets the fallback answer.
+  void hand_over(promise_type& rp, get_job& job, caf::error reason);
+
+  /// The same for a write: the cache retries it elsewhere, deletes the key
+  /// behind a refusal, or writes the fallback and the dirty log.
+  void hand_over(write_promise& rp, write_job& job, caf::error reason);
+
+  /// Sends the cache what was served since the last flush, if anything.
+  void flush();
+
+  /// True when served requests wait for a flush.
+  bool has_batch() const {
+    return !batch_.empty();
+  }
+
+  /// Most requests reported in one message.
+  static constexpr size_t max_batch = 256;
+
+  /// Whether this relay reports to a cache (a connection spawned without
+  /// one, in tests, serves only commands).
+  explicit operator bool() const {
+    return static_cast<bool>(cache_);
+  }
+
+private:
+  /// An answer prepared during a read: to a get, or to a write.
+  struct answer {
+    bool is_write = false;
+    promise_type get;
+    get_result got;
+    write_promise write;
+    write_result wrote;
+  };
+
+  caf::local_actor* self_ = nullptr;
+  cache_internal_actor cache_;
+  served_batch batch_;
+  std::vector<answer> answers_;
+  /// A write was completed since the last end_read.
+  bool wrote_ = false;
+};
+
+} // namespace cafcache
