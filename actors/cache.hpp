@@ -224,6 +224,10 @@ private:
   /// nullopt when reads do not go to Redis or time is short.
   std::optional<caf::delegated<get_result>> delegate_get(get_job& job,
                                                          time_point now);
+  /// The slot a delegated job goes to when it may go to Redis (`routed`)
+  /// and has time left; counts the attempt and the request outstanding.
+  template <class Job>
+  std::optional<size_t> take_slot(Job& job, bool routed, time_point now);
   /// Delegates a plain set or invalidate to its key's connection, which
   /// answers the client once Redis applied it; nullopt when writes do not go
   /// to Redis or time is short.

@@ -75,20 +75,29 @@ std::string cache_state::redis_key(const std::string& key) const {
   return cfg_.key_prefix + key;
 }
 
-std::optional<caf::delegated<get_result>>
-cache_state::delegate_get(get_job& job, time_point now) {
+template <class Job>
+std::optional<size_t> cache_state::take_slot(Job& job, bool routed,
+                                             time_point now) {
   // A deadline this close leaves Redis no time to answer.
-  if (!readable()
+  if (!routed
       || job.redis_deadline - now.time_since_epoch()
            < std::chrono::microseconds(100)
       || job.attempts > conns_.size())
     return std::nullopt;
   auto slot = router_.owner(job.key);
+  if (slot) {
+    job.slot = static_cast<uint32_t>(*slot);
+    ++job.attempts;
+    ++outstanding_;
+  }
+  return slot;
+}
+
+std::optional<caf::delegated<get_result>>
+cache_state::delegate_get(get_job& job, time_point now) {
+  auto slot = take_slot(job, readable(), now);
   if (!slot)
     return std::nullopt;
-  job.slot = static_cast<uint32_t>(*slot);
-  ++job.attempts;
-  ++outstanding_;
   self_->delegate(conns_[*slot], get_atom::value, std::move(job));
   return caf::delegated<get_result>{};
 }
@@ -196,17 +205,9 @@ write_job cache_state::write_job_of(std::string& key, std::string stored,
 
 std::optional<caf::delegated<write_result>>
 cache_state::delegate_write(write_job& job, time_point now) {
-  if (!writable()
-      || job.redis_deadline - now.time_since_epoch()
-           < std::chrono::microseconds(100)
-      || job.attempts > conns_.size())
-    return std::nullopt;
-  auto slot = router_.owner(job.key);
+  auto slot = take_slot(job, writable(), now);
   if (!slot)
     return std::nullopt;
-  job.slot = static_cast<uint32_t>(*slot);
-  ++job.attempts;
-  ++outstanding_;
   // As on the operation path (to_redis): the recent-write window, and the
   // key bound to this connection until it answered.
   recent_.key(job.key, now);
