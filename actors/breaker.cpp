@@ -9,13 +9,17 @@ void breaker_actor_state::init(const config& cfg, cache_internal_actor cache) {
   cache_ = std::move(cache);
 }
 
-void breaker_actor_state::on_outcome(bool success) {
+void breaker_actor_state::on_outcome(uint32_t failures, bool then_success) {
   // Outside of closed, only the probe decides: late answers to calls made
   // before the breaker opened must not close it.
-  if (breaker_->state() != breaker_state::closed)
-    return;
   auto now = self_->clock().now();
-  after(success ? breaker_->on_success(now) : breaker_->on_failure(now));
+  for (uint32_t i = 0; i < failures; ++i) {
+    if (breaker_->state() != breaker_state::closed)
+      return;
+    after(breaker_->on_failure(now));
+  }
+  if (then_success && breaker_->state() == breaker_state::closed)
+    after(breaker_->on_success(now));
 }
 
 void breaker_actor_state::on_probe(bool success) {
@@ -62,7 +66,9 @@ breaker(breaker_actor::stateful_pointer<breaker_actor_state> self, config cfg,
         cache_internal_actor cache) {
   self->state.init(cfg, std::move(cache));
   return {
-    [=](outcome_atom, bool success) { self->state.on_outcome(success); },
+    [=](outcome_atom, uint32_t failures, bool then_success) {
+      self->state.on_outcome(failures, then_success);
+    },
     [=](probe_atom, bool success) { self->state.on_probe(success); },
     [=](conn_atom, bool up) { self->state.on_connection(up); },
     [=](tick_atom, uint64_t generation) { self->state.on_tick(generation); },

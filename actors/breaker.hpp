@@ -25,8 +25,9 @@ public:
 
   // -- callbacks for the behavior -------------------------------------------
 
-  /// A regular call succeeded or failed (ignored outside of closed).
-  void on_outcome(bool success);
+  /// `failures` regular calls failed in a row, then one succeeded when
+  /// `then_success` (ignored outside of closed).
+  void on_outcome(uint32_t failures, bool then_success);
 
   /// The half-open probe succeeded or failed.
   void on_probe(bool success);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <limits>
 #include <memory>
 
 #include "actors/breaker.hpp"
@@ -363,18 +364,42 @@ void cache_state::fallback_get(const op_ptr& op, bool redis_failed) {
 
 void cache_state::on_redis_failure(const caf::error& err) {
   ++stats_.redis_failures;
-  ++unreported_failures_;
   conn_error_ = is(err, errc::auth_failed) ? err : conn_error_;
-  self_->send(breaker_, outcome_atom::value, false);
+  failure_run_ = true;
+  // The first failure goes to the breaker at once; the ones after it in
+  // the same window (one sweep interval) in one report when it ends, so a
+  // storm of failed requests costs the breaker a message per window.
+  ++failures_unsent_;
+  if (!reporting_window_) {
+    reporting_window_ = true;
+    report_failures(false);
+    self_->delayed_send(self_, cfg_.sweep_interval(), report_atom::value);
+  }
 }
 
 void cache_state::on_redis_success() {
   // Successes only matter to the breaker when they end a run of failures;
   // reporting every one would double the messages on the hot path.
-  if (unreported_failures_ == 0)
+  if (!failure_run_)
     return;
-  unreported_failures_ = 0;
-  self_->send(breaker_, outcome_atom::value, true);
+  failure_run_ = false;
+  report_failures(true);
+}
+
+void cache_state::on_report_window() {
+  if (failures_unsent_ == 0) {
+    reporting_window_ = false;
+    return;
+  }
+  report_failures(false);
+  self_->delayed_send(self_, cfg_.sweep_interval(), report_atom::value);
+}
+
+void cache_state::report_failures(bool then_success) {
+  auto n = static_cast<uint32_t>(
+    std::min<uint64_t>(failures_unsent_, std::numeric_limits<uint32_t>::max()));
+  failures_unsent_ = 0;
+  self_->send(breaker_, outcome_atom::value, n, then_success);
 }
 
 void cache_state::on_exit(const caf::exit_msg& msg) {
@@ -439,6 +464,7 @@ cache(cache_internal_actor::stateful_pointer<cache_state> self, config cfg) {
     },
     [=](tick_atom) { self->state.on_tick(); },
     [=](sweep_atom) { self->state.on_sweep(); },
+    [=](report_atom) { self->state.on_report_window(); },
     [=](served_atom, served_batch& batch) { self->state.on_served(batch); },
     [=](get_atom, get_job& job, caf::error& err, caf::actor& conn) {
       return self->state.on_handed_over(job, err, conn);

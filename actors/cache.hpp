@@ -126,6 +126,8 @@ public:
 
   /// Timer: expires the deadlines that passed.
   void on_sweep();
+  /// Timer: a window of failure reports ended; reports what it counted.
+  void on_report_window();
   /// A connection reports the delegated gets it answered.
   void on_served(served_batch& batch);
   /// A connection hands back a delegated get it could not serve with `err`.
@@ -399,6 +401,9 @@ private:
 
   void on_redis_success();
 
+  /// Sends the unsent failures (and a success after them) to the breaker.
+  void report_failures(bool then_success);
+
   void degrade_write(std::string key, std::string stored, caf::timespan ttl);
 
   /// invalidate_tag without Redis: erase in the fallback, log the tag.
@@ -491,7 +496,12 @@ private:
   /// drain that finds the log empty.
   bool replay_pinged_ = false;
   uint64_t dirty_since_drain_ = 0;
-  uint64_t unreported_failures_ = 0;
+  /// Failures since the last success the breaker heard of.
+  bool failure_run_ = false;
+  /// Failures not reported to the breaker yet, and whether a reporting
+  /// window (one sweep interval) is open.
+  uint64_t failures_unsent_ = 0;
+  bool reporting_window_ = false;
 
   uint64_t outstanding_ = 0;
   bool stopping_ = false;

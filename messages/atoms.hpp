@@ -32,8 +32,11 @@ using cmd_atom = caf::atom_constant<caf::atom("cmd")>;
 /// Breaker -> cache: the route changed.
 using route_atom = caf::atom_constant<caf::atom("route")>;
 
-/// Cache -> breaker: outcome of a regular call to Redis.
+/// Cache -> breaker: outcomes of regular calls to Redis, batched.
 using outcome_atom = caf::atom_constant<caf::atom("outcome")>;
+
+/// Cache -> itself: the failures of a reporting window go to the breaker.
+using report_atom = caf::atom_constant<caf::atom("report")>;
 
 /// Cache -> breaker: outcome of the half-open probe.
 using probe_atom = caf::atom_constant<caf::atom("probe")>;

@@ -70,6 +70,8 @@ using cache_internal_actor = cache_actor::extend<
   caf::reacts_to<tick_atom>,
   // Timer: deadline sweep.
   caf::reacts_to<sweep_atom>,
+  // Timer: report the Redis failures counted since the last report.
+  caf::reacts_to<report_atom>,
   // Subscriber connection: an invalidation another node published.
   caf::reacts_to<push_atom, std::string, std::string>,
   // Scrape: every counter and histogram (see runtime/metrics).
@@ -109,8 +111,9 @@ using fallback_actor = caf::typed_actor<
 
 /// The breaker (local only).
 using breaker_actor = caf::typed_actor<
-  // Outcome of a regular Redis call (true = success).
-  caf::reacts_to<outcome_atom, bool>,
+  // Outcomes of regular Redis calls, batched: `failures` consecutive
+  // failures, then a success when the bool is true.
+  caf::reacts_to<outcome_atom, uint32_t, bool>,
   // Outcome of the half-open probe.
   caf::reacts_to<probe_atom, bool>,
   // The supervisor saw the connection go up (true) or down (false).

@@ -64,7 +64,7 @@ struct fixture {
 
   void fail(int n) {
     for (int i = 0; i < n; ++i)
-      caf::anon_send(breaker_handle, outcome_atom::value, false);
+      caf::anon_send(breaker_handle, outcome_atom::value, 1u, false);
     sched.run();
   }
 
@@ -96,10 +96,33 @@ TEST_CASE("breaker actor opens at the threshold, not before") {
 TEST_CASE("a success between failures resets the count") {
   fixture f;
   f.fail(4);
-  caf::anon_send(f.breaker_handle, outcome_atom::value, true);
+  caf::anon_send(f.breaker_handle, outcome_atom::value, 0u, true);
   f.sched.run();
   f.fail(4);
   CHECK(f.log.routes.empty());
+}
+
+TEST_CASE("batched outcomes count like single ones, in order") {
+  fixture f;
+  // Four failures and then a success: closed, and the count starts over.
+  caf::anon_send(f.breaker_handle, outcome_atom::value, 4u, true);
+  caf::anon_send(f.breaker_handle, outcome_atom::value, 4u, false);
+  f.sched.run();
+  CHECK(f.log.routes.empty());
+  // One more makes five in a row.
+  caf::anon_send(f.breaker_handle, outcome_atom::value, 1u, false);
+  f.sched.run();
+  REQUIRE(f.log.routes.size() == 1);
+  CHECK(f.log.routes[0] == breaker_state::open);
+}
+
+TEST_CASE("a success reported behind the failures that opened the breaker "
+          "does not close it") {
+  fixture f;
+  caf::anon_send(f.breaker_handle, outcome_atom::value, 9u, true);
+  f.sched.run();
+  REQUIRE(f.log.routes.size() == 1);
+  CHECK(f.log.routes[0] == breaker_state::open);
 }
 
 TEST_CASE("half-open after the reset timeout, exactly one probe, closes on "
@@ -151,7 +174,7 @@ TEST_CASE("half-open without a probe result reopens after max-half-open") {
   REQUIRE(f.log.routes.size() == 2);
   CHECK(f.log.routes[1] == breaker_state::half_open);
   // A late success of a regular call must not close a half-open breaker.
-  caf::anon_send(f.breaker_handle, outcome_atom::value, true);
+  caf::anon_send(f.breaker_handle, outcome_atom::value, 0u, true);
   f.sched.run();
   f.advance(9s);
   CHECK(f.log.routes.size() == 2);

@@ -434,3 +434,23 @@ TEST_CASE("a delegated set Redis refuses is answered with redis_error, and "
   f.route(breaker_state::open);
   CHECK(text(f.get("k")) == "<miss>");
 }
+
+TEST_CASE("failures after the first reach the breaker in one report per "
+          "window: five failed reads open it when their window ends") {
+  fixture f{1};
+  REQUIRE(f.put("k", "v1").target == tier::redis);
+  REQUIRE(text(f.get("k")) == "v1");
+  f.scripts[0].errors = true;
+  for (int i = 0; i < 5; ++i)
+    CHECK(f.get("k").source == tier::fallback);
+  // The first failure went at once; four wait for the window's end.
+  auto health = f.run(f.ask<health_report>(health_atom::value));
+  CHECK(health.breaker == breaker_state::closed);
+  // One window: fallback-reserve / 4.
+  f.sched.advance_time(5ms);
+  f.sched.run();
+  health = f.run(f.ask<health_report>(health_atom::value));
+  CHECK(health.breaker == breaker_state::open);
+  auto stats = f.run(f.ask<stats_report>(stats_atom::value));
+  CHECK(stats.redis_failures == 5);
+}
