@@ -28,6 +28,9 @@ struct bench_config : system_config {
   bool suite = false;
   uint32_t repetitions = 3;
   std::string out = "bench/results.json";
+  /// The server half of the remote modes (run by the bench itself).
+  std::string serve;
+  uint16_t redis_port = 0;
 
   bench_config() {
     load<caf::io::middleman>();
@@ -41,7 +44,11 @@ struct bench_config : system_config {
            "redis | bare (hand-written delegating actor, no cafcache) | "
            "null (no Redis, same hops) | down (Redis unreachable, fallback "
            "only) | memory (fallback RSS per entry) | stampede (loader calls "
-           "for N concurrent cold misses)")
+           "for N concurrent cold misses) | remote (a cache published with "
+           "publish_cache in a second process, driven over CAF's network "
+           "layer) | remote-unguarded (the same, published by the middleman "
+           "alone: the peer guard's cost) | remote-bare (the bare actor "
+           "published likewise)")
       .add(key_prefix, "key-prefix",
            "prefix of every Redis key (cafcache's default: cafcache:)")
       .add(codec, "codec",
@@ -56,7 +63,11 @@ struct bench_config : system_config {
       .add(json, "json", "print one JSON object instead of text")
       .add(suite, "suite", "run every scenario of the README, write --out")
       .add(repetitions, "repetitions", "runs per scenario in --suite")
-      .add(out, "out", "results file of --suite");
+      .add(out, "out", "results file of --suite")
+      .add(serve, "serve",
+           "internal: serve cafcache | cafcache-unguarded | bare for a "
+           "remote mode")
+      .add(redis_port, "redis-port", "internal: the Redis of --serve");
   }
 };
 
