@@ -38,7 +38,7 @@ void cache_state::init(config cfg) {
   ever_connected_.resize(cfg_.pool_size, false);
   readiness_ = readiness{cfg_.pool_size, coherent_};
   auto self_handle = caf::actor_cast<cache_internal_actor>(self_);
-  fallback_ = self_->spawn<caf::linked>(fallback, cfg_);
+  fallback_ = self_->spawn<caf::linked>(fallback, cfg_, self_handle);
   breaker_ = self_->spawn<caf::linked>(breaker, cfg_, self_handle);
   supervisor_ = self_->spawn<caf::linked>(supervisor, cfg_, self_handle,
                                           breaker_);
@@ -244,8 +244,9 @@ caf::result<get_result> cache_state::get(std::string& key,
   ++stats_.gets;
   if (auto err = admit(key))
     return refuse(metric_op::get, std::move(err), opts.correlation_id);
-  if (readable() && local_sender()) {
-    // The hot path: the key's connection answers the client itself.
+  if (local_sender()) {
+    // The hot path: the key's connection, or the fallback when Redis is not
+    // routed for reads, answers the client itself.
     get_job job;
     auto now = self_->clock().now();
     time_point deadline;
@@ -257,6 +258,8 @@ caf::result<get_result> cache_state::get(std::string& key,
     job.start = now.time_since_epoch();
     job.deadline = deadline.time_since_epoch();
     job.redis_deadline = redis_deadline.time_since_epoch();
+    if (!readable())
+      return delegate_to_fallback(job, false);
     if (auto delegated = delegate_get(job, now))
       return *delegated;
     key = std::move(job.key);
@@ -299,6 +302,12 @@ void cache_state::count_served(served_kind kind) {
     case served_kind::negative:
     case served_kind::nil:
       break;
+    case served_kind::fallback_hit:
+      ++stats_.hits_fallback;
+      ++stats_.stale_served;
+      return;
+    case served_kind::fallback_miss:
+      break;
     case served_kind::stored:
     case served_kind::deleted:
     case served_kind::released:
@@ -327,6 +336,8 @@ mirror_entry cache_state::mirror_of(std::string key, served_kind kind,
     case served_kind::nil:
     case served_kind::undecodable:
     // Writes update the fallback in on_written.
+    case served_kind::fallback_hit:
+    case served_kind::fallback_miss:
     case served_kind::stored:
     case served_kind::deleted:
     case served_kind::released:
@@ -341,20 +352,16 @@ void cache_state::fallback_get(const op_ptr& op, bool redis_failed) {
       [this, op, redis_failed](std::vector<std::string>& found) {
         if (op->settled)
           return;
-        if (!found.empty() && is_negative_envelope(found.front()))
-          op->negative = true;
+        std::optional<std::string_view> stored;
         if (!found.empty()) {
-          if (auto value = decode_envelope(found.front())) {
-            check_soft_expiry(*op, found.front());
-            ++stats_.hits_fallback;
-            ++stats_.stale_served;
-            answer(op,
-                   get_result{true, std::move(*value), tier::fallback, true});
-            return;
-          }
+          stored = found.front();
+          op->negative = is_negative_envelope(found.front());
         }
-        ++stats_.misses;
-        answer(op, get_result{false, {}, tier::fallback, redis_failed});
+        auto reading = read_fallback_entry(stored, redis_failed);
+        if (reading.answer.found)
+          check_soft_expiry(*op, found.front());
+        count_served(reading.kind);
+        answer(op, std::move(reading.answer));
       },
       [this, op](caf::error&) {
         if (!op->settled)

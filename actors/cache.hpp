@@ -226,6 +226,10 @@ private:
   /// nullopt when reads do not go to Redis or time is short.
   std::optional<caf::delegated<get_result>> delegate_get(get_job& job,
                                                          time_point now);
+  /// Delegates a get to the fallback, which answers the client itself;
+  /// `redis_failed` marks a miss stale.
+  caf::delegated<get_result> delegate_to_fallback(get_job& job,
+                                                  bool redis_failed);
   /// The slot a delegated job goes to when it may go to Redis (`routed`)
   /// and has time left; counts the attempt and the request outstanding.
   template <class Job>

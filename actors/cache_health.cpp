@@ -23,10 +23,8 @@ caf::result<stats_report> cache_state::stats() {
   for (size_t slot = 0; slot < conns_.size(); ++slot)
     if (conns_[slot] && router_.is_up(slot))
       conns.push_back(conns_[slot]);
-  if (conns.empty()) {
-    report_stats(rp);
-    return rp;
-  }
+  // The fallback reports the gets it answered the same way.
+  conns.push_back(caf::actor_cast<caf::actor>(fallback_));
   auto left = std::make_shared<size_t>(conns.size());
   auto one_done = [this, rp, left]() mutable {
     if (--*left == 0)

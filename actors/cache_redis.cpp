@@ -102,6 +102,15 @@ cache_state::delegate_get(get_job& job, time_point now) {
   return caf::delegated<get_result>{};
 }
 
+caf::delegated<get_result> cache_state::delegate_to_fallback(get_job& job,
+                                                            bool redis_failed) {
+  job.redis_failed = redis_failed;
+  ++outstanding_;
+  // Behind every update this actor sent the fallback before.
+  self_->delegate(fallback_, get_atom::value, std::move(job));
+  return {};
+}
+
 caf::result<get_result> cache_state::on_handed_over(get_job& job,
                                                     caf::error& err,
                                                     caf::actor& conn) {
@@ -115,19 +124,7 @@ caf::result<get_result> cache_state::on_handed_over(get_job& job,
       return *delegated;
   }
   on_redis_failure(err);
-  auto op = std::make_shared<operation>();
-  op->what = operation::kind::get;
-  op->key = std::move(job.key);
-  op->correlation_id = std::move(job.correlation_id);
-  op->ticket = job.ticket;
-  op->start = time_point{job.start};
-  op->deadline = time_point{job.deadline};
-  op->redis_deadline = time_point{job.redis_deadline};
-  ++outstanding_;
-  arm(op, op->deadline);
-  op->get_rp = self_->make_response_promise<get_result>();
-  fallback_get(op, true);
-  return op->get_rp;
+  return delegate_to_fallback(job, true);
 }
 
 void cache_state::on_served(served_batch& batch) {
@@ -143,6 +140,16 @@ void cache_state::on_served(served_batch& batch) {
       case served_kind::deleted:
         on_written(x, mirror);
         break;
+      case served_kind::fallback_hit:
+      case served_kind::fallback_miss:
+        // Answered by the fallback: nothing of Redis in it.
+        count_served(x.kind);
+        observe(metric_op::get,
+                x.kind == served_kind::fallback_hit ? metric_outcome::hit
+                                                    : metric_outcome::miss,
+                x.latency, x.correlation_id);
+        ++answered;
+        continue;
       default:
         count_served(x.kind);
         observe(metric_op::get,

@@ -1,6 +1,9 @@
 #include "actors/fallback.hpp"
 
+#include <caf/send.hpp>
+
 #include "runtime/codec.hpp"
+#include "runtime/get_reply.hpp"
 
 namespace cafcache {
 
@@ -13,6 +16,18 @@ std::vector<std::string> fallback_state::lookup(const std::string& key) {
   if (auto value = cache_->get(key, clock::now()))
     return {std::string{*value}};
   return {};
+}
+
+get_result fallback_state::serve(get_job& job, caf::timespan now) {
+  auto reading = read_fallback_entry(cache_->get(job.key, clock::now()),
+                                     job.redis_failed);
+  served_request x;
+  x.key = std::move(job.key);
+  x.correlation_id = std::move(job.correlation_id);
+  x.kind = reading.kind;
+  x.latency = now - job.start;
+  served_.push_back(std::move(x));
+  return std::move(reading.answer);
 }
 
 void fallback_state::store(std::string key, std::string stored,
@@ -102,9 +117,29 @@ void fallback_state::overflow() {
 }
 
 fallback_actor::behavior_type
-fallback(fallback_actor::stateful_pointer<fallback_state> self, config cfg) {
+fallback(fallback_actor::stateful_pointer<fallback_state> self, config cfg,
+         cache_internal_actor cache) {
   self->state.init(cfg);
+  auto flush = [=] {
+    if (self->state.has_served())
+      caf::unsafe_send_as(self, cache, served_atom::value,
+                          self->state.take_served());
+  };
   return {
+    [=](get_atom, get_job& job) {
+      // The answer leaves before its report: once the cache has the report
+      // it may finish a shutdown.
+      auto rp = self->make_response_promise<get_result>();
+      rp.deliver(self->state.serve(job, self->clock().now().time_since_epoch()));
+      if (self->mailbox().empty()
+          || self->state.served_count() >= max_served_batch)
+        flush();
+      return rp;
+    },
+    [=](served_atom) {
+      flush();
+      return true;
+    },
     [=](get_atom, const std::string& key) {
       return self->state.lookup(key);
     },

@@ -34,6 +34,25 @@ public:
   /// Returns the stored envelope, or an empty vector on a miss.
   std::vector<std::string> lookup(const std::string& key);
 
+  /// Answers a get the cache delegated (Redis is not routed, or failed it)
+  /// and notes it for the cache's counters.
+  get_result serve(get_job& job, caf::timespan now);
+
+  /// The gets served since the last call, for the cache.
+  served_batch take_served() {
+    served_batch out;
+    out.swap(served_);
+    return out;
+  }
+
+  bool has_served() const {
+    return !served_.empty();
+  }
+
+  size_t served_count() const {
+    return served_.size();
+  }
+
   /// Stores an envelope; `dirty` records the key for replay.
   void store(std::string key, std::string stored, caf::timespan ttl,
              bool dirty);
@@ -71,6 +90,7 @@ private:
   void overflow();
 
   std::optional<lru_cache> cache_;
+  served_batch served_;
   std::unordered_set<std::string> dirty_;
   std::unordered_set<std::string> dirty_tags_;
   uint64_t dirty_max_ = 0;
@@ -78,7 +98,14 @@ private:
 };
 
 /// Spawnable behavior of the fallback actor.
+/// Most gets the fallback reports in one message.
+constexpr size_t max_served_batch = 256;
+
+/// Spawnable behavior of the fallback actor; it reports the gets it served
+/// for `cache` in batches (after their answers: once the mailbox is empty,
+/// after 256, or when asked with `served_atom`).
 fallback_actor::behavior_type
-fallback(fallback_actor::stateful_pointer<fallback_state> self, config cfg);
+fallback(fallback_actor::stateful_pointer<fallback_state> self, config cfg,
+         cache_internal_actor cache);
 
 } // namespace cafcache

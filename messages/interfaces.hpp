@@ -93,6 +93,10 @@ using cache_internal_actor = cache_actor::extend<
 using fallback_actor = caf::typed_actor<
   // Lookup: the stored envelope, or an empty vector on a miss.
   caf::replies_to<get_atom, std::string>::with<std::vector<std::string>>,
+  // A client's get the cache delegated: answered here, reported in batches.
+  caf::replies_to<get_atom, get_job>::with<get_result>,
+  // Cache: send what was served so far, ahead of this reply.
+  caf::replies_to<served_atom>::with<bool>,
   // Store key, envelope, ttl; `dirty` records the key for replay.
   caf::reacts_to<put_atom, std::string, std::string, caf::timespan, bool>,
   // Cache: values read from Redis, in a batch; an empty envelope erases.

@@ -28,13 +28,15 @@ struct get_job {
   /// The pool slot it went to last, and how many connections it went to.
   uint32_t slot = 0;
   uint32_t attempts = 0;
+  /// For the fallback: Redis failed this request (a miss is marked stale).
+  bool redis_failed = false;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, get_job& x) {
   return f(caf::meta::type_name("cafcache.get_job"), x.key, x.correlation_id,
            x.ticket, x.start, x.redis_deadline, x.deadline, x.slot,
-           x.attempts);
+           x.attempts, x.redis_failed);
 }
 
 /// A plain `set` (untagged) or `invalidate` the cache delegated to the key's
@@ -86,6 +88,10 @@ enum class served_kind : uint8_t {
   /// answered it, or the connection is gone): nobody is answered, the key
   /// is no longer bound to this connection.
   released,
+  /// A delegated get the fallback answered with a value (marked stale).
+  fallback_hit,
+  /// A delegated get the fallback answered with a miss.
+  fallback_miss,
 };
 
 /// One delegated request a connection finished; connections send them to the

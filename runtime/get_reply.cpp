@@ -38,4 +38,22 @@ get_reading read_get_reply(const resp_value& reply) {
   return out;
 }
 
+get_reading read_fallback_entry(std::optional<std::string_view> stored,
+                                bool redis_failed) {
+  get_reading out;
+  out.answer.source = tier::fallback;
+  if (stored) {
+    if (auto value = decode_envelope(*stored)) {
+      out.kind = served_kind::fallback_hit;
+      out.answer.found = true;
+      out.answer.value = std::move(*value);
+      out.answer.stale = true;
+      return out;
+    }
+  }
+  out.kind = served_kind::fallback_miss;
+  out.answer.stale = redis_failed;
+  return out;
+}
+
 } // namespace cafcache

@@ -1,5 +1,8 @@
 #pragma once
 
+#include <optional>
+#include <string_view>
+
 #include "messages/jobs.hpp"
 #include "messages/types.hpp"
 #include "runtime/resp.hpp"
@@ -20,5 +23,12 @@ struct get_reading {
 /// Reads the reply of `GET key`. A string is decoded as an envelope; the
 /// envelope stays in `reply.str` for the mirror.
 get_reading read_get_reply(const resp_value& reply);
+
+/// What the fallback's entry (`stored`, nullopt when it has none) means for
+/// a get: a value, always marked stale (it may be older than Redis);
+/// anything else a miss, marked stale when Redis failed the request.
+/// `failed` is never set; `kind` is fallback_hit or fallback_miss.
+get_reading read_fallback_entry(std::optional<std::string_view> stored,
+                                bool redis_failed);
 
 } // namespace cafcache

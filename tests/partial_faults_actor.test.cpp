@@ -454,3 +454,24 @@ TEST_CASE("failures after the first reach the breaker in one report per "
   auto stats = f.run(f.ask<stats_report>(stats_atom::value));
   CHECK(stats.redis_failures == 5);
 }
+
+TEST_CASE("with the breaker open the fallback answers gets itself, and a "
+          "stats request right after counts them") {
+  fixture f{1};
+  REQUIRE(f.put("k", "v1").target == tier::redis);
+  f.route(breaker_state::open);
+  auto hit = f.get("k");
+  CHECK(hit.source == tier::fallback);
+  CHECK(hit.stale);
+  CHECK(text(hit) == "v1");
+  auto miss = f.get("unknown");
+  CHECK(miss.source == tier::fallback);
+  CHECK_FALSE(miss.found);
+  // Not marked stale: Redis did not fail it, reads were routed away.
+  CHECK_FALSE(miss.stale);
+  auto stats = f.run(f.ask<stats_report>(stats_atom::value));
+  CHECK(stats.hits_fallback == 1);
+  CHECK(stats.stale_served == 1);
+  CHECK(stats.misses == 1);
+  CHECK(stats.gets == 2);
+}
