@@ -16,5 +16,5 @@
 #include "runtime/codec.hpp"
 #include "runtime/config.hpp"
 #include "runtime/health_json.hpp"
-#include "runtime/module.hpp"
-#include "runtime/publish.hpp"
+#include "actors/module.hpp"
+#include "actors/publish.hpp"

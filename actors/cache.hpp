@@ -13,16 +13,18 @@
 #include <caf/typed_response_promise.hpp>
 
 #include "messages/interfaces.hpp"
+#include "runtime/codec.hpp"
 #include "runtime/coherence.hpp"
 #include "runtime/config.hpp"
 #include "runtime/deadline_queue.hpp"
 #include "runtime/key_router.hpp"
 #include "runtime/readiness.hpp"
 #include "runtime/recent_writes.hpp"
+#include "runtime/resp.hpp"
 #include "runtime/latency_histogram.hpp"
 #include "runtime/log.hpp"
 #include "runtime/log_throttle.hpp"
-#include "runtime/metrics_report.hpp"
+#include "messages/metrics_report.hpp"
 
 namespace cafcache {
 

@@ -12,7 +12,7 @@
 
 #include "actors/job_relay.hpp"
 #include "messages/interfaces.hpp"
-#include "runtime/metrics_report.hpp"
+#include "messages/metrics_report.hpp"
 #include "runtime/redis_url.hpp"
 #include "runtime/resp.hpp"
 

@@ -13,8 +13,7 @@
 #include "messages/atoms.hpp"
 #include "messages/jobs.hpp"
 #include "messages/types.hpp"
-#include "runtime/metrics_report.hpp"
-#include "runtime/resp.hpp"
+#include "messages/metrics_report.hpp"
 
 namespace cafcache {
 

@@ -7,10 +7,22 @@
 #include <caf/meta/type_name.hpp>
 #include <caf/timespan.hpp>
 
-#include "runtime/circuit_breaker.hpp"
-#include "runtime/codec.hpp"
+#include "messages/value.hpp"
 
 namespace cafcache {
+
+/// The states of a circuit breaker.
+enum class breaker_state : uint8_t {
+  /// Calls go through; failures are counted.
+  closed,
+  /// Calls are short-circuited until the open period ends.
+  open,
+  /// A single probe decides between closed and open.
+  half_open,
+};
+
+/// Returns "closed" / "open" / "half-open".
+const char* to_string(breaker_state x);
 
 /// Which storage tier answered a request.
 enum class tier : uint8_t {

@@ -16,17 +16,6 @@ duration initial_period(const breaker_settings& x) {
 
 } // namespace
 
-const char* to_string(breaker_state x) {
-  switch (x) {
-    case breaker_state::closed:
-      return "closed";
-    case breaker_state::open:
-      return "open";
-    case breaker_state::half_open:
-      return "half-open";
-  }
-  return "invalid";
-}
 
 circuit_breaker::circuit_breaker(breaker_settings settings, uint64_t seed)
   : settings_(settings), rng_(seed), open_period_(initial_period(settings)) {

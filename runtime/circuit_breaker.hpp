@@ -5,20 +5,9 @@
 #include <cstdint>
 #include <random>
 
+#include "messages/types.hpp"
+
 namespace cafcache {
-
-/// The states of a circuit breaker.
-enum class breaker_state : uint8_t {
-  /// Calls go through; failures are counted.
-  closed,
-  /// Calls are short-circuited until the open period ends.
-  open,
-  /// A single probe decides between closed and open.
-  half_open,
-};
-
-/// Returns "closed" / "open" / "half-open".
-const char* to_string(breaker_state x);
 
 /// Tuning of a circuit_breaker; the defaults live in the project config.
 struct breaker_settings {

@@ -27,26 +27,6 @@ bool msgpack_body_is_valid(std::string_view data) {
 
 } // namespace
 
-const char* to_string(codec_kind x) {
-  switch (x) {
-    case codec_kind::msgpack:
-      return "msgpack";
-    case codec_kind::json:
-      return "json";
-    case codec_kind::raw:
-      return "raw";
-  }
-  return "<invalid>";
-}
-
-bool operator==(const cache_value& x, const cache_value& y) {
-  return x.codec == y.codec && x.data == y.data;
-}
-
-bool operator!=(const cache_value& x, const cache_value& y) {
-  return !(x == y);
-}
-
 bool body_is_valid(codec_kind codec, std::string_view data) {
   switch (codec) {
     case codec_kind::msgpack:

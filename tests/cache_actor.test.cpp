@@ -16,7 +16,7 @@
 
 #include "actors/cache.hpp"
 #include "messages/errc.hpp"
-#include "runtime/module.hpp"
+#include "actors/module.hpp"
 #include "tests/virtual_time.hpp"
 
 using namespace cafcache;

@@ -22,7 +22,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "runtime/metrics.hpp"
+#include "http/metrics.hpp"
 #include "tests/support.hpp"
 #include "tools/node_process.hpp"
 #include "tools/remote_cache.hpp"

@@ -2,7 +2,7 @@
 
 #include <doctest/doctest.h>
 
-#include "runtime/metrics_report.hpp"
+#include "messages/metrics_report.hpp"
 
 using namespace cafcache;
 

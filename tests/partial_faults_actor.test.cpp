@@ -17,7 +17,7 @@
 #include "actors/job_relay.hpp"
 #include "messages/errc.hpp"
 #include "runtime/codec.hpp"
-#include "runtime/module.hpp"
+#include "actors/module.hpp"
 #include "tests/virtual_time.hpp"
 
 using namespace cafcache;

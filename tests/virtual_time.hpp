@@ -10,7 +10,7 @@
 #include <caf/scheduler/test_coordinator.hpp>
 
 #include "messages/errc.hpp"
-#include "runtime/module.hpp"
+#include "actors/module.hpp"
 
 namespace cafcache::test {
 

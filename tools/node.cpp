@@ -20,7 +20,7 @@
 #include <caf/openssl/publish.hpp>
 
 #include "cafcache.hpp"
-#include "runtime/metrics_http.hpp"
+#include "http/metrics_http.hpp"
 #include "tools/tls_setup.hpp"
 
 using namespace cafcache;
@@ -56,7 +56,7 @@ std::string describe_backend(const config& opts) {
 
 /// With TLS, CAF's OpenSSL module publishes the cache itself and mutual
 /// authentication decides who may send. Without, the peer guard in front of
-/// the middleman bounds what a peer may send (runtime/publish.hpp).
+/// the middleman bounds what a peer may send (actors/publish.hpp).
 caf::expected<published_cache> publish(caf::actor_system& sys,
                                        const cache_actor& cache,
                                        const config& opts, bool tls) {

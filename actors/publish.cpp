@@ -1,4 +1,4 @@
-#include "runtime/publish.hpp"
+#include "actors/publish.hpp"
 
 #include <caf/io/basp_broker.hpp>
 #include <caf/io/middleman.hpp>

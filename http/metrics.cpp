@@ -1,4 +1,4 @@
-#include "runtime/metrics.hpp"
+#include "http/metrics.hpp"
 
 #include <caf/scoped_actor.hpp>
 

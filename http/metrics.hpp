@@ -9,7 +9,7 @@
 #include <prometheus/metric_family.h>
 
 #include "messages/interfaces.hpp"
-#include "runtime/metrics_report.hpp"
+#include "messages/metrics_report.hpp"
 
 namespace cafcache {
 

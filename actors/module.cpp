@@ -1,4 +1,4 @@
-#include "runtime/module.hpp"
+#include "actors/module.hpp"
 
 #include <caf/scoped_actor.hpp>
 

@@ -1,4 +1,4 @@
-#include "runtime/metrics_http.hpp"
+#include "http/metrics_http.hpp"
 
 #include <sstream>
 
@@ -7,7 +7,7 @@
 
 #include "messages/errc.hpp"
 #include "runtime/health_json.hpp"
-#include "runtime/metrics.hpp"
+#include "http/metrics.hpp"
 
 namespace cafcache {
 

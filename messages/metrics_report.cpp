@@ -1,4 +1,4 @@
-#include "runtime/metrics_report.hpp"
+#include "messages/metrics_report.hpp"
 
 namespace cafcache {
 
