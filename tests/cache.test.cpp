@@ -124,7 +124,7 @@ TEST_CASE("wrong password is the typed auth error; ACL user works") {
   REQUIRE_FALSE(bad);
   CHECK(is(bad.error(), errc::auth_failed));
   auto good = spawn_cache(sys, fast_config(redis.url("alice:s3cret")));
-  REQUIRE_MESSAGE(good, to_sentence(good.error()));
+  REQUIRE_MESSAGE(good, why(good));
   {
     client api{sys, *good};
     REQUIRE(api.set("k", "v"));
@@ -308,7 +308,9 @@ TEST_CASE("kill Redis under load: every request answered in time, breaker "
   // Replay removed what became stale during the outage.
   CHECK(f.redis.command({"EXISTS", "test:stale"}).integer == 0);
   CHECK(f.redis.command({"EXISTS", "test:warm"}).integer == 0);
-  CHECK(text(api.get("stale")) != "old");
+  // Deleted in Redis by the replay: a miss, neither the old value nor the
+  // fallback's copy of the degraded write.
+  CHECK(text(api.get("stale")) == "<miss>");
   CHECK(text(api.get("warm")) == "<miss>");
   auto stats = api.stats();
   CHECK(stats.breaker_closed >= 1);
@@ -502,6 +504,7 @@ TEST_CASE("overload: 10,000 requests in flight against a stalled Redis are "
   std::atomic<int> timeouts{0};
   std::atomic<int> other_errors{0};
   std::atomic<int> late{0};
+  std::atomic<int> from_fallback{0};
   auto start = std::chrono::steady_clock::now();
   {
     caf::scoped_actor self{f.sys};
@@ -510,9 +513,11 @@ TEST_CASE("overload: 10,000 requests in flight against a stalled Redis are "
         auto key = "o" + std::to_string(i % 100);
         a->request(cache, 10s, get_atom::value, key, request_options{})
           .then(
-            [&](get_result&) {
+            [&](get_result& r) {
               if (std::chrono::steady_clock::now() - start > 300ms + 250ms)
                 ++late;
+              if (r.source == tier::fallback)
+                ++from_fallback;
               ++answered;
             },
             [&](caf::error& err) {
@@ -545,8 +550,12 @@ TEST_CASE("overload: 10,000 requests in flight against a stalled Redis are "
   // Each connection held at most 100 (max-pending) and refused the rest
   // with `overloaded`, or the breaker opened first and routed the rest to
   // the fallback directly: either way the fallback answered all of them.
-  CHECK(stats.hits_fallback + stats.misses + timeouts
-        >= static_cast<uint64_t>(total));
+  CHECK(from_fallback + timeouts == total);
+  CHECK(stats.hits_fallback + stats.misses >= static_cast<uint64_t>(
+          from_fallback.load()));
+  // A few may time out behind the flood; a cache that timed them all out
+  // must not pass.
+  CHECK(timeouts <= total / 10);
 #endif
   // Memory may even shrink (freed pages returned); it must not grow by more
   // than a bounded amount.

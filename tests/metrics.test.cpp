@@ -293,7 +293,7 @@ TEST_CASE("logs carry correlation ids; no password in logs, /health or "
   caf::actor_system sys{cfg};
   auto cache = connect_cache(sys, node_address{"127.0.0.1", node.port()},
                              false, 5s);
-  REQUIRE_MESSAGE(cache, to_sentence(cache.error()));
+  REQUIRE_MESSAGE(cache, why(cache));
   client api{sys, *cache};
   set_options put;
   put.correlation_id = "req-set-1";
@@ -369,7 +369,7 @@ TEST_CASE("per-request warnings are rate-limited; the held-back lines are "
   caf::actor_system sys{cfg};
   auto cache = connect_cache(sys, node_address{"127.0.0.1", node.port()},
                              false, 5s);
-  REQUIRE_MESSAGE(cache, to_sentence(cache.error()));
+  REQUIRE_MESSAGE(cache, why(cache));
   client api{sys, *cache};
   // 200 refused requests (empty key) in a burst, then one more a window
   // later.

@@ -236,7 +236,7 @@ TEST_CASE("two nodes share one Redis; a killed node leaves the other "
   caf::actor_system peer{peer_cfg};
   auto on_a = connect_cache(peer, node_address{"127.0.0.1", a.port()}, false,
                             5s);
-  REQUIRE_MESSAGE(on_a, to_sentence(on_a.error()));
+  REQUIRE_MESSAGE(on_a, why(on_a));
   client a_api{peer, *on_a};
   REQUIRE(text(a_api.get("greeting")) == "hello from A");
   caf::scoped_actor watcher{peer};
@@ -317,7 +317,7 @@ TEST_CASE("SIGTERM answers the pending request, keeps writes and exits 0") {
   caf::actor_system peer{peer_cfg};
   auto cache = connect_cache(peer, node_address{"127.0.0.1", node.port()},
                              false, 5s);
-  REQUIRE_MESSAGE(cache, to_sentence(cache.error()));
+  REQUIRE_MESSAGE(cache, why(cache));
   auto asked = std::make_shared<std::promise<void>>();
   auto loader_asked = asked->get_future();
   auto loader = peer.spawn(held_loader, asked);
@@ -340,7 +340,7 @@ TEST_CASE("SIGTERM answers the pending request, keeps writes and exits 0") {
                                        patience));
   caf::anon_send(loader, caf::ok_atom::value);
   auto r = answer.get();
-  REQUIRE_MESSAGE(r, to_sentence(r.error()));
+  REQUIRE_MESSAGE(r, why(r));
   CHECK(r->found);
   CHECK(r->value.data == "loaded");
   CHECK(node.process().wait_for_line("cafcache-node stopped", patience));
@@ -361,7 +361,7 @@ TEST_CASE("SIGTERM with 200 remote requests pending: every one is answered") {
   caf::actor_system peer{peer_cfg};
   auto cache = connect_cache(peer, node_address{"127.0.0.1", node.port()},
                              false, 5s);
-  REQUIRE_MESSAGE(cache, to_sentence(cache.error()));
+  REQUIRE_MESSAGE(cache, why(cache));
   // Redis hangs, so the node holds every request until SIGTERM has arrived;
   // then Redis answers them all at once and the node has to get 200 answers,
   // 6 MiB of them values, out of the door while it stops.

@@ -43,7 +43,7 @@ TEST_CASE("one connection of the pool dropped: every write still reaches "
       auto key = "k" + std::to_string(i);
       auto value = "v" + std::to_string(round) + "-" + std::to_string(i);
       auto w = api.set(key, value);
-      REQUIRE_MESSAGE(w, to_sentence(w.error()));
+      REQUIRE_MESSAGE(w, why(w));
       if (w->target != tier::redis)
         ++to_fallback;
       else if (in_redis(f.redis, key) != value)
@@ -122,15 +122,15 @@ TEST_CASE("credentials that stop working mid-run: reads are served stale, "
   CHECK_FALSE(h.healthy);
   // From now on it is an outage like any other.
   auto r = api.get("k");
-  REQUIRE_MESSAGE(r, to_sentence(r.error()));
+  REQUIRE_MESSAGE(r, why(r));
   CHECK(text(r) == "v1");
   CHECK(r->source == tier::fallback);
   CHECK(r->stale);
   auto w = api.set("k2", "w");
-  REQUIRE_MESSAGE(w, to_sentence(w.error()));
+  REQUIRE_MESSAGE(w, why(w));
   CHECK(w->target == tier::fallback);
   auto d = api.invalidate("k3");
-  REQUIRE_MESSAGE(d, to_sentence(d.error()));
+  REQUIRE_MESSAGE(d, why(d));
   CHECK(d->target == tier::fallback);
   CHECK(api.wait_for([](const health_report& x) {
     return x.breaker != breaker_state::closed;

@@ -274,7 +274,7 @@ TEST_CASE("SIGTERM: a peer that stopped reading is cut off after the drain "
   caf::actor_system peer{peer_cfg};
   auto cache = connect_cache(peer, node_address{"127.0.0.1", relay.port()},
                              false, 5s);
-  REQUIRE_MESSAGE(cache, to_sentence(cache.error()));
+  REQUIRE_MESSAGE(cache, why(cache));
   client api{peer, *cache};
   REQUIRE(api.set("big", std::string(1000 * 1000, 'x')));
   relay.stall();

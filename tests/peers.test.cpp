@@ -16,7 +16,7 @@ namespace {
 struct peer {
   explicit peer(module_fixture& f) : sys(cfg) {
     auto handle = spawn_cache(sys, f.settings);
-    REQUIRE_MESSAGE(handle, to_sentence(handle.error()));
+    REQUIRE_MESSAGE(handle, why(handle));
     cache = *handle;
     api.emplace(sys, cache);
   }

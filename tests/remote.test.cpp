@@ -21,7 +21,7 @@ TEST_CASE("a remote node gets the same answers as a local one") {
     caf::actor_system peer{peer_cfg};
     auto remote = peer.middleman().remote_actor<cache_actor>("127.0.0.1",
                                                              *port);
-    REQUIRE_MESSAGE(remote, to_sentence(remote.error()));
+    REQUIRE_MESSAGE(remote, why(remote));
     client local_api{host, *cache};
     client remote_api{peer, *remote};
     REQUIRE(remote_api.set("shared", "from-remote")->target == tier::redis);

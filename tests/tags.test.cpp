@@ -122,13 +122,13 @@ TEST_CASE("hostile data: invalidate_tag deletes a string found at the "
   auto tag_set = commands::tag_set_key(f.settings.key_prefix, "tagname");
   REQUIRE(f.redis.command({"SET", tag_set, "junk"}).is_ok());
   auto first = api.invalidate_tag("tagname");
-  REQUIRE_MESSAGE(first, to_sentence(first.error()));
+  REQUIRE_MESSAGE(first, why(first));
   CHECK(first->target == tier::redis);
   CHECK(f.redis.command({"EXISTS", tag_set}).integer == 0);
   // The tag works as before.
   REQUIRE(api.set("k", "v", tagged({"tagname"}))->target == tier::redis);
   auto second = api.invalidate_tag("tagname");
-  REQUIRE_MESSAGE(second, to_sentence(second.error()));
+  REQUIRE_MESSAGE(second, why(second));
   CHECK(second->target == tier::redis);
   CHECK(f.redis.command({"EXISTS", "test:k", tag_set}).integer == 0);
   CHECK(text(api.get("k")) == "<miss>");
@@ -145,7 +145,7 @@ TEST_CASE("hostile data: a tagged set replaces a string found at the tag-set "
   auto tag_set = commands::tag_set_key(f.settings.key_prefix, "tagname");
   REQUIRE(f.redis.command({"SET", tag_set, "junk"}).is_ok());
   auto put = api.set("k", "v", tagged({"tagname", "plain"}));
-  REQUIRE_MESSAGE(put, to_sentence(put.error()));
+  REQUIRE_MESSAGE(put, why(put));
   CHECK(put->target == tier::redis);
   auto members = f.redis.command({"SMEMBERS", tag_set});
   REQUIRE(members.type == resp_value::kind::array);
