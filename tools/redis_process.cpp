@@ -19,6 +19,8 @@ namespace cafcache {
 
 namespace {
 
+constexpr auto start_timeout = std::chrono::seconds(20);
+
 resp_value convert(const redisReply* r) {
   resp_value out;
   switch (r->type) {
@@ -127,8 +129,11 @@ void redis_process::start() {
     ::_exit(127);
   }
   pid_ = pid;
-  // Ready when it accepts a connection and answers (even with NOAUTH).
-  for (int i = 0; i < 500; ++i) {
+  // Ready when it accepts a connection and answers (even with NOAUTH). A
+  // loaded 2-core machine (the sanitizer pass of the chaos run) has kept a
+  // restarting redis-server from listening for more than 5 s.
+  auto deadline = std::chrono::steady_clock::now() + start_timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
     int status = 0;
     if (::waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
@@ -154,7 +159,7 @@ void redis_process::start() {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   kill();
-  throw std::runtime_error("redis-server did not answer within 5 s");
+  throw std::runtime_error("redis-server did not answer within 20 s");
 }
 
 void redis_process::kill() {
