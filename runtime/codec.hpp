@@ -47,8 +47,9 @@ std::string encode_envelope(const cache_value& x);
 std::optional<cache_value> decode_envelope(std::string_view stored);
 
 /// Magic byte of an envelope that also carries a soft expiry (get_or_load's
-/// stale-while-revalidate): magic, codec byte, 8 bytes of soft expiry in
-/// milliseconds since the Unix epoch (big-endian), then the body.
+/// stale-while-revalidate): magic, codec byte, the soft expiry as a signed
+/// 64-bit count of milliseconds since the Unix epoch (big-endian), then the
+/// body (docs/formats.md).
 constexpr unsigned char timed_envelope_magic = 0xCB;
 
 /// Wraps a value with a soft expiry. decode_envelope reads both forms.
