@@ -58,7 +58,7 @@ void breaker_actor_state::after(bool changed) {
   auto delay = deadline - self_->clock().now();
   if (delay < clock::duration::zero())
     delay = clock::duration::zero();
-  self_->delayed_send(self_, delay, tick_atom::value, timer_generation_);
+  self_->delayed_send(self_, delay, half_open_atom::value, timer_generation_);
 }
 
 breaker_actor::behavior_type
@@ -71,7 +71,7 @@ breaker(breaker_actor::stateful_pointer<breaker_actor_state> self, config cfg,
     },
     [=](probe_atom, bool success) { self->state.on_probe(success); },
     [=](conn_atom, bool up) { self->state.on_connection(up); },
-    [=](tick_atom, uint64_t generation) { self->state.on_tick(generation); },
+    [=](half_open_atom, uint64_t generation) { self->state.on_tick(generation); },
   };
 }
 

@@ -2,7 +2,7 @@
 
 #include <optional>
 
-#include "messages/interfaces.hpp"
+#include "messages/internal.hpp"
 #include "runtime/circuit_breaker.hpp"
 #include "runtime/config.hpp"
 

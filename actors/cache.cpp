@@ -419,13 +419,17 @@ void cache_state::on_exit(const caf::exit_msg& msg) {
     return;
   }
   // Every outstanding request ends by its deadline; this is a safety net.
-  self_->delayed_send(self_, cfg_.request_timeout * 4, tick_atom::value);
+  self_->delayed_send(self_, cfg_.request_timeout * 4, quit_atom::value);
 }
 
-void cache_state::on_tick() {
-  if (stopping_)
-    self_->quit(stop_reason_);
-  else
+void cache_state::on_quit_timer() {
+  self_->quit(stop_reason_);
+}
+
+void cache_state::on_recover_timer() {
+  // While stopping, outstanding requests end by their deadlines; a replay
+  // would only delay the quit.
+  if (!stopping_)
     maybe_recover();
 }
 
@@ -460,7 +464,7 @@ cache(cache_internal_actor::stateful_pointer<cache_state> self, config cfg) {
     [=](stats_atom) { return self->state.stats(); },
     [=](ready_atom) { return self->state.ready(); },
     [=](metrics_atom) { return self->state.metrics(); },
-    [=](metrics_atom, const bucket_histogram& counts) {
+    [=](batch_sizes_atom, const bucket_histogram& counts) {
       self->state.on_batch_sizes(counts);
     },
     [=](route_atom, breaker_state state) { self->state.on_route(state); },
@@ -469,7 +473,8 @@ cache(cache_internal_actor::stateful_pointer<cache_state> self, config cfg) {
       self->state.on_connection(slot, std::move(conn), std::move(err),
                                 std::move(identity));
     },
-    [=](tick_atom) { self->state.on_tick(); },
+    [=](recover_atom) { self->state.on_recover_timer(); },
+    [=](quit_atom) { self->state.on_quit_timer(); },
     [=](sweep_atom) { self->state.on_sweep(); },
     [=](report_atom) { self->state.on_report_window(); },
     [=](served_atom, served_batch& batch) { self->state.on_served(batch); },

@@ -12,7 +12,7 @@
 
 #include <caf/typed_response_promise.hpp>
 
-#include "messages/interfaces.hpp"
+#include "messages/internal.hpp"
 #include "runtime/codec.hpp"
 #include "runtime/coherence.hpp"
 #include "runtime/config.hpp"
@@ -123,8 +123,11 @@ public:
   /// A message on a subscribed channel: another node's invalidation.
   void on_push(const std::string& channel, const std::string& payload);
 
-  /// Timer: retries a failed replay, or ends a shutdown that waited too long.
-  void on_tick();
+  /// Timer: retries a failed replay (not while stopping).
+  void on_recover_timer();
+
+  /// Timer: a shutdown that waited too long for outstanding requests ends.
+  void on_quit_timer();
 
   /// Timer: expires the deadlines that passed.
   void on_sweep();

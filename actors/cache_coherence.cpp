@@ -35,7 +35,7 @@ void cache_state::on_subscriber(caf::actor conn) {
   }
   // Names this actor as the receiver of published messages; it arrives
   // before the SUBSCRIBE below, which leaves this actor after it.
-  caf::anon_send(conn, push_atom::value, caf::actor_cast<caf::actor>(self_),
+  caf::anon_send(conn, subscribe_atom::value, caf::actor_cast<caf::actor>(self_),
                  node_id_);
   self_->request(conn, caf::infinite, cmd_atom::value,
                  std::vector<std::string>{"SUBSCRIBE", channel_})

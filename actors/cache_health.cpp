@@ -131,7 +131,7 @@ caf::result<metrics_report> cache_state::metrics() {
         [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
   };
   for (auto& conn : conns)
-    self_->request(conn, std::chrono::seconds(1), metrics_atom::value)
+    self_->request(conn, std::chrono::seconds(1), batch_sizes_atom::value)
       .then(
         [this, collected](bucket_histogram& counts) mutable {
           batch_sizes_.merge(counts);

@@ -236,7 +236,7 @@ void cache_state::replay_done(bool probe, bool ok,
     self_->send(breaker_, probe_atom::value, ok);
   } else if (!ok) {
     on_redis_failure(make_error(errc::redis_unavailable, "replay failed"));
-    self_->delayed_send(self_, cfg_.reconnect_min, tick_atom::value);
+    self_->delayed_send(self_, cfg_.reconnect_min, recover_atom::value);
   }
   if (ok)
     maybe_recover();

@@ -4,7 +4,7 @@
 #include <string>
 #include <unordered_set>
 
-#include "messages/interfaces.hpp"
+#include "messages/internal.hpp"
 #include "runtime/config.hpp"
 #include "runtime/lru_cache.hpp"
 

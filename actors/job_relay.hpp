@@ -7,8 +7,7 @@
 #include <caf/local_actor.hpp>
 #include <caf/typed_response_promise.hpp>
 
-#include "messages/interfaces.hpp"
-#include "messages/jobs.hpp"
+#include "messages/internal.hpp"
 #include "runtime/resp.hpp"
 
 namespace cafcache {

@@ -2,7 +2,7 @@
 
 #include <chrono>
 
-#include "messages/atoms.hpp"
+#include "messages/internal.hpp"
 #include "runtime/commands.hpp"
 
 namespace cafcache {

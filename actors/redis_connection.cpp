@@ -91,7 +91,7 @@ void redis_connection_state::init(caf::io::connection_handle hdl,
   // never empties its mailbox in CAF 0.17, and a message from itself there
   // would keep it, and its supervisor, alive forever (LeakSanitizer).
   caf::delayed_anon_send(caf::actor_cast<caf::actor>(self_),
-                         handshake_timeout, tick_atom::value);
+                         handshake_timeout, handshake_deadline_atom::value);
 }
 
 redis_connection_state::promise_type
@@ -407,7 +407,7 @@ void redis_connection_state::on_closed(caf::error reason) {
     batch_sizes_.record(batch_, batch_bounds);
   batch_ = 0;
   if (!batch_sizes_.counts.empty())
-    self_->send(supervisor_, metrics_atom::value, batch_sizes_.take());
+    self_->send(supervisor_, batch_sizes_atom::value, batch_sizes_.take());
   // Closes the socket first when the connection itself is still open (the
   // supervisor went away): a broker that quits with an open scribe leaks it.
   self_->close_all();
@@ -451,9 +451,9 @@ redis_connection(caf::io::stateful_broker<redis_connection_state>* self,
     [=](write_atom, write_job& job) { return self->state.on_write(job); },
     [=](sweep_atom) { self->state.on_sweep(); },
     [=](served_atom) { return self->state.on_report_asked(); },
-    [=](metrics_atom) { return self->state.take_batch_sizes(); },
-    [=](tick_atom) { self->state.on_handshake_deadline(); },
-    [=](push_atom, caf::actor& subscriber, uint64_t own_node) {
+    [=](batch_sizes_atom) { return self->state.take_batch_sizes(); },
+    [=](handshake_deadline_atom) { self->state.on_handshake_deadline(); },
+    [=](subscribe_atom, caf::actor& subscriber, uint64_t own_node) {
       self->state.on_subscriber(std::move(subscriber), own_node);
     },
     [=](const caf::io::new_data_msg& msg) { self->state.on_data(msg.buf); },

@@ -11,7 +11,7 @@
 #include <caf/typed_response_promise.hpp>
 
 #include "actors/job_relay.hpp"
-#include "messages/interfaces.hpp"
+#include "messages/internal.hpp"
 #include "messages/metrics_report.hpp"
 #include "runtime/redis_url.hpp"
 #include "runtime/resp.hpp"
@@ -53,10 +53,10 @@ std::string info_field(std::string_view info, std::string_view key);
 /// A Redis error reply is a resp_value of kind error; a lost connection fails
 /// every pending request at once with `errc::redis_unavailable`; more than
 /// `max_pending` requests in flight are refused with `errc::overloaded`.
-/// `(metrics_atom) -> bucket_histogram` hands over the batch sizes counted
+/// `(batch_sizes_atom) -> bucket_histogram` hands over the batch sizes counted
 /// since the last time (commands per socket write); a closing connection
-/// sends the rest to its supervisor as `(metrics_atom, bucket_histogram)`.
-/// `(push_atom, actor, node)` names the actor that receives the messages
+/// sends the rest to its supervisor as `(batch_sizes_atom, bucket_histogram)`.
+/// `(subscribe_atom, actor, node)` names the actor that receives the messages
 /// published on channels this connection subscribed to, as `(push_atom,
 /// channel, payload)`, except those node `node` published.
 class redis_connection_state {

@@ -25,7 +25,7 @@ void connector(caf::event_based_actor* self, caf::actor supervisor,
                               std::move(cache), cfg.key_prefix,
                               cfg.sweep_interval());
   if (!conn)
-    self->send(supervisor, connect_atom::value, slot, attempt,
+    self->send(supervisor, attempt_atom::value, slot, attempt,
                make_error(errc::redis_unavailable,
                           fmt::format("cannot connect to {}:{}", endpoint.host,
                                       endpoint.port)));
@@ -91,7 +91,7 @@ void supervisor_state::connect(uint32_t slot) {
   // can close what it holds.
   self_->spawn<caf::detached>(connector, caf::actor_cast<caf::actor>(self_),
                               slot, s.attempt, endpoint_, cfg_, cache_);
-  self_->delayed_send(self_, cfg_.connect_timeout, tick_atom::value, slot,
+  self_->delayed_send(self_, cfg_.connect_timeout, connect_deadline_atom::value, slot,
                       s.attempt);
 }
 
@@ -184,7 +184,7 @@ void supervisor_state::on_retry(uint32_t slot) {
 }
 
 void supervisor_state::on_batch_sizes(const bucket_histogram& counts) {
-  self_->send(cache_, metrics_atom::value, counts);
+  self_->send(cache_, batch_sizes_atom::value, counts);
 }
 
 void supervisor_state::attempt_failed(uint32_t slot, caf::error err) {
@@ -220,7 +220,7 @@ std::chrono::milliseconds supervisor_state::failed(uint32_t slot,
   if (slot < cfg_.pool_size && pool_up() == 0)
     self_->send(breaker_, conn_atom::value, false);
   auto delay = slots_[slot].delays->next();
-  self_->delayed_send(self_, delay, connect_atom::value, slot);
+  self_->delayed_send(self_, delay, retry_atom::value, slot);
   return delay;
 }
 
@@ -234,17 +234,17 @@ caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self,
       self->state.on_hello(slot, attempt, std::move(conn), std::move(err),
                            std::move(identity));
     },
-    [=](connect_atom, uint32_t slot, uint64_t attempt, caf::error& err) {
+    [=](attempt_atom, uint32_t slot, uint64_t attempt, caf::error& err) {
       self->state.on_connect_failed(slot, attempt, std::move(err));
     },
-    [=](tick_atom, uint32_t slot, uint64_t attempt) {
+    [=](connect_deadline_atom, uint32_t slot, uint64_t attempt) {
       self->state.on_attempt_timeout(slot, attempt);
     },
-    [=](connect_atom, uint32_t slot) { self->state.on_retry(slot); },
+    [=](retry_atom, uint32_t slot) { self->state.on_retry(slot); },
     [=](lost_atom, uint32_t slot, uint64_t attempt, caf::error& err) {
       self->state.on_lost(slot, attempt, std::move(err));
     },
-    [=](metrics_atom, const bucket_histogram& counts) {
+    [=](batch_sizes_atom, const bucket_histogram& counts) {
       self->state.on_batch_sizes(counts);
     },
   };

@@ -11,7 +11,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include "actors/null_connection.hpp"
-#include "messages/interfaces.hpp"
+#include "messages/internal.hpp"
 #include "runtime/backoff.hpp"
 #include "runtime/config.hpp"
 #include "runtime/log.hpp"

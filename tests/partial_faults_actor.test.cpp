@@ -26,6 +26,10 @@ using namespace std::chrono_literals;
 
 namespace {
 
+/// The fake connection -> itself (sent by the test): answer the held
+/// requests now.
+using deliver_held_atom = caf::atom_constant<caf::atom("deliver")>;
+
 /// What a scripted connection holds and how it behaves; the test changes it
 /// between steps.
 struct script {
@@ -154,7 +158,7 @@ caf::behavior scripted_connection(caf::event_based_actor* self, script* s,
       out.str = "ERR unknown command";
       return out;
     },
-    [=](tick_atom) {
+    [=](deliver_held_atom) {
       for (auto& [rp, reply] : s->held)
         rp.deliver(reply);
       s->held.clear();
@@ -277,7 +281,7 @@ TEST_CASE("a late read reply never lands in the fallback over a newer "
   f.route(breaker_state::open);
   CHECK(f.put("k", "v2").target == tier::fallback);
   // Now the old reply arrives.
-  caf::anon_send(f.conns[0], tick_atom::value);
+  caf::anon_send(f.conns[0], deliver_held_atom::value);
   f.sched.run();
   REQUIRE(early->value.has_value());
   CHECK(text(**early->value) == "v1");
@@ -333,7 +337,7 @@ TEST_CASE("a get Redis serves is answered by its connection, not by the "
   REQUIRE(f.scripts[0].held_gets.size() == 1);
   REQUIRE(f.scripts[0].held.empty());
   // The reply comes; every actor runs except the cache.
-  caf::anon_send(f.conns[0], tick_atom::value);
+  caf::anon_send(f.conns[0], deliver_held_atom::value);
   auto cache_job = dynamic_cast<caf::resumable*>(
     caf::actor_cast<caf::abstract_actor*>(f.cache_handle));
   f.sched.run_jobs_filtered(

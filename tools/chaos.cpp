@@ -43,6 +43,9 @@ using steady = std::chrono::steady_clock;
 
 namespace {
 
+/// A requester -> itself: send the next request.
+using step_atom = caf::atom_constant<caf::atom("step")>;
+
 struct chaos_config : system_config {
   caf::timespan duration = 60s;
   uint32_t requesters = 50;
@@ -237,7 +240,7 @@ caf::behavior reader(caf::event_based_actor* self, run_context ctx,
     }
     auto k = (*rng)() % ctx.keys;
     auto floor = ctx.redis_ledger->floor(k);
-    auto next = [=] { self->delayed_send(self, 1ms, tick_atom::value); };
+    auto next = [=] { self->delayed_send(self, 1ms, step_atom::value); };
     request_options opts;
     opts.deadline = ctx.deadline;
     ++ctx.out->peer_reads;
@@ -255,7 +258,7 @@ caf::behavior reader(caf::event_based_actor* self, run_context ctx,
         [=](caf::error&) { next(); });
   };
   (*step)();
-  return {[=](tick_atom) { (*step)(); }};
+  return {[=](step_atom) { (*step)(); }};
 }
 
 double seconds_since(steady::time_point t0) {
