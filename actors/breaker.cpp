@@ -43,11 +43,9 @@ void breaker_actor_state::on_tick(uint64_t generation) {
 
 void breaker_actor_state::after(bool changed) {
   auto state = breaker_->state();
-  if (changed) {
-    if (state == breaker_state::half_open)
-      breaker_->try_acquire_probe();
+  // The cache runs the one probe of each half-open period it is told of.
+  if (changed)
     self_->send(cache_, route_atom::value, state);
-  }
   auto deadline = breaker_->next_deadline();
   if (deadline == timer_at_)
     return;

@@ -5,6 +5,8 @@
 #include <limits>
 #include <memory>
 
+#include <fmt/format.h>
+
 #include "actors/breaker.hpp"
 #include "actors/fallback.hpp"
 #include "actors/supervisor.hpp"
@@ -138,17 +140,8 @@ void cache_state::answer(const op_ptr& op, caf::error err) {
   op->settled = true;
   if (!op->internal) {
     count_error(err);
-    uint64_t held = 0;
-    if (log_.enabled(log_level::warn)
-        && failed_lines_.admit(self_->clock().now(), held)) {
-      auto sentence = to_sentence(err);
-      auto suppressed = held > 0 ? std::to_string(held) : std::string{};
-      log_.write(log_level::warn, "request_failed",
-                 {{"op", to_string(metric_of(*op))},
-                  {"error", sentence},
-                  {"correlation_id", op->correlation_id},
-                  {"suppressed", suppressed}});
-    }
+    warn_request(failed_lines_, "request_failed", metric_of(*op), err,
+                 op->correlation_id);
   }
   observe(*op, metric_outcome::error);
   if (op->internal) {
@@ -222,19 +215,22 @@ caf::error cache_state::check_key(const std::string& key) {
   return caf::none;
 }
 
+caf::error cache_state::check_tag(std::string_view tag) {
+  if (tag.empty() || tag.size() > max_tag_bytes)
+    return make_error(errc::invalid_tag,
+                      fmt::format("a tag has {} bytes, allowed are 1 to {}",
+                                  tag.size(), max_tag_bytes));
+  return caf::none;
+}
+
 caf::error cache_state::check_tags(const std::vector<std::string>& tags) {
-  caf::error err;
   if (tags.size() > max_tags)
-    err = make_error(errc::invalid_tag,
-                     std::to_string(tags.size()) + " tags, at most "
-                       + std::to_string(max_tags));
+    return make_error(errc::invalid_tag, fmt::format("{} tags, at most {}",
+                                                     tags.size(), max_tags));
   for (auto& tag : tags)
-    if (!err && (tag.empty() || tag.size() > max_tag_bytes))
-      err = make_error(errc::invalid_tag,
-                       "a tag has " + std::to_string(tag.size())
-                         + " bytes, allowed are 1 to "
-                         + std::to_string(max_tag_bytes));
-  return err;
+    if (auto err = check_tag(tag))
+      return err;
+  return caf::none;
 }
 
 // -- get ----------------------------------------------------------------------

@@ -290,6 +290,12 @@ private:
   /// Counts an error answered to a caller.
   void count_error(const caf::error& err);
 
+  /// One warning line about a failed or refused request, rate-limited by
+  /// `lines`; what the limit holds back is counted in the next line's
+  /// `suppressed`.
+  void warn_request(log_throttle& lines, const char* event, metric_op which,
+                    const caf::error& err, const std::string& correlation_id);
+
   /// Counts and logs a request refused before it started; returns `err`.
   caf::error refuse(metric_op which, caf::error err,
                     const std::string& correlation_id);
@@ -309,9 +315,13 @@ private:
 
   caf::error check_key(const std::string& key);
 
-  /// Checks the tags of a set; counts and returns the error that refuses
-  /// them, if any.
-  caf::error check_tags(const std::vector<std::string>& tags);
+  /// The one rule for a tag (1 to max_tag_bytes bytes): the error that
+  /// refuses it, if any.
+  static caf::error check_tag(std::string_view tag);
+
+  /// Checks the tags of a set (at most max_tags, each by check_tag): the
+  /// error that refuses them, if any.
+  static caf::error check_tags(const std::vector<std::string>& tags);
 
   /// The slot of the connection for the operation's key, or nullopt when
   /// Redis is not routed for it or the deadline leaves it no time.
@@ -500,6 +510,9 @@ private:
   breaker_state route_ = breaker_state::closed;
   bool needs_replay_ = false;
   bool replaying_ = false;
+  /// The half-open probe of the current half-open period is still to run:
+  /// set when the breaker reports half-open, taken by the one probe (the
+  /// single-probe rule lives here, not in the breaker).
   bool probe_pending_ = false;
   /// Redis answered the running replay's PING; the replay ends at the next
   /// drain that finds the log empty.

@@ -188,7 +188,7 @@ metric_op cache_state::metric_of(const operation& op) {
 
 void cache_state::count_error(const caf::error& err) {
   ++stats_.errors;
-  size_t code = err.category() == errc_category ? err.code() : 0;
+  size_t code = code_of(err);
   ++errors_by_code_[code < errors_by_code_.size() ? code : 0];
 }
 
@@ -197,18 +197,22 @@ caf::error cache_state::refuse(metric_op which, caf::error err,
   count_error(err);
   ++requests_[static_cast<size_t>(which) * metric_outcome_count
               + static_cast<size_t>(metric_outcome::error)];
-  uint64_t held = 0;
-  if (log_.enabled(log_level::warn)
-      && refused_lines_.admit(self_->clock().now(), held)) {
-    auto sentence = to_sentence(err);
-    auto suppressed = held > 0 ? std::to_string(held) : std::string{};
-    log_.write(log_level::warn, "request_refused",
-               {{"op", to_string(which)},
-                {"error", sentence},
-                {"correlation_id", correlation_id},
-                {"suppressed", suppressed}});
-  }
+  warn_request(refused_lines_, "request_refused", which, err, correlation_id);
   return err;
+}
+
+void cache_state::warn_request(log_throttle& lines, const char* event,
+                               metric_op which, const caf::error& err,
+                               const std::string& correlation_id) {
+  uint64_t held = 0;
+  if (!log_.enabled(log_level::warn)
+      || !lines.admit(self_->clock().now(), held))
+    return;
+  log_.write(log_level::warn, event,
+             {{"op", to_string(which)},
+              {"error", to_sentence(err)},
+              {"correlation_id", correlation_id},
+              {"suppressed", held > 0 ? std::to_string(held) : std::string{}}});
 }
 
 } // namespace cafcache

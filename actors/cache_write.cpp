@@ -82,11 +82,8 @@ cache_state::invalidate_tag(std::string& tag, const request_options& opts) {
   caf::error err;
   if (stopping_)
     err = make_error(errc::shutting_down);
-  else if (tag.empty() || tag.size() > max_tag_bytes)
-    err = make_error(errc::invalid_tag,
-                     "the tag has " + std::to_string(tag.size())
-                       + " bytes, allowed are 1 to "
-                       + std::to_string(max_tag_bytes));
+  else if (auto bad = check_tag(tag))
+    err = std::move(bad);
   else if (auth_broken())
     err = conn_error_;
   if (err)

@@ -15,6 +15,14 @@ std::chrono::nanoseconds apply_jitter(std::chrono::nanoseconds x,
   return std::chrono::nanoseconds{static_cast<int64_t>(scaled)};
 }
 
+std::chrono::nanoseconds grow_capped(std::chrono::nanoseconds x, double factor,
+                                     std::chrono::nanoseconds cap) {
+  auto grown = static_cast<double>(x.count()) * factor;
+  if (grown >= static_cast<double>(cap.count()))
+    return cap;
+  return std::chrono::nanoseconds{std::llround(grown)};
+}
+
 backoff::backoff(std::chrono::milliseconds initial,
                  std::chrono::milliseconds max, double factor, double jitter,
                  uint64_t seed)
@@ -29,12 +37,8 @@ backoff::backoff(std::chrono::milliseconds initial,
 
 std::chrono::milliseconds backoff::next() {
   auto result = current_;
-  // Computed in floating point so that large factors cannot overflow.
-  auto grown = static_cast<double>(current_.count()) * factor_;
-  if (grown >= static_cast<double>(max_.count()))
-    current_ = max_;
-  else
-    current_ = std::chrono::milliseconds{std::llround(grown)};
+  current_ = std::chrono::round<std::chrono::milliseconds>(
+    grow_capped(current_, factor_, max_));
   return std::chrono::duration_cast<std::chrono::milliseconds>(
     apply_jitter(result, jitter_, rng_));
 }

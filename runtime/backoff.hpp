@@ -11,6 +11,12 @@ namespace cafcache {
 std::chrono::nanoseconds apply_jitter(std::chrono::nanoseconds x,
                                       double jitter, std::mt19937_64& rng);
 
+/// `x` times `factor`, at most `cap`: the one rule for growing delays (the
+/// reconnect backoff and the breaker's open period). Computed in floating
+/// point so that large factors cannot overflow.
+std::chrono::nanoseconds grow_capped(std::chrono::nanoseconds x, double factor,
+                                     std::chrono::nanoseconds cap);
+
 /// Exponential backoff with +-jitter for reconnect attempts.
 class backoff {
 public:

@@ -84,16 +84,8 @@ bool circuit_breaker::expedite(time_point now) {
   return true;
 }
 
-bool circuit_breaker::try_acquire_probe() noexcept {
-  if (state_ != breaker_state::half_open || probe_taken_)
-    return false;
-  probe_taken_ = true;
-  return true;
-}
-
 void circuit_breaker::enter(breaker_state x) noexcept {
   state_ = x;
-  ++transitions_[static_cast<size_t>(x)];
 }
 
 void circuit_breaker::open(time_point now) {
@@ -102,19 +94,13 @@ void circuit_breaker::open(time_point now) {
 }
 
 void circuit_breaker::fail_probe(time_point now) {
-  // Computed in floating point so that large factors cannot overflow.
-  auto grown = static_cast<double>(open_period_.count())
-               * settings_.backoff_factor;
-  auto cap = std::chrono::duration_cast<duration>(settings_.max_reset_timeout);
-  if (grown >= static_cast<double>(cap.count()))
-    open_period_ = cap;
-  else
-    open_period_ = duration{static_cast<duration::rep>(grown)};
+  open_period_ = std::chrono::duration_cast<duration>(
+    grow_capped(open_period_, settings_.backoff_factor,
+                settings_.max_reset_timeout));
   open(now);
 }
 
 void circuit_breaker::half_open(time_point now) {
-  probe_taken_ = false;
   deadline_ = now + settings_.max_half_open;
   enter(breaker_state::half_open);
 }

@@ -1,6 +1,5 @@
 #pragma once
 
-#include <array>
 #include <chrono>
 #include <cstdint>
 #include <random>
@@ -69,11 +68,6 @@ public:
     return failures_;
   }
 
-  /// Returns how often the breaker entered state `x`.
-  uint64_t transitions_to(breaker_state x) const noexcept {
-    return transitions_[static_cast<size_t>(x)];
-  }
-
   // -- modifiers --------------------------------------------------------------
 
   /// Reports a successful call or probe. Returns true when the state changed
@@ -100,10 +94,6 @@ public:
   /// open -> half_open now. Returns true when the state changed.
   bool expedite(time_point now);
 
-  /// Returns true exactly once per half-open period (the single probe) and
-  /// false otherwise.
-  bool try_acquire_probe() noexcept;
-
 private:
   // -- utility ----------------------------------------------------------------
 
@@ -120,12 +110,10 @@ private:
   breaker_settings settings_;
   std::mt19937_64 rng_;
   breaker_state state_ = breaker_state::closed;
-  bool probe_taken_ = false;
   uint32_t failures_ = 0;
   duration open_period_;
   /// End of the open period or of the half-open period, by state.
   time_point deadline_ = time_point::max();
-  std::array<uint64_t, 3> transitions_{};
 };
 
 } // namespace cafcache

@@ -149,20 +149,6 @@ size_t lru_cache::erase_if(
   return removed;
 }
 
-size_t lru_cache::purge_expired(time_point now) {
-  size_t removed = 0;
-  for (auto x = head_; x != nullptr;) {
-    auto next = x->next;
-    if (expired(*x, now)) {
-      remove_at(find(x->key()));
-      ++removed;
-    }
-    x = next;
-  }
-  expirations_ += removed;
-  return removed;
-}
-
 void lru_cache::clear() {
   release();
 }

@@ -107,9 +107,6 @@ public:
   size_t erase_if(
     const std::function<bool(std::string_view, std::string_view)>& pred);
 
-  /// Removes every entry expired at `now`; returns how many.
-  size_t purge_expired(time_point now);
-
   /// Removes every entry without counting evictions or expirations.
   void clear();
 

@@ -37,7 +37,6 @@ TEST_CASE("breaker: starts closed without a deadline") {
   CHECK_EQ(uut.state(), breaker_state::closed);
   CHECK_EQ(uut.next_deadline(), time_point::max());
   CHECK_EQ(uut.current_reset_timeout(), 1000ms);
-  CHECK_FALSE(uut.try_acquire_probe());
   CHECK_FALSE(uut.on_tick(t0 + 1000h));
   CHECK_FALSE(uut.expedite(t0));
 }
@@ -51,7 +50,6 @@ TEST_CASE("breaker: opens exactly at the failure threshold") {
   CHECK(uut.on_failure(t0));
   CHECK_EQ(uut.state(), breaker_state::open);
   CHECK_EQ(uut.next_deadline(), t0 + 1000ms);
-  CHECK_EQ(uut.transitions_to(breaker_state::open), 1u);
 }
 
 TEST_CASE("breaker: a success in between resets the failure count") {
@@ -72,7 +70,6 @@ TEST_CASE("breaker: stays open until the reset timeout, then half-opens") {
   trip(uut, t0);
   CHECK_FALSE(uut.on_failure(t0 + 10ms));
   CHECK_FALSE(uut.on_success(t0 + 10ms));
-  CHECK_FALSE(uut.try_acquire_probe());
   CHECK_FALSE(uut.on_tick(t0 + 999ms));
   CHECK_EQ(uut.state(), breaker_state::open);
   CHECK(uut.on_tick(t0 + 1000ms));
@@ -81,26 +78,10 @@ TEST_CASE("breaker: stays open until the reset timeout, then half-opens") {
   CHECK_FALSE(uut.on_tick(t0 + 1000ms));
 }
 
-TEST_CASE("breaker: grants exactly one probe per half-open period") {
-  circuit_breaker uut{test_settings(), 1};
-  trip(uut, t0);
-  uut.on_tick(t0 + 1s);
-  CHECK(uut.try_acquire_probe());
-  CHECK_FALSE(uut.try_acquire_probe());
-  CHECK_FALSE(uut.try_acquire_probe());
-  uut.on_failure(t0 + 1100ms);
-  CHECK_FALSE(uut.try_acquire_probe());
-  uut.on_tick(t0 + 1100ms + 2s);
-  REQUIRE_EQ(uut.state(), breaker_state::half_open);
-  CHECK(uut.try_acquire_probe());
-  CHECK_FALSE(uut.try_acquire_probe());
-}
-
 TEST_CASE("breaker: a successful probe closes and resets") {
   circuit_breaker uut{test_settings(), 1};
   trip(uut, t0);
   uut.on_tick(t0 + 1s);
-  uut.try_acquire_probe();
   CHECK(uut.on_failure(t0 + 1100ms));
   uut.on_tick(t0 + 3100ms);
   REQUIRE_EQ(uut.state(), breaker_state::half_open);
@@ -126,7 +107,6 @@ TEST_CASE("breaker: failed probes grow the open period up to the cap") {
   for (auto expected : {2000ms, 4000ms, 8000ms, 8000ms, 8000ms}) {
     now = uut.next_deadline();
     REQUIRE(uut.on_tick(now));
-    REQUIRE(uut.try_acquire_probe());
     now += 100ms;
     CHECK(uut.on_failure(now));
     CHECK_EQ(uut.state(), breaker_state::open);
@@ -139,7 +119,6 @@ TEST_CASE("breaker: max_half_open without a probe result reopens") {
   circuit_breaker uut{test_settings(), 1};
   trip(uut, t0);
   uut.on_tick(t0 + 1s);
-  CHECK(uut.try_acquire_probe());
   CHECK_FALSE(uut.on_tick(t0 + 1499ms));
   CHECK_EQ(uut.state(), breaker_state::half_open);
   CHECK(uut.on_tick(t0 + 1500ms));
@@ -172,23 +151,9 @@ TEST_CASE("breaker: expedite skips the rest of the open period") {
   CHECK_EQ(uut.state(), breaker_state::half_open);
   CHECK_EQ(uut.next_deadline(), t0 + 510ms);
   CHECK_FALSE(uut.expedite(t0 + 20ms));
-  CHECK(uut.try_acquire_probe());
   CHECK(uut.on_success(t0 + 30ms));
   CHECK_EQ(uut.state(), breaker_state::closed);
   CHECK_FALSE(uut.expedite(t0 + 40ms));
-}
-
-TEST_CASE("breaker: counts transitions by target state") {
-  circuit_breaker uut{test_settings(), 1};
-  trip(uut, t0);
-  uut.on_tick(t0 + 1s);
-  uut.on_failure(t0 + 1s);
-  uut.expedite(t0 + 1s);
-  uut.on_success(t0 + 1s);
-  uut.force_open(t0 + 2s);
-  CHECK_EQ(uut.transitions_to(breaker_state::open), 3u);
-  CHECK_EQ(uut.transitions_to(breaker_state::half_open), 2u);
-  CHECK_EQ(uut.transitions_to(breaker_state::closed), 1u);
 }
 
 TEST_CASE("breaker: jitter stays within +-fraction and varies by seed") {

@@ -171,23 +171,6 @@ TEST_CASE("lru_cache: the same value again refreshes expiry and recency") {
   CHECK_FALSE(cache.peek("a", t0 + 1h));
 }
 
-TEST_CASE("lru_cache: purge_expired removes only expired entries") {
-  lru_cache cache{10, 1000};
-  cache.put("a", "1", t0 + 1s, t0);
-  cache.put("b", "2", t0 + 2s, t0);
-  cache.put("c", "3", t0 + 3s, t0);
-  cache.put("d", "4", never, t0);
-  CHECK_EQ(cache.purge_expired(t0), 0u);
-  CHECK_EQ(cache.purge_expired(t0 + 2s), 2u);
-  CHECK_EQ(cache.size(), 2u);
-  CHECK_EQ(cache.bytes(), 4u);
-  CHECK_EQ(cache.expirations(), 2u);
-  CHECK_FALSE(cache.peek("a", t0));
-  CHECK_FALSE(cache.peek("b", t0));
-  CHECK(cache.peek("c", t0));
-  CHECK_EQ(cache.purge_expired(t0 + 2s), 0u);
-}
-
 TEST_CASE("lru_cache: making room drops expired entries as expirations") {
   lru_cache cache{2, 1000};
   cache.put("a", "1", t0 + 1s, t0);
