@@ -48,17 +48,24 @@ test: build
 	$(MAKE) --no-print-directory fuzz-smoke
 	$(MAKE) --no-print-directory test-asan
 
-# Installs into a staging folder and builds a program outside the tree against
-# the installed copy, found through pkg-config only.
+# Installs into a staging folder and builds programs outside the tree against
+# the installed copy, found through pkg-config only: one with the cache
+# library, one that hosts a cache and exposes its metrics both ways
+# (cafcache-http; prometheus-cpp-pull for its own Exposer).
 install-check: build
 	rm -rf $(STAGE)
 	DESTDIR=$(STAGE) meson install -C $(BUILD) --quiet
-	@pc=$$(dirname $$(find $(STAGE) -name cafcache.pc)); \
+	@set -e; \
+	pc=$$(dirname $$(find $(STAGE) -name cafcache.pc)); \
 	lib=$$(dirname $$(find $(STAGE) -name 'libcafcache.so' | head -1)); \
 	flags=$$(PKG_CONFIG_SYSROOT_DIR=$(STAGE) PKG_CONFIG_PATH=$$pc pkg-config --cflags --libs cafcache); \
 	echo "pkg-config --cflags --libs cafcache: $$flags"; \
-	c++ -std=c++17 -o $(BUILD)/install_check tests/install_check.cpp $$flags && \
-	LD_LIBRARY_PATH=$$lib $(BUILD)/install_check
+	c++ -std=c++17 -o $(BUILD)/install_check tests/install_check.cpp $$flags; \
+	LD_LIBRARY_PATH=$$lib $(BUILD)/install_check; \
+	flags=$$(PKG_CONFIG_SYSROOT_DIR=$(STAGE) PKG_CONFIG_PATH=$$pc pkg-config --cflags --libs cafcache-http prometheus-cpp-pull); \
+	echo "pkg-config --cflags --libs cafcache-http prometheus-cpp-pull: $$flags"; \
+	c++ -std=c++17 -o $(BUILD)/install_check_http tests/install_check_http.cpp $$flags; \
+	LD_LIBRARY_PATH=$$lib $(BUILD)/install_check_http --cafcache.backend=memory
 
 # The same suites under AddressSanitizer and UndefinedBehaviorSanitizer; part
 # of `make test`. Any report fails the run, except the two listed in

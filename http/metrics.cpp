@@ -205,9 +205,7 @@ std::vector<MetricFamily> cache_collector::Collect() const {
 caf::expected<metrics_report> cache_collector::snapshot() const {
   caf::expected<metrics_report> out{caf::error{}};
   caf::scoped_actor self{sys_};
-  self
-    ->request(caf::actor_cast<cache_internal_actor>(cache_), limit_,
-              metrics_atom::value)
+  self->request(cache_, limit_, metrics_atom::value)
     .receive([&](metrics_report& x) { out = std::move(x); },
              [&](caf::error& err) { out = std::move(err); });
   return out;

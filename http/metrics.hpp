@@ -14,7 +14,7 @@
 namespace cafcache {
 
 /// The Prometheus metric families of `x`, every name prefixed `cafcache_`
-/// (the list is in README.md, "Metrics").
+/// (the list is in docs/operations.md, "Metrics, health and logs").
 std::vector<prometheus::MetricFamily> to_families(const metrics_report& x);
 
 /// A Prometheus collectable over a cache actor: each scrape asks the cache

@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include <CivetServer.h>
+#include <fmt/format.h>
 #include <prometheus/text_serializer.h>
 
 #include "messages/errc.hpp"
@@ -89,19 +90,22 @@ metrics_server::start(caf::actor_system& sys, cache_actor cache,
   std::unique_ptr<metrics_server> out{new metrics_server};
   out->collector_ = std::make_shared<cache_collector>(sys, std::move(cache));
   out->handlers_ = std::make_unique<handlers>(*out->collector_);
-  auto host = bind.find(':') == std::string::npos ? bind : "[" + bind + "]";
-  std::vector<std::string> options{"listening_ports",
-                                   host + ":" + std::to_string(port),
-                                   "num_threads", "2"};
+  auto address = bind.find(':') == std::string::npos
+                   ? fmt::format("{}:{}", bind, port)
+                   : fmt::format("[{}]:{}", bind, port);
+  std::vector<std::string> options{"listening_ports", address, "num_threads",
+                                   "2"};
   try {
     out->server_ = std::make_unique<CivetServer>(options);
   } catch (const CivetException& ex) {
-    return make_error(errc::bad_config, "cannot serve metrics on " + host
-                                          + ":" + std::to_string(port) + ": "
-                                          + ex.what());
+    return make_error(errc::bad_config,
+                      fmt::format("cannot serve metrics on {}: {}", address,
+                                  ex.what()));
   }
   out->server_->addHandler("/metrics", out->handlers_->metrics);
   out->server_->addHandler("/health", out->handlers_->health);
+  // civetweb reads the bound port back from the socket, so for port 0 this
+  // is the one the kernel picked.
   auto ports = out->server_->getListeningPorts();
   out->port_ = ports.empty() ? port : static_cast<uint16_t>(ports.front());
   return out;

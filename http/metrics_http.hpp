@@ -15,7 +15,8 @@ namespace cafcache {
 
 class cache_collector;
 
-/// The HTTP endpoints of cafcache-node, served by civetweb (the server
+/// The HTTP endpoints of a cache, for cafcache-node or any program that hosts
+/// one, served by civetweb (the server
 /// prometheus-cpp's Exposer wraps; the Exposer itself cannot serve a second
 /// path with a handler of ours, so both share one civetweb server here):
 ///
@@ -32,13 +33,14 @@ public:
   metrics_server(const metrics_server&) = delete;
   metrics_server& operator=(const metrics_server&) = delete;
 
-  /// Listens on `bind:port` (port > 0). Returns `errc::bad_config` with a
-  /// sentence when the address cannot be bound.
+  /// Listens on `bind:port`; port 0 picks a free port (see `port()`).
+  /// Returns `errc::bad_config` with a sentence when the address cannot be
+  /// bound.
   static caf::expected<std::unique_ptr<metrics_server>>
   start(caf::actor_system& sys, cache_actor cache, const std::string& bind,
         uint16_t port);
 
-  /// The port it listens on.
+  /// The port it listens on (the one picked when started with port 0).
   uint16_t port() const {
     return port_;
   }

@@ -320,6 +320,41 @@ TEST_CASE("logs carry correlation ids; no password in logs, /health or "
   CHECK(node.process().wait(patience) == 0);
 }
 
+TEST_CASE("cafcache-cli metrics prints the node's counters as Prometheus "
+          "text") {
+  redis_process redis;
+  // No HTTP port: the cli asks over CAF, like its other commands.
+  node_process node{CAFCACHE_NODE, fast_args(redis, 0)};
+  for (auto key : {"a", "b", "c"})
+    REQUIRE(cli(node, {"set", key, "value"}).out == "redis\n");
+  CHECK(cli(node, {"get", "a"}).status == 0);
+  CHECK(cli(node, {"get", "b"}).status == 0);
+  CHECK(cli(node, {"get", "nothing"}).status == 1);
+  auto metrics = cli(node, {"metrics"});
+  CHECK_MESSAGE(metrics.status == 0, metrics.err);
+  auto has_line = [](const run_result& r, const std::string& line) {
+    return ("\n" + r.out).find("\n" + line + "\n") != std::string::npos;
+  };
+  const std::vector<std::string> expected{
+    "# TYPE cafcache_requests_total counter",
+    "cafcache_up 1",
+    R"(cafcache_requests_total{operation="set",outcome="redis"} 3)",
+    R"(cafcache_requests_total{operation="get",outcome="hit"} 2)",
+    R"(cafcache_requests_total{operation="get",outcome="miss"} 1)",
+    R"(cafcache_hits_total{tier="redis"} 2)",
+    "cafcache_misses_total 1",
+    R"(cafcache_request_duration_seconds_count{operation="set"} 3)",
+  };
+  for (auto& line : expected)
+    CHECK_MESSAGE(has_line(metrics, line), line);
+  // Asking for a snapshot is not a request: the second one counts the same.
+  auto again = cli(node, {"metrics"});
+  CHECK(has_line(again, expected[3]));
+  CHECK(cli(node, {"metrics", "extra"}).status == 64);
+  node.process().signal(SIGTERM);
+  CHECK(node.process().wait(patience) == 0);
+}
+
 TEST_CASE("metric families: cumulative buckets, every name prefixed") {
   metrics_report report;
   report.stats.hits_redis = 5;

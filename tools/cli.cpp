@@ -4,6 +4,7 @@
 //   cafcache-cli --node=HOST:PORT set KEY VALUE [--ttl=10s]
 //   cafcache-cli --node=HOST:PORT del KEY
 //   cafcache-cli --node=HOST:PORT health | stats
+//   cafcache-cli --node=HOST:PORT metrics
 //
 // Connecting and every request are bounded by --timeout (default 5s), and a
 // watchdog ends the process should tearing down the connection hang.
@@ -24,8 +25,10 @@
 #include <caf/io/middleman.hpp>
 #include <caf/openssl/manager.hpp>
 #include <caf/scoped_actor.hpp>
+#include <prometheus/text_serializer.h>
 
 #include "cafcache.hpp"
+#include "http/metrics.hpp"
 #include "tools/remote_cache.hpp"
 #include "tools/tls_setup.hpp"
 
@@ -52,6 +55,7 @@ const char* usage_text
     "  set KEY VALUE [--ttl=D]  stores VALUE as raw bytes; prints the tier\n"
     "  del KEY                  invalidates KEY; prints the tier\n"
     "  health | stats           prints the report as JSON\n"
+    "  metrics                  prints the counters in Prometheus text format\n"
     "durations (--ttl, --timeout): 500ms, 30s, 10m or 10min, 1h\n"
     "TLS (mutual, like the node): --openssl.certificate=PEM "
     "--openssl.key=PEM\n"
@@ -138,7 +142,7 @@ std::optional<std::string> parse_args(int argc, char** argv, cli_args& out) {
     operands = 1;
   else if (cmd == "set")
     operands = 2;
-  else if (cmd != "health" && cmd != "stats")
+  else if (cmd != "health" && cmd != "stats" && cmd != "metrics")
     return fmt::format("unknown command \"{}\"", cmd);
   if (out.words.size() != operands + 1)
     return fmt::format("{} takes {} operand(s)", cmd, operands);
@@ -175,6 +179,8 @@ public:
       return invalidate(args_.words[1]);
     if (cmd == "health")
       return report<health_report>(health_atom::value);
+    if (cmd == "metrics")
+      return metrics();
     return report<stats_report>(stats_atom::value);
   }
 
@@ -226,6 +232,18 @@ private:
       .receive([&](Report& r) { std::cout << to_json(r) << std::endl; },
                [&](caf::error& err) { rc = failed(err); });
     return rc;
+  }
+
+  /// The snapshot a scrape of the node's /metrics would serve, asked over
+  /// CAF, so it works without the node's HTTP port.
+  int metrics() {
+    cache_collector collector{self_->system(), cache_, args_.timeout};
+    auto snapshot = collector.snapshot();
+    if (!snapshot)
+      return failed(snapshot.error());
+    prometheus::TextSerializer{}.Serialize(std::cout, to_families(*snapshot));
+    std::cout.flush();
+    return exit_ok;
   }
 
   static void print_target(const write_result& r) {
