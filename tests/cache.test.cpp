@@ -113,6 +113,31 @@ TEST_CASE("values that are not ours are counted decode errors, never crashes") {
   CHECK(unpack<std::map<std::string, int>>(r->value) == m);
 }
 
+TEST_CASE("a value in Redis over max-value-bytes is served in full and kept "
+          "in the fallback") {
+  // Another writer (or a node with a higher limit) stored it; the limit
+  // bounds what this cache writes, not what it reads.
+  fixture f{{}, [](config& c) { c.max_value_bytes = 1000; }};
+  auto& api = *f.api;
+  auto body = std::string(5000, 'b');
+  f.redis.command({"SET", "test:big", std::string{"\xca\x03"} + body});
+  CHECK(is(api.set("small", std::string(1001, 's')).error(),
+           errc::value_too_large));
+  auto r = api.get("big");
+  REQUIRE_MESSAGE(r, why(r));
+  REQUIRE(r->found);
+  CHECK(r->source == tier::redis);
+  CHECK(r->value == cache_value{codec_kind::raw, body});
+  // The copy in the fallback answers once Redis is gone.
+  f.redis.kill();
+  auto stale = api.get("big");
+  REQUIRE_MESSAGE(stale, why(stale));
+  REQUIRE(stale->found);
+  CHECK(stale->source == tier::fallback);
+  CHECK(stale->stale);
+  CHECK(stale->value.data.size() == body.size());
+}
+
 TEST_CASE("wrong password is the typed auth error; ACL user works") {
   // alice may use every channel too: without it the coherence subscription
   // is refused, and health says so.
