@@ -41,6 +41,11 @@ bool is_pubsub_message(const resp_value& x) {
          && x.elements[0].str == "message";
 }
 
+/// A server that is a replica now refuses writes with `-READONLY ...`.
+bool is_readonly(const resp_value& x) {
+  return x.is_error() && x.str.compare(0, 8, "READONLY") == 0;
+}
+
 } // namespace
 
 void redis_connection_state::init(caf::io::connection_handle hdl,
@@ -61,6 +66,8 @@ void redis_connection_state::init(caf::io::connection_handle hdl,
   slot_ = slot;
   attempt_ = attempt;
   max_pending_ = max_pending;
+  follow_failover_ = endpoint.sentinel_managed();
+  address_ = address_of(endpoint);
   // A connection whose attempt outlived its supervisor must not linger.
   self_->monitor(supervisor_);
   self_->configure_read(hdl_, caf::io::receive_policy::at_most(64 * 1024));
@@ -294,6 +301,16 @@ void redis_connection_state::on_data(const std::vector<char>& buf) {
           self_->send(subscriber_, push_atom::value,
                       std::move(reply.elements[1].str),
                       std::move(reply.elements[2].str));
+        } else if (follow_failover_ && is_readonly(reply)) {
+          // A failover demoted this server. What is queued here goes back
+          // to the cache as lost (this command was refused, so resending it
+          // is safe), and the next connect asks the Sentinels again.
+          relay_.end_read(0);
+          on_lost(make_error(errc::redis_unavailable,
+                             fmt::format("{} became a replica (READONLY); "
+                                         "following the failover",
+                                         address_)));
+          return;
         } else if (!pending_.empty()) {
           auto& x = pending_.front();
           switch (x.what) {
@@ -353,6 +370,17 @@ void redis_connection_state::on_handshake_reply(const resp_value& reply) {
     case handshake_step::info_replication:
       info_.role = info_field(info, "role");
       info_.master_replid = info_field(info, "master_replid");
+      if (follow_failover_ && !info_.role.empty() && info_.role != "master") {
+        // A Sentinel that has not seen the failover yet named a replica.
+        auto err = make_error(errc::redis_unavailable,
+                              fmt::format("{}, named master by a Sentinel, "
+                                          "is a {}",
+                                          address_, info_.role));
+        self_->send(supervisor_, hello_atom::value, slot_, attempt_,
+                    self_handle, err, std::string{});
+        on_closed(err);
+        return;
+      }
       break;
   }
   if (handshake_.empty())

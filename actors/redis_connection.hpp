@@ -215,6 +215,11 @@ private:
   /// a subscribed channel.
   caf::actor subscriber_;
   uint64_t own_node_ = 0;
+  /// The endpoint is Sentinel-managed: a READONLY reply means a failover
+  /// demoted this server, and the handshake checks the role.
+  bool follow_failover_ = false;
+  /// "host:port" of the server, for errors.
+  std::string address_;
   /// Where delegated writes are published (coherence::channel).
   std::string channel_;
   /// The socket is gone; commands fail at once with this error.

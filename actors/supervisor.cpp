@@ -8,6 +8,7 @@
 #include "actors/null_connection.hpp"
 #include "actors/redis_connection.hpp"
 #include "messages/errc.hpp"
+#include "runtime/sentinel.hpp"
 
 namespace cafcache {
 
@@ -18,6 +19,20 @@ namespace {
 void connector(caf::event_based_actor* self, caf::actor supervisor,
                uint32_t slot, uint64_t attempt, redis_endpoint endpoint,
                config cfg, cache_internal_actor cache) {
+  if (endpoint.sentinel_managed()) {
+    // Each attempt asks again, so a reconnect after a failover finds the new
+    // primary; the connection then checks that it is one (ROLE).
+    auto master = resolve_master(
+      endpoint, std::chrono::duration_cast<std::chrono::milliseconds>(
+                  cfg.sentinel_timeout));
+    if (!master) {
+      self->send(supervisor, attempt_atom::value, slot, attempt,
+                 std::move(master.error()));
+      return;
+    }
+    endpoint.host = master->host;
+    endpoint.port = master->port;
+  }
   auto& mm = self->system().middleman();
   auto conn = mm.spawn_client(redis_connection, endpoint.host, endpoint.port,
                               supervisor, slot, attempt, endpoint,

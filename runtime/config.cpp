@@ -125,7 +125,11 @@ caf::error config::validate() const {
 redis_endpoint config::endpoint() const {
   std::string why;
   auto ep = parse_redis_url(redis_url, &why);
-  return ep ? *ep : redis_endpoint{};
+  if (!ep)
+    return redis_endpoint{};
+  ep->sentinel_user = sentinel_user;
+  ep->sentinel_password = sentinel_password;
+  return *ep;
 }
 
 caf::timespan config::sweep_interval() const {

@@ -35,8 +35,15 @@ std::optional<backend_kind> parse_backend(std::string_view name);
 struct config {
   // -- Redis --------------------------------------------------------------
 
-  /// redis://[user:password@]host[:port][/db]
+  /// redis://[user:password@]host[:port][/db], or
+  /// redis-sentinel://[user:password@]host[:port][,host[:port]...][/db]#name
   std::string redis_url = "redis://127.0.0.1:6379";
+  /// ACL user and password for the Sentinels of a redis-sentinel:// URL;
+  /// an empty password means the Sentinels get no AUTH.
+  std::string sentinel_user;
+  std::string sentinel_password;
+  /// Limit for asking one Sentinel for the master's address.
+  caf::timespan sentinel_timeout = std::chrono::milliseconds(500);
   /// "redis"; "memory" for the in-memory tier alone (the bounded fallback, no
   /// Redis, nothing shared or persisted); or "null" for an unbounded
   /// in-process map with the same actor hops as Redis (the benchmark's
@@ -177,7 +184,14 @@ struct config {
 template <class F>
 void config::for_each_field(F&& f) {
   f("redis-url", &config::redis_url,
-    "redis://[user:password@]host[:port][/db]");
+    "redis://[user:password@]host[:port][/db], or redis-sentinel://"
+    "[user:password@]host[:port][,host[:port]...][/db]#master-name");
+  f("sentinel-user", &config::sentinel_user,
+    "ACL user for the Sentinels (redis-sentinel://)");
+  f("sentinel-password", &config::sentinel_password,
+    "password for the Sentinels; empty = no AUTH to them");
+  f("sentinel-timeout", &config::sentinel_timeout,
+    "limit for asking one Sentinel for the master's address");
   f("backend", &config::backend,
     "`redis`; `memory`: the bounded in-memory tier alone; `null`: "
     "unbounded map, no Redis (benchmark ceiling)");

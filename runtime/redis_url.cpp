@@ -120,6 +120,74 @@ std::string quoted(std::string_view str) {
   return result;
 }
 
+// Parses host[:port] at the front of `rest` and leaves `rest` behind it.
+// `stops` are the characters that may follow the port. Returns the sentence
+// that explains a failure.
+std::optional<std::string> parse_address(std::string_view& rest,
+                                         std::string_view stops,
+                                         std::string& host, uint16_t& port) {
+  auto fail = [](std::string text) { return std::optional<std::string>{text}; };
+  auto stop_at = [&](std::string_view str) {
+    return str.substr(0, str.find_first_of(stops));
+  };
+  // -- host ------------------------------------------------------------------
+  if (!rest.empty() && rest.front() == '[') {
+    auto close = rest.find(']');
+    if (close == std::string_view::npos)
+      return fail("The IPv6 address in the Redis URL lacks its closing ']'.");
+    auto name = rest.substr(1, close - 1);
+    if (name.empty())
+      return fail("The Redis URL has an empty host.");
+    for (char c : name)
+      if (!is_ipv6_char(c))
+        return fail("The IPv6 address " + quoted(name)
+                    + " in the Redis URL contains the character "
+                    + quoted(std::string_view{&c, 1}) + ".");
+    if (name.find(':') == std::string_view::npos)
+      return fail("The bracketed host " + quoted(name)
+                  + " in the Redis URL is not an IPv6 address.");
+    host = name;
+    rest = rest.substr(close + 1);
+  } else {
+    size_t len = 0;
+    while (len < rest.size() && is_host_char(rest[len]))
+      ++len;
+    host = rest.substr(0, len);
+    rest = rest.substr(len);
+    if (host.empty() && !rest.empty() && rest.front() != ':'
+        && stops.find(rest.front()) == std::string_view::npos)
+      return fail("The host in the Redis URL starts with "
+                  + quoted(rest.substr(0, 1))
+                  + ", which is not allowed in a host name.");
+    if (host.empty())
+      return fail("The Redis URL has an empty host.");
+  }
+  // -- port ------------------------------------------------------------------
+  if (!rest.empty() && rest.front() == ':') {
+    rest.remove_prefix(1);
+    auto len = digit_prefix(rest);
+    auto digits = rest.substr(0, len);
+    auto tail = rest.substr(len);
+    if (digits.empty()) {
+      auto shown = stop_at(rest);
+      if (shown.empty())
+        return fail("The port after ':' in the Redis URL is empty.");
+      return fail("The port " + quoted(shown)
+                  + " in the Redis URL is not a number.");
+    }
+    auto number = parse_number(digits, std::numeric_limits<uint16_t>::max());
+    if (!number || *number == 0)
+      return fail("The port " + quoted(digits)
+                  + " in the Redis URL is out of range (1..65535).");
+    if (!tail.empty() && stops.find(tail.front()) == std::string_view::npos)
+      return fail("The Redis URL has unexpected text " + quoted(stop_at(tail))
+                  + " after the port.");
+    port = static_cast<uint16_t>(*number);
+    rest = tail;
+  }
+  return std::nullopt;
+}
+
 } // namespace
 
 std::optional<redis_endpoint> parse_redis_url(std::string_view url,
@@ -135,17 +203,25 @@ std::optional<redis_endpoint> parse_redis_url(std::string_view url,
   // not a plain word: such text may hold the password.
   auto scheme_end = url.find("://");
   if (scheme_end == std::string_view::npos)
-    return fail("The Redis URL does not start with redis://.");
+    return fail("The Redis URL does not start with redis:// or "
+                "redis-sentinel://.");
   auto scheme = url.substr(0, scheme_end);
   if (iequals(scheme, "rediss"))
     return fail("The Redis URL uses rediss:// (TLS), which is not supported; "
                 "use redis://.");
-  if (!iequals(scheme, "redis")) {
+  if (iequals(scheme, "redis-cluster"))
+    return fail("The Redis URL names a Redis Cluster (redis-cluster://), "
+                "which is not supported yet; use redis:// or "
+                "redis-sentinel://.");
+  auto sentinel = iequals(scheme, "redis-sentinel");
+  if (!sentinel && !iequals(scheme, "redis")) {
     for (char c : scheme)
       if (!is_scheme_char(c))
-        return fail("The Redis URL does not start with redis://.");
+        return fail("The Redis URL does not start with redis:// or "
+                    "redis-sentinel://.");
     return fail("The Redis URL has the scheme " + quoted(scheme)
-                + ", but only redis:// is supported.");
+                + ", but only redis:// and redis-sentinel:// are "
+                  "supported.");
   }
   auto rest = url.substr(scheme_end + 3);
   // -- credentials -----------------------------------------------------------
@@ -165,60 +241,30 @@ std::optional<redis_endpoint> parse_redis_url(std::string_view url,
       return fail("The password in the Redis URL contains a malformed percent "
                   "escape.");
   }
-  // -- host ------------------------------------------------------------------
-  if (!rest.empty() && rest.front() == '[') {
-    auto close = rest.find(']');
-    if (close == std::string_view::npos)
-      return fail("The IPv6 address in the Redis URL lacks its closing ']'.");
-    auto host = rest.substr(1, close - 1);
-    if (host.empty())
-      return fail("The Redis URL has an empty host.");
-    for (char c : host)
-      if (!is_ipv6_char(c))
-        return fail("The IPv6 address " + quoted(host)
-                    + " in the Redis URL contains the character "
-                    + quoted(std::string_view{&c, 1}) + ".");
-    if (host.find(':') == std::string_view::npos)
-      return fail("The bracketed host " + quoted(host)
-                  + " in the Redis URL is not an IPv6 address.");
-    result.host = host;
-    rest = rest.substr(close + 1);
-  } else {
-    size_t len = 0;
-    while (len < rest.size() && is_host_char(rest[len]))
-      ++len;
-    result.host = rest.substr(0, len);
-    rest = rest.substr(len);
-    if (result.host.empty() && !rest.empty() && rest.front() != ':'
-        && rest.front() != '/')
-      return fail("The host in the Redis URL starts with "
-                  + quoted(rest.substr(0, 1))
-                  + ", which is not allowed in a host name.");
-    if (result.host.empty())
-      return fail("The Redis URL has an empty host.");
+  // -- master name (redis-sentinel://...#name) -------------------------------
+  if (sentinel) {
+    auto hash = rest.find('#');
+    if (hash == std::string_view::npos || hash + 1 == rest.size())
+      return fail("The redis-sentinel:// URL does not name the master: add "
+                  "#master-name at its end.");
+    if (auto bad = percent_decode(rest.substr(hash + 1), result.master_name))
+      return fail("The master name in the Redis URL contains the malformed "
+                  "percent escape " + quoted(*bad) + ".");
+    rest = rest.substr(0, hash);
   }
-  // -- port ------------------------------------------------------------------
-  if (!rest.empty() && rest.front() == ':') {
-    rest.remove_prefix(1);
-    auto len = digit_prefix(rest);
-    auto digits = rest.substr(0, len);
-    auto tail = rest.substr(len);
-    if (digits.empty()) {
-      auto shown = rest.substr(0, rest.find('/'));
-      if (shown.empty())
-        return fail("The port after ':' in the Redis URL is empty.");
-      return fail("The port " + quoted(shown)
-                  + " in the Redis URL is not a number.");
+  // -- hosts -----------------------------------------------------------------
+  if (sentinel) {
+    for (;;) {
+      host_port address{"", default_sentinel_port};
+      if (auto err = parse_address(rest, ",/", address.host, address.port))
+        return fail(std::move(*err));
+      result.sentinels.push_back(std::move(address));
+      if (rest.empty() || rest.front() != ',')
+        break;
+      rest.remove_prefix(1);
     }
-    auto port = parse_number(digits, std::numeric_limits<uint16_t>::max());
-    if (!port || *port == 0)
-      return fail("The port " + quoted(digits)
-                  + " in the Redis URL is out of range (1..65535).");
-    if (!tail.empty() && tail.front() != '/')
-      return fail("The Redis URL has unexpected text " + quoted(tail)
-                  + " after the port.");
-    result.port = static_cast<uint16_t>(*port);
-    rest = tail;
+  } else if (auto err = parse_address(rest, "/", result.host, result.port)) {
+    return fail(std::move(*err));
   }
   // -- database --------------------------------------------------------------
   if (!rest.empty() && rest.front() == '/') {
@@ -247,25 +293,52 @@ std::optional<redis_endpoint> parse_redis_url(std::string_view url,
   return result;
 }
 
+namespace {
+
+void append_address(const std::string& host, uint16_t port,
+                    std::string& out) {
+  if (host.find(':') != std::string::npos) {
+    out += '[';
+    out += host;
+    out += ']';
+  } else {
+    out += host;
+  }
+  out += ':';
+  out += std::to_string(port);
+}
+
+} // namespace
+
 std::string redacted(const redis_endpoint& x) {
-  std::string result = "redis://";
+  std::string result = x.sentinel_managed() ? "redis-sentinel://" : "redis://";
   if (!x.user.empty() || !x.password.empty()) {
     percent_encode(x.user, result);
     if (!x.password.empty())
       result += ":***";
     result += '@';
   }
-  if (x.host.find(':') != std::string::npos) {
-    result += '[';
-    result += x.host;
-    result += ']';
+  if (x.sentinel_managed()) {
+    for (size_t i = 0; i < x.sentinels.size(); ++i) {
+      if (i > 0)
+        result += ',';
+      append_address(x.sentinels[i].host, x.sentinels[i].port, result);
+    }
   } else {
-    result += x.host;
+    append_address(x.host, x.port, result);
   }
-  result += ':';
-  result += std::to_string(x.port);
   result += '/';
   result += std::to_string(x.db);
+  if (x.sentinel_managed()) {
+    result += '#';
+    percent_encode(x.master_name, result);
+  }
+  return result;
+}
+
+std::string address_of(const redis_endpoint& x) {
+  std::string result;
+  append_address(x.host, x.port, result);
   return result;
 }
 

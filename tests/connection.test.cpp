@@ -331,3 +331,53 @@ TEST_CASE("a handshake the peer never answers ends after the timeout") {
   CHECK(peer.open() == 0);
   CHECK(open_fds() == fds_before);
 }
+
+TEST_CASE("a Sentinel-managed connection refuses a server that is a replica, "
+          "and drops one that turns READONLY") {
+  // A Sentinel that has not seen a failover yet can name a replica; the
+  // handshake's ROLE check (INFO replication) catches it.
+  redis_process primary;
+  redis_process replica{{"--replicaof", "127.0.0.1",
+                         std::to_string(primary.port())}};
+  node_config cfg;
+  caf::actor_system sys{cfg};
+  caf::scoped_actor self{sys};
+  auto hello = [&](redis_process& to) {
+    auto endpoint = fast_config(to.url()).endpoint();
+    endpoint.sentinels = {{"127.0.0.1", 1}};
+    endpoint.master_name = "m";
+    auto conn = sys.middleman().spawn_client(redis_connection, endpoint.host,
+                                             endpoint.port, caf::actor{self},
+                                             0u, uint64_t{1}, endpoint, 10u,
+                                             5s, cache_internal_actor{},
+                                             std::string{}, 1ms);
+    REQUIRE(conn);
+    caf::error err{errc::shutting_down};
+    self->receive(
+      [&](hello_atom, uint32_t, uint64_t, caf::actor&, caf::error& e,
+          std::string&) { err = std::move(e); },
+      caf::after(5s) >> [] {});
+    return std::make_pair(*conn, err);
+  };
+  auto [refused, err] = hello(replica);
+  REQUIRE(err);
+  CHECK(to_sentence(err).find("is a slave") != std::string::npos);
+  // On the primary the handshake passes; once the primary is demoted, its
+  // READONLY reply ends the connection (lost), so that the next attempt asks
+  // the Sentinels again.
+  auto [conn, ok] = hello(primary);
+  REQUIRE_MESSAGE(!ok, to_sentence(ok));
+  primary.command({"REPLICAOF", "127.0.0.1", std::to_string(replica.port())});
+  self->request(conn, 5s, cmd_atom::value,
+                std::vector<std::string>{"SET", "k", "v"})
+    .receive([](resp_value&) { FAIL("a READONLY reply was delivered"); },
+             [](caf::error&) {});
+  caf::error lost;
+  self->receive(
+    [&](lost_atom, uint32_t, uint64_t, caf::error& e) { lost = std::move(e); },
+    caf::after(5s) >> [] {});
+  REQUIRE(lost);
+  CHECK(to_sentence(lost).find("READONLY") != std::string::npos);
+  self->send_exit(conn, caf::exit_reason::kill);
+  self->send_exit(refused, caf::exit_reason::kill);
+}

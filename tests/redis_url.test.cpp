@@ -212,4 +212,56 @@ TEST_CASE("redacted percent-encodes the user so the result parses back") {
   CHECK(y.host == x.host);
 }
 
+TEST_CASE("redis-sentinel:// names the Sentinels and the master") {
+  auto x = parse_ok("redis-sentinel://app:s3cret@10.0.0.1,10.0.0.2:26380,"
+                    "[::1]:26381/3#my%2Dprimary");
+  REQUIRE(x.sentinel_managed());
+  REQUIRE(x.sentinels.size() == 3);
+  CHECK(x.sentinels[0].host == "10.0.0.1");
+  CHECK(x.sentinels[0].port == 26379);
+  CHECK(x.sentinels[1].host == "10.0.0.2");
+  CHECK(x.sentinels[1].port == 26380);
+  CHECK(x.sentinels[2].host == "::1");
+  CHECK(x.sentinels[2].port == 26381);
+  CHECK(x.master_name == "my-primary");
+  CHECK(x.user == "app");
+  CHECK(x.password == "s3cret");
+  CHECK(x.db == 3);
+  CHECK(x.host.empty());
+  CHECK_FALSE(parse_ok("redis://host").sentinel_managed());
+  auto one = parse_ok("REDIS-SENTINEL://s1#m");
+  CHECK(one.sentinels.size() == 1);
+  CHECK(one.master_name == "m");
+}
+
+TEST_CASE("bad redis-sentinel:// URLs are explained") {
+  CHECK(parse_error("redis-sentinel://s1,s2").find("#master-name")
+        != std::string::npos);
+  CHECK(parse_error("redis-sentinel://s1#").find("#master-name")
+        != std::string::npos);
+  CHECK(parse_error("redis-sentinel://s1,,s2#m").find("empty host")
+        != std::string::npos);
+  CHECK(parse_error("redis-sentinel://s1:x,s2#m").find("'x'")
+        != std::string::npos);
+  CHECK(parse_error("redis-sentinel://s1:0#m").find("out of range")
+        != std::string::npos);
+  CHECK(parse_error("redis-sentinel://s1/x#m").find("not a number")
+        != std::string::npos);
+  CHECK(parse_error("redis-sentinel://u:hunter2@s1").find("hunter2")
+        == std::string::npos);
+  CHECK(parse_error("redis-cluster://n1,n2").find("not supported yet")
+        != std::string::npos);
+}
+
+TEST_CASE("redacted redis-sentinel:// parses back to the same Sentinels") {
+  auto x = parse_ok("redis-sentinel://app:s3cret@a,b:1/2#m%23x");
+  auto text = redacted(x);
+  CHECK(text == "redis-sentinel://app:***@a:26379,b:1/2#m%23x");
+  auto y = parse_ok(text);
+  REQUIRE(y.sentinels.size() == 2);
+  CHECK(y.sentinels[1].port == 1);
+  CHECK(y.master_name == "m#x");
+  CHECK(y.password == "***");
+}
+
 } // TEST_SUITE

@@ -83,7 +83,13 @@ uint16_t free_port() {
 }
 
 redis_process::redis_process(std::vector<std::string> extra_args)
-  : extra_args_(std::move(extra_args)) {
+  : redis_process(std::string{}, std::move(extra_args)) {
+  // nop
+}
+
+redis_process::redis_process(std::string config_file,
+                             std::vector<std::string> extra_args)
+  : config_file_(std::move(config_file)), extra_args_(std::move(extra_args)) {
   for (int attempt = 0; attempt < 5 && pid_ < 0; ++attempt) {
     port_ = free_port();
     try {
@@ -110,12 +116,12 @@ std::string redis_process::url(const std::string& userinfo) const {
 }
 
 void redis_process::start() {
-  std::vector<std::string> args{"redis-server", "--port", std::to_string(port_),
-                                "--bind",       "127.0.0.1",
-                                "--save",       "",
-                                "--appendonly", "no",
-                                "--loglevel",   "warning",
-                                "--logfile",    "/dev/null"};
+  std::vector<std::string> args{"redis-server"};
+  if (!config_file_.empty())
+    args.push_back(config_file_);
+  args.insert(args.end(), {"--port", std::to_string(port_), "--bind",
+                           "127.0.0.1", "--save", "", "--appendonly", "no",
+                           "--loglevel", "warning", "--logfile", "/dev/null"});
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   auto pid = ::fork();
   if (pid < 0)

@@ -18,6 +18,10 @@ public:
   /// waits until it answers PING. Throws std::runtime_error when it cannot.
   explicit redis_process(std::vector<std::string> extra_args = {});
 
+  /// Starts `redis-server config_file extra_args...` (a Sentinel takes its
+  /// writable config file first: `{"--sentinel"}` as extra_args).
+  redis_process(std::string config_file, std::vector<std::string> extra_args);
+
   /// Kills the server if it still runs.
   ~redis_process();
 
@@ -58,6 +62,7 @@ public:
 private:
   void start();
 
+  std::string config_file_;
   std::vector<std::string> extra_args_;
   uint16_t port_ = 0;
   pid_t pid_ = -1;

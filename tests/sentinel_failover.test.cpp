@@ -1,0 +1,219 @@
+// A Sentinel-managed primary: 1 primary, 1 replica and 3 Sentinels on free
+// loopback ports, started and stopped by pid. The cache finds the primary
+// through the Sentinels, follows a failover without a restart, and never
+// answers a read with a value older than an acknowledged write on the way.
+
+#include <doctest/doctest.h>
+
+#include <fstream>
+#include <memory>
+#include <thread>
+
+#include "runtime/codec.hpp"
+#include "tests/support.hpp"
+
+using namespace cafcache;
+using namespace cafcache::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// Polls `pred` every 50 ms until it holds or `limit` passes.
+template <class Pred>
+bool eventually(Pred pred, std::chrono::milliseconds limit) {
+  auto until = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < until) {
+    if (pred())
+      return true;
+    std::this_thread::sleep_for(50ms);
+  }
+  return pred();
+}
+
+bool has_line(const resp_value& info, const std::string& line) {
+  return info.str.find(line) != std::string::npos;
+}
+
+/// The topology; Sentinels monitor the primary as "mymaster".
+struct sentinel_setup {
+  sentinel_setup()
+    : replica({"--replicaof", "127.0.0.1", std::to_string(primary.port())}) {
+    REQUIRE(eventually(
+      [&] {
+        return has_line(replica.command({"INFO", "replication"}),
+                        "master_link_status:up");
+      },
+      10s));
+    for (int i = 0; i < 3; ++i) {
+      auto conf = dir / ("sentinel-" + std::to_string(i) + ".conf");
+      std::ofstream{conf} << "sentinel monitor mymaster 127.0.0.1 "
+                          << primary.port() << " 2\n"
+                          << "sentinel down-after-milliseconds mymaster 1000\n"
+                          << "sentinel failover-timeout mymaster 5000\n";
+      sentinels.push_back(std::make_unique<redis_process>(
+        conf.string(), std::vector<std::string>{"--sentinel"}));
+    }
+    // A forced failover needs a replica the Sentinel has seen in good
+    // health: flags exactly "slave", its link to the primary "ok".
+    for (auto& s : sentinels)
+      REQUIRE(eventually([&] { return replica_ready(*s); }, 20s));
+  }
+
+  static bool replica_ready(const redis_process& sentinel) {
+    auto r = sentinel.command({"SENTINEL", "replicas", "mymaster"});
+    if (r.type != resp_value::kind::array || r.elements.empty())
+      return false;
+    auto& fields = r.elements[0].elements;
+    auto field = [&](const std::string& name) {
+      for (size_t i = 0; i + 1 < fields.size(); i += 2)
+        if (fields[i].str == name)
+          return fields[i + 1].str;
+      return std::string{};
+    };
+    return field("flags") == "slave" && field("master-link-status") == "ok";
+  }
+
+  std::string url(const std::string& name = "mymaster") const {
+    std::string out = "redis-sentinel://";
+    for (size_t i = 0; i < sentinels.size(); ++i)
+      out += (i > 0 ? ",127.0.0.1:" : "127.0.0.1:")
+             + std::to_string(sentinels[i]->port());
+    return out + "#" + name;
+  }
+
+  /// The port the first Sentinel names as the master's.
+  uint16_t master_port() const {
+    auto r = sentinels[0]->command(
+      {"SENTINEL", "get-master-addr-by-name", "mymaster"});
+    if (r.type != resp_value::kind::array || r.elements.size() != 2)
+      return 0;
+    return static_cast<uint16_t>(std::stoi(r.elements[1].str));
+  }
+
+  std::filesystem::path dir = temp_dir();
+  redis_process primary;
+  redis_process replica;
+  std::vector<std::unique_ptr<redis_process>> sentinels;
+};
+
+/// What `redis` holds under the cache's key `key`, decoded; empty when absent.
+std::string stored(const redis_process& redis, const std::string& key) {
+  auto r = redis.command({"GET", "test:" + key});
+  if (r.type != resp_value::kind::string)
+    return {};
+  auto v = decode_envelope(r.str);
+  return v ? v->data : std::string{};
+}
+
+/// A cache on `url`, stopped when the test ends, also by a failed REQUIRE.
+struct cache_on {
+  explicit cache_on(const std::string& url) : sys(cfg) {
+    auto handle = spawn_cache(sys, fast_config(url));
+    REQUIRE_MESSAGE(handle, why(handle));
+    cache = *handle;
+    api.emplace(sys, cache);
+  }
+
+  ~cache_on() {
+    api.reset();
+    stop_cache(sys, cache);
+  }
+
+  node_config cfg;
+  caf::actor_system sys;
+  cache_actor cache;
+  std::optional<client> api;
+};
+
+} // namespace
+
+TEST_SUITE("sentinel") {
+
+TEST_CASE("Sentinel: the cache finds the primary and follows a failover "
+          "without a restart, never reading older than an acknowledged "
+          "write") {
+  sentinel_setup s;
+  cache_on c{s.url()};
+  auto& api = *c.api;
+  {
+    auto w = api.set("k", "v0");
+    REQUIRE_MESSAGE(w, why(w));
+    CHECK(w->target == tier::redis);
+    CHECK(stored(s.primary, "k") == "v0");
+    auto h = api.health();
+    CHECK(h.healthy);
+    CHECK(h.redis.rfind("redis-sentinel://127.0.0.1:", 0) == 0);
+    // A Sentinel may still refuse with NOGOODSLAVE until it has refreshed
+    // the replica's state; ask again for a while.
+    resp_value forced;
+    eventually(
+      [&] {
+        forced = s.sentinels[0]->command({"SENTINEL", "FAILOVER", "mymaster"});
+        return forced.type == resp_value::kind::status;
+      },
+      20s);
+    REQUIRE_MESSAGE(forced.type == resp_value::kind::status, forced.str);
+    REQUIRE(eventually([&] { return s.master_port() == s.replica.port(); },
+                       10s));
+    // Writes with increasing versions until one lands in the new primary;
+    // each acknowledged write must be what the next read returns.
+    int landed_at = -1;
+    int older_reads = 0;
+    for (int i = 1; i < 2000 && landed_at < 0; ++i) {
+      auto value = "v" + std::to_string(i);
+      auto ack = api.set("k", value);
+      REQUIRE_MESSAGE(ack, why(ack));
+      auto read = api.get("k");
+      REQUIRE_MESSAGE(read, why(read));
+      if (!read->found || read->value.data != value)
+        ++older_reads;
+      if (ack->target == tier::redis && stored(s.replica, "k") == value)
+        landed_at = i;
+      std::this_thread::sleep_for(20ms);
+    }
+    CHECK(landed_at > 0);
+    CHECK(older_reads == 0);
+    // Redis answers again, from the new primary.
+    CHECK(eventually([&] { return api.health().healthy; }, 10s));
+    auto last = api.get("k");
+    REQUIRE_MESSAGE(last, why(last));
+    CHECK(last->source == tier::redis);
+    CHECK(last->value.data == "v" + std::to_string(landed_at));
+  }
+}
+
+TEST_CASE("Sentinel: no Sentinel reachable and an unknown master name are "
+          "told apart in health") {
+  {
+    cache_on c{"redis-sentinel://127.0.0.1:" + std::to_string(free_port())
+               + "#mymaster"};
+    auto& api = *c.api;
+    auto h = api.health();
+    CHECK_FALSE(h.connected);
+    CHECK_MESSAGE(h.last_error.find("no Sentinel reachable")
+                    != std::string::npos,
+                  h.last_error);
+    // Requests are answered from the fallback meanwhile.
+    auto w = api.set("k", "v");
+    REQUIRE_MESSAGE(w, why(w));
+    CHECK(w->target == tier::fallback);
+  }
+  {
+    redis_process primary;
+    auto dir = temp_dir();
+    auto conf = dir / "sentinel.conf";
+    std::ofstream{conf} << "sentinel monitor mymaster 127.0.0.1 "
+                        << primary.port() << " 1\n";
+    redis_process sentinel{conf.string(), {"--sentinel"}};
+    cache_on c{"redis-sentinel://127.0.0.1:" + std::to_string(sentinel.port())
+               + "#other"};
+    auto h = c.api->health();
+    CHECK_FALSE(h.connected);
+    CHECK_MESSAGE(h.last_error.find("no Sentinel knows the master name "
+                                    "'other'")
+                    != std::string::npos,
+                  h.last_error);
+  }
+}
+
+} // TEST_SUITE
