@@ -107,8 +107,13 @@ std::string stored(const redis_process& redis, const std::string& key) {
 
 /// A cache on `url`, stopped when the test ends, also by a failed REQUIRE.
 struct cache_on {
-  explicit cache_on(const std::string& url) : sys(cfg) {
-    auto handle = spawn_cache(sys, fast_config(url));
+  explicit cache_on(const std::string& url,
+                    std::function<void(config&)> tune = nullptr)
+    : sys(cfg) {
+    auto settings = fast_config(url);
+    if (tune)
+      tune(settings);
+    auto handle = spawn_cache(sys, settings);
     REQUIRE_MESSAGE(handle, why(handle));
     cache = *handle;
     api.emplace(sys, cache);
@@ -180,6 +185,53 @@ TEST_CASE("Sentinel: the cache finds the primary and follows a failover "
     CHECK(last->source == tier::redis);
     CHECK(last->value.data == "v" + std::to_string(landed_at));
   }
+}
+
+TEST_CASE("Sentinel: a write the old primary acknowledged but never "
+          "replicated does not resurface an older value after the failover") {
+  sentinel_setup s;
+  cache_on c{s.url()};
+  auto& api = *c.api;
+  auto w1 = api.set("x", "x1");
+  REQUIRE_MESSAGE(w1, why(w1));
+  REQUIRE(eventually([&] { return stored(s.replica, "x") == "x1"; }, 5s));
+  resp_value forced;
+  eventually(
+    [&] {
+      forced = s.sentinels[0]->command({"SENTINEL", "FAILOVER", "mymaster"});
+      return forced.type == resp_value::kind::status;
+    },
+    20s);
+  REQUIRE_MESSAGE(forced.type == resp_value::kind::status, forced.str);
+  REQUIRE(eventually([&] { return s.master_port() == s.replica.port(); },
+                     10s));
+  auto failed_over = std::chrono::steady_clock::now();
+  // The replica is the primary now and no longer follows the old one, which
+  // still takes writes until a Sentinel demotes it: this write is
+  // acknowledged there and lost when it becomes a replica.
+  auto w2 = api.set("x", "x2");
+  REQUIRE_MESSAGE(w2, why(w2));
+  REQUIRE(w2->target == tier::redis);
+  REQUIRE(stored(s.primary, "x") == "x2");
+  REQUIRE(stored(s.replica, "x") == "x1");
+  // Once the cache is on the new primary, "x" may be a miss, never "x1".
+  REQUIRE(eventually(
+    [&] {
+      auto h = api.health();
+      return h.healthy && s.primary.command({"INFO", "replication"})
+                            .str.find("role:slave") != std::string::npos;
+    },
+    30s));
+  MESSAGE("the cache was on the new primary "
+          << std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now() - failed_over)
+               .count()
+          << " ms after the Sentinels named it");
+  auto r = api.get("x");
+  REQUIRE_MESSAGE(r, why(r));
+  CHECK_MESSAGE(!(r->found && r->value.data == "x1"),
+                "read x1, older than the acknowledged x2");
+  CHECK(api.stats().dataset_changes >= 1);
 }
 
 TEST_CASE("Sentinel: no Sentinel reachable and an unknown master name are "
