@@ -66,9 +66,7 @@ health_report cache_state::current_health() const {
                    && (!coherent_mode() || subscribed_);
   report.redis = redis_redacted_;
   auto& last = conn_error_ ? conn_error_ : last_refusal_;
-  report.last_error = !last ? std::string{}
-                      : is(last, errc::redis_unavailable) ? detail_of(last)
-                                                          : to_sentence(last);
+  report.last_error = !last ? std::string{} : log_text(last);
   if (cfg_.backend_type() == backend_kind::memory) {
     // No Redis by design: the configured tier answers every request.
     report.healthy = true;

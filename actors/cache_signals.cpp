@@ -52,7 +52,7 @@ void cache_state::on_connection(uint32_t slot, caf::actor conn,
     return;
   auto slot_name = std::to_string(slot);
   if (conns_[slot] && !conn) {
-    auto sentence = err ? detail_of(err) : std::string{};
+    auto sentence = err ? log_text(err) : std::string{};
     log_.write(log_level::warn, "connection_lost",
                {{"slot", slot_name}, {"redis", redis_redacted_},
                 {"error", sentence}});

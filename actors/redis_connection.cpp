@@ -388,6 +388,20 @@ void redis_connection_state::on_handshake_reply(const resp_value& reply) {
                 caf::error{}, info_.identity());
 }
 
+void redis_connection_state::on_failover(const std::string& host,
+                                         uint16_t port) {
+  redis_endpoint primary;
+  primary.host = host;
+  primary.port = port;
+  if (!follow_failover_ || lost_ || address_of(primary) == address_)
+    return;
+  relay_.end_read(0);
+  on_lost(make_error(errc::redis_unavailable,
+                     fmt::format("the Sentinels moved the master from {} to "
+                                 "{}",
+                                 address_, address_of(primary))));
+}
+
 void redis_connection_state::on_handshake_deadline() {
   if (handshake_.empty())
     return;
@@ -481,6 +495,9 @@ redis_connection(caf::io::stateful_broker<redis_connection_state>* self,
     [=](served_atom) { return self->state.on_report_asked(); },
     [=](batch_sizes_atom) { return self->state.take_batch_sizes(); },
     [=](handshake_deadline_atom) { self->state.on_handshake_deadline(); },
+    [=](failover_atom, const std::string& host, uint16_t port) {
+      self->state.on_failover(host, port);
+    },
     [=](subscribe_atom, caf::actor& subscriber, uint64_t own_node) {
       self->state.on_subscriber(std::move(subscriber), own_node);
     },

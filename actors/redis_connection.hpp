@@ -116,6 +116,10 @@ public:
   /// Timer: the handshake had until now to finish.
   void on_handshake_deadline();
 
+  /// The Sentinels moved the master to `host:port`: a connection to another
+  /// server ends as lost, so that its next attempt resolves the new one.
+  void on_failover(const std::string& host, uint16_t port);
+
   /// Fails everything pending, closes the socket and terminates.
   void on_closed(caf::error reason);
 

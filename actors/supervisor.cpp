@@ -5,48 +5,14 @@
 #include <caf/io/middleman.hpp>
 #include <fmt/format.h>
 
+#include "actors/connector.hpp"
 #include "actors/null_connection.hpp"
+#include "actors/sentinel_watcher.hpp"
 #include "actors/redis_connection.hpp"
 #include "messages/errc.hpp"
-#include "runtime/sentinel.hpp"
 
 namespace cafcache {
 
-namespace {
-
-/// Runs on its own thread: connects, then hands the socket to a connection
-/// actor, which reports the handshake to the supervisor itself.
-void connector(caf::event_based_actor* self, caf::actor supervisor,
-               uint32_t slot, uint64_t attempt, redis_endpoint endpoint,
-               config cfg, cache_internal_actor cache) {
-  if (endpoint.sentinel_managed()) {
-    // Each attempt asks again, so a reconnect after a failover finds the new
-    // primary; the connection then checks that it is one (ROLE).
-    auto master = resolve_master(
-      endpoint, std::chrono::duration_cast<std::chrono::milliseconds>(
-                  cfg.sentinel_timeout));
-    if (!master) {
-      self->send(supervisor, attempt_atom::value, slot, attempt,
-                 std::move(master.error()));
-      return;
-    }
-    endpoint.host = master->host;
-    endpoint.port = master->port;
-  }
-  auto& mm = self->system().middleman();
-  auto conn = mm.spawn_client(redis_connection, endpoint.host, endpoint.port,
-                              supervisor, slot, attempt, endpoint,
-                              cfg.max_pending, cfg.connect_timeout,
-                              std::move(cache), cfg.key_prefix,
-                              cfg.sweep_interval());
-  if (!conn)
-    self->send(supervisor, attempt_atom::value, slot, attempt,
-               make_error(errc::redis_unavailable,
-                          fmt::format("cannot connect to {}:{}", endpoint.host,
-                                      endpoint.port)));
-}
-
-} // namespace
 
 void supervisor_state::init(const config& cfg, cache_internal_actor cache,
                             breaker_actor breaker) {
@@ -72,6 +38,9 @@ void supervisor_state::init(const config& cfg, cache_internal_actor cache,
       std::chrono::duration_cast<std::chrono::milliseconds>(cfg.reconnect_max),
       cfg.backoff_factor, cfg.jitter, rd());
   self_->set_exit_handler([this](caf::exit_msg& msg) { on_exit(msg); });
+  if (endpoint_.sentinel_managed() && cfg.backend_type() == backend_kind::redis)
+    self_->spawn(sentinel_watcher, endpoint_, cfg_,
+                 caf::actor_cast<caf::actor>(self_));
   for (uint32_t i = 0; i < slots_.size(); ++i)
     connect(i);
 }
@@ -193,6 +162,12 @@ void supervisor_state::on_exit(const caf::exit_msg& msg) {
   self_->quit(msg.reason);
 }
 
+void supervisor_state::on_failover(const std::string& host, uint16_t port) {
+  for (auto& s : slots_)
+    if (s.conn)
+      self_->send(s.conn, failover_atom::value, host, port);
+}
+
 void supervisor_state::on_retry(uint32_t slot) {
   if (slot < slots_.size() && !slots_[slot].conn && !slots_[slot].connecting)
     connect(slot);
@@ -212,7 +187,7 @@ void supervisor_state::attempt_failed(uint32_t slot, caf::error err) {
   if (!log_.enabled(log_level::warn)
       || !failed_lines_.admit(self_->clock().now(), held))
     return;
-  auto sentence = to_sentence(err);
+  auto sentence = log_text(err);
   auto slot_name = fmt::to_string(slot);
   auto failures = fmt::to_string(s.failures);
   auto retry_in = fmt::format("{}ms", delay.count());
@@ -261,6 +236,9 @@ caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self,
     },
     [=](batch_sizes_atom, const bucket_histogram& counts) {
       self->state.on_batch_sizes(counts);
+    },
+    [=](failover_atom, const std::string& host, uint16_t port) {
+      self->state.on_failover(host, port);
     },
   };
 }

@@ -98,4 +98,8 @@ std::string detail_of(const caf::error& err) {
   return to_sentence(err);
 }
 
+std::string log_text(const caf::error& err) {
+  return is(err, errc::redis_unavailable) ? detail_of(err) : to_sentence(err);
+}
+
 } // namespace cafcache

@@ -71,4 +71,8 @@ std::string to_sentence(const caf::error& err);
 /// health, where "the fallback could not answer instead" would be untrue.
 std::string detail_of(const caf::error& err);
 
+/// The text of `err` in log lines and health: `detail_of` for
+/// `redis_unavailable` (what happened to Redis), `to_sentence` otherwise.
+std::string log_text(const caf::error& err);
+
 } // namespace cafcache

@@ -71,6 +71,10 @@ using retry_atom = caf::atom_constant<caf::atom("retry")>;
 /// Supervisor -> itself: a connection attempt outlived `connect-timeout`.
 using connect_deadline_atom = caf::atom_constant<caf::atom("cdeadline")>;
 
+/// Sentinel watcher -> supervisor -> connections: the Sentinels moved the
+/// master to this host and port.
+using failover_atom = caf::atom_constant<caf::atom("failover")>;
+
 /// Connection -> itself: the handshake outlived its deadline.
 using handshake_deadline_atom = caf::atom_constant<caf::atom("hsdeadline")>;
 
