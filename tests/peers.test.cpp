@@ -13,23 +13,10 @@ using namespace cafcache::test;
 namespace {
 
 /// A second cache (another node) on the Redis of `f`.
-struct peer {
-  explicit peer(module_fixture& f) : sys(cfg) {
-    auto handle = spawn_cache(sys, f.settings);
-    REQUIRE_MESSAGE(handle, why(handle));
-    cache = *handle;
-    api.emplace(sys, cache);
+struct peer : cache_node {
+  explicit peer(module_fixture& f) : cache_node(f.settings) {
+    // nop
   }
-
-  ~peer() {
-    api.reset();
-    stop_cache(sys, cache);
-  }
-
-  node_config cfg;
-  caf::actor_system sys;
-  cache_actor cache;
-  std::optional<client> api;
 };
 
 bool subscribed(const health_report& h) {

@@ -81,6 +81,21 @@ struct sentinel_setup {
     return out + "#" + name;
   }
 
+  /// Forces a failover to the replica and waits until the Sentinels name it.
+  /// A Sentinel may refuse with NOGOODSLAVE until it has refreshed the
+  /// replica's state, so it is asked again for a while.
+  void fail_over() {
+    resp_value forced;
+    eventually(
+      [&] {
+        forced = sentinels[0]->command({"SENTINEL", "FAILOVER", "mymaster"});
+        return forced.type == resp_value::kind::status;
+      },
+      20s);
+    REQUIRE_MESSAGE(forced.type == resp_value::kind::status, forced.str);
+    REQUIRE(eventually([&] { return master_port() == replica.port(); }, 10s));
+  }
+
   /// The port the first Sentinel names as the master's.
   uint16_t master_port() const {
     auto r = sentinels[0]->command(
@@ -105,29 +120,11 @@ std::string stored(const redis_process& redis, const std::string& key) {
   return v ? v->data : std::string{};
 }
 
-/// A cache on `url`, stopped when the test ends, also by a failed REQUIRE.
-struct cache_on {
-  explicit cache_on(const std::string& url,
-                    std::function<void(config&)> tune = nullptr)
-    : sys(cfg) {
-    auto settings = fast_config(url);
-    if (tune)
-      tune(settings);
-    auto handle = spawn_cache(sys, settings);
-    REQUIRE_MESSAGE(handle, why(handle));
-    cache = *handle;
-    api.emplace(sys, cache);
+/// A cache on `url` with the tests' fast settings.
+struct cache_on : cache_node {
+  explicit cache_on(const std::string& url) : cache_node(fast_config(url)) {
+    // nop
   }
-
-  ~cache_on() {
-    api.reset();
-    stop_cache(sys, cache);
-  }
-
-  node_config cfg;
-  caf::actor_system sys;
-  cache_actor cache;
-  std::optional<client> api;
 };
 
 } // namespace
@@ -148,18 +145,7 @@ TEST_CASE("Sentinel: the cache finds the primary and follows a failover "
     auto h = api.health();
     CHECK(h.healthy);
     CHECK(h.redis.rfind("redis-sentinel://127.0.0.1:", 0) == 0);
-    // A Sentinel may still refuse with NOGOODSLAVE until it has refreshed
-    // the replica's state; ask again for a while.
-    resp_value forced;
-    eventually(
-      [&] {
-        forced = s.sentinels[0]->command({"SENTINEL", "FAILOVER", "mymaster"});
-        return forced.type == resp_value::kind::status;
-      },
-      20s);
-    REQUIRE_MESSAGE(forced.type == resp_value::kind::status, forced.str);
-    REQUIRE(eventually([&] { return s.master_port() == s.replica.port(); },
-                       10s));
+    s.fail_over();
     // Writes with increasing versions until one lands in the new primary;
     // each acknowledged write must be what the next read returns.
     int landed_at = -1;
@@ -204,16 +190,7 @@ TEST_CASE("Sentinel: a write the old primary acknowledged but never "
   REQUIRE(w2->target == tier::redis);
   REQUIRE(stored(s.primary, "x") == "x2");
   REQUIRE(stored(s.replica, "x") == "x1");
-  resp_value forced;
-  eventually(
-    [&] {
-      forced = s.sentinels[0]->command({"SENTINEL", "FAILOVER", "mymaster"});
-      return forced.type == resp_value::kind::status;
-    },
-    20s);
-  REQUIRE_MESSAGE(forced.type == resp_value::kind::status, forced.str);
-  REQUIRE(eventually([&] { return s.master_port() == s.replica.port(); },
-                     10s));
+  s.fail_over();
   auto failed_over = std::chrono::steady_clock::now();
   // Writes of another key show when the cache is on the new primary.
   int i = 0;

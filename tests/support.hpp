@@ -123,31 +123,49 @@ private:
   cache_actor cache_;
 };
 
-/// A redis-server on a free port and a cache module in front of it.
-struct module_fixture {
-  explicit module_fixture(std::vector<std::string> redis_args = {},
-                          std::function<void(config&)> tune = nullptr)
-    : redis(std::move(redis_args)), sys(cfg) {
-    settings = fast_config(redis.url());
-    if (tune)
-      tune(settings);
+/// A cache module with `settings` in an actor system of its own (another
+/// node), stopped when it goes out of scope, also by a failed REQUIRE.
+struct cache_node {
+  explicit cache_node(const config& settings) : sys(cfg) {
     auto handle = spawn_cache(sys, settings);
     REQUIRE_MESSAGE(handle, why(handle));
     cache = *handle;
     api.emplace(sys, cache);
   }
 
-  ~module_fixture() {
+  ~cache_node() {
     api.reset();
     stop_cache(sys, cache);
   }
 
-  redis_process redis;
   node_config cfg;
   caf::actor_system sys;
-  config settings;
   cache_actor cache;
   std::optional<client> api;
+};
+
+/// A redis-server on a free port and the fast settings of a cache on it.
+struct redis_and_settings {
+  redis_and_settings(std::vector<std::string> redis_args,
+                     std::function<void(config&)> tune)
+    : redis(std::move(redis_args)), settings(fast_config(redis.url())) {
+    if (tune)
+      tune(settings);
+  }
+
+  redis_process redis;
+  config settings;
+};
+
+/// A redis-server on a free port and a cache module in front of it; the
+/// cache stops before the server.
+struct module_fixture : redis_and_settings, cache_node {
+  explicit module_fixture(std::vector<std::string> redis_args = {},
+                          std::function<void(config&)> tune = nullptr)
+    : redis_and_settings(std::move(redis_args), std::move(tune)),
+      cache_node(settings) {
+    // nop
+  }
 };
 
 /// A fresh folder under the system temp directory.
