@@ -1,5 +1,6 @@
 #include "actors/sentinel_watcher.hpp"
 
+#include <algorithm>
 #include <random>
 #include <sstream>
 
@@ -79,11 +80,47 @@ void sentinel_watcher_state::on_hello(uint64_t attempt, caf::actor conn,
   conn_ = conn;
   self_->monitor(conn_);
   delays_->reset();
+  schedule_ping();
   caf::anon_send(conn_, subscribe_atom::value,
                  caf::actor_cast<caf::actor>(self_), uint64_t{0});
   self_->request(conn_, caf::infinite, cmd_atom::value,
                  std::vector<std::string>{"SUBSCRIBE", "+switch-master"})
     .then([](resp_value&) {}, [](caf::error&) {});
+}
+
+void sentinel_watcher_state::schedule_ping() {
+  self_->delayed_send(self_, ping_interval(), ping_atom::value, attempt_);
+}
+
+caf::timespan sentinel_watcher_state::ping_interval() const {
+  return std::max<caf::timespan>(cfg_.sentinel_timeout * 2,
+                                 std::chrono::seconds(1));
+}
+
+void sentinel_watcher_state::on_ping(uint64_t attempt) {
+  if (attempt != attempt_ || !conn_)
+    return;
+  // A Sentinel that accepts and never answers (paused, a dead host behind a
+  // proxy) would leave the subscription silent; a PING it does not answer
+  // in time moves the watch to the next one.
+  auto conn = conn_;
+  self_->request(conn, cfg_.sentinel_timeout, cmd_atom::value,
+                 std::vector<std::string>{"PING"})
+    .then(
+      [this, attempt](resp_value&) {
+        if (attempt == attempt_ && conn_)
+          schedule_ping();
+      },
+      [this, attempt, conn](caf::error&) {
+        if (attempt != attempt_ || conn_ != conn)
+          return;
+        self_->demonitor(conn_);
+        self_->send_exit(conn_, caf::exit_reason::kill);
+        conn_ = nullptr;
+        failed(make_error(errc::redis_unavailable,
+                          "the Sentinel did not answer PING within "
+                          "cafcache.sentinel-timeout"));
+      });
 }
 
 void sentinel_watcher_state::on_attempt_failed(uint64_t attempt,
@@ -161,6 +198,7 @@ sentinel_watcher(caf::stateful_actor<sentinel_watcher_state>* self,
       self->state.on_lost(attempt);
     },
     [=](retry_atom, uint64_t attempt) { self->state.on_retry(attempt); },
+    [=](ping_atom, uint64_t attempt) { self->state.on_ping(attempt); },
     [=](push_atom, const std::string& channel, const std::string& payload) {
       self->state.on_push(channel, payload);
     },

@@ -18,6 +18,7 @@ namespace cafcache {
 /// Follows a Sentinel-managed master between connection attempts: holds one
 /// connection to a Sentinel (the next one in the URL's list after a
 /// failure, with the reconnect backoff), subscribed to `+switch-master`, and
+/// checks it with a PING every `max(2 × sentinel-timeout, 1 s)`, and
 /// sends `(failover_atom, host, port)` to `supervisor` when the Sentinels
 /// move our master (messages for other master names are ignored). The
 /// supervisor passes it on to every connection, and those to another
@@ -44,12 +45,20 @@ public:
 
   void on_retry(uint64_t attempt);
 
+  /// Timer: the watched Sentinel must answer a PING within
+  /// `sentinel-timeout`, else the next one is watched.
+  void on_ping(uint64_t attempt);
+
   void on_push(const std::string& channel, const std::string& payload);
 
   static inline const char* name = "cafcache.sentinel_watcher";
 
 private:
   void connect();
+
+  void schedule_ping();
+
+  caf::timespan ping_interval() const;
 
   /// The current Sentinel failed: try the next one after a delay.
   void failed(const caf::error& err);

@@ -163,9 +163,17 @@ void supervisor_state::on_exit(const caf::exit_msg& msg) {
 }
 
 void supervisor_state::on_failover(const std::string& host, uint16_t port) {
-  for (auto& s : slots_)
+  // The new primary is known now: no slot waits out a backoff grown during
+  // the outage. A connection to another server closes and comes back after
+  // the first delay; an idle slot tries at once.
+  for (uint32_t i = 0; i < slots_.size(); ++i) {
+    auto& s = slots_[i];
+    s.delays->reset();
     if (s.conn)
       self_->send(s.conn, failover_atom::value, host, port);
+    else if (!s.connecting)
+      connect(i);
+  }
 }
 
 void supervisor_state::on_retry(uint32_t slot) {

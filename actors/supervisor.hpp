@@ -68,7 +68,8 @@ public:
   void on_lost(uint32_t slot, uint64_t attempt, caf::error err);
 
   /// The Sentinels moved the master (`sentinel_watcher`): every connection
-  /// is told, and those to another server close and reconnect.
+  /// is told, and those to another server close and reconnect; backoffs
+  /// start over and idle slots connect at once.
   void on_failover(const std::string& host, uint16_t port);
 
   /// A closing connection's batch sizes: passed on to the cache.

@@ -75,6 +75,9 @@ using connect_deadline_atom = caf::atom_constant<caf::atom("cdeadline")>;
 /// master to this host and port.
 using failover_atom = caf::atom_constant<caf::atom("failover")>;
 
+/// Sentinel watcher -> itself: time to check the watched Sentinel.
+using ping_atom = caf::atom_constant<caf::atom("ping")>;
+
 /// Connection -> itself: the handshake outlived its deadline.
 using handshake_deadline_atom = caf::atom_constant<caf::atom("hsdeadline")>;
 

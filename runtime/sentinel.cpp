@@ -48,29 +48,41 @@ reply_ptr command(redisContext* c, const std::vector<std::string>& argv) {
 } // namespace
 
 caf::expected<host_port>
-choose_master(const redis_endpoint& ep,
+choose_master(const redis_endpoint& ep, const std::vector<host_port>& asked,
               const std::vector<sentinel_answer>& answers) {
-  std::string asked;
+  const sentinel_answer* best = nullptr;
   bool any_answered = false;
+  bool any_refused = false;
   for (auto& x : answers) {
-    if (x.what == sentinel_answer::kind::master)
-      return x.address;
+    if (x.what == sentinel_answer::kind::master
+        && (best == nullptr || x.epoch > best->epoch))
+      best = &x;
     any_answered |= x.what == sentinel_answer::kind::unknown_name;
+    any_refused |= x.what == sentinel_answer::kind::auth_refused;
   }
-  for (size_t i = 0; i < answers.size() && i < ep.sentinels.size(); ++i) {
+  if (best != nullptr)
+    return best->address;
+  std::string list;
+  for (size_t i = 0; i < answers.size() && i < asked.size(); ++i) {
     if (i > 0)
-      asked += ", ";
-    asked += address_text(ep.sentinels[i]);
-    if (answers[i].what == sentinel_answer::kind::unreachable)
-      asked += fmt::format(" ({})", answers[i].error);
+      list += ", ";
+    list += address_text(asked[i]);
+    if (!answers[i].error.empty())
+      list += fmt::format(" ({})", answers[i].error);
   }
+  if (any_refused)
+    return make_error(errc::auth_failed,
+                      fmt::format("a Sentinel refused "
+                                  "cafcache.sentinel-user/-password (asked "
+                                  "{})",
+                                  list));
   if (any_answered)
     return make_error(errc::redis_unavailable,
                       fmt::format("no Sentinel knows the master name '{}' "
                                   "(asked {})",
-                                  ep.master_name, asked));
+                                  ep.master_name, list));
   return make_error(errc::redis_unavailable,
-                    fmt::format("no Sentinel reachable (tried {})", asked));
+                    fmt::format("no Sentinel reachable (tried {})", list));
 }
 
 sentinel_answer ask_sentinel(const redis_endpoint& ep, const host_port& at,
@@ -89,44 +101,64 @@ sentinel_answer ask_sentinel(const redis_endpoint& ep, const host_port& at,
                   ? command(c.get(), {"AUTH", ep.sentinel_password})
                   : command(c.get(), {"AUTH", ep.sentinel_user,
                                       ep.sentinel_password});
-    if (!auth || auth->type == REDIS_REPLY_ERROR) {
-      out.error = auth ? fmt::format("AUTH refused: {}", auth->str)
-                       : std::string{c->errstr};
+    if (!auth) {
+      out.error = c->errstr;
+      return out;
+    }
+    if (auth->type == REDIS_REPLY_ERROR) {
+      out.what = sentinel_answer::kind::auth_refused;
+      out.error = auth->str;
       return out;
     }
   }
-  auto reply = command(c.get(), {"SENTINEL", "get-master-addr-by-name",
-                                 ep.master_name});
+  auto reply = command(c.get(), {"SENTINEL", "MASTER", ep.master_name});
   if (!reply) {
     out.error = c->errstr;
     return out;
   }
-  if (reply->type == REDIS_REPLY_NIL) {
-    out.what = sentinel_answer::kind::unknown_name;
+  if (reply->type == REDIS_REPLY_ERROR) {
+    // "ERR No such master with that name"
+    if (std::string_view{reply->str, reply->len}.find("No such master")
+        != std::string_view::npos)
+      out.what = sentinel_answer::kind::unknown_name;
+    else
+      out.error = reply->str;
     return out;
   }
-  if (reply->type == REDIS_REPLY_ERROR) {
-    out.error = reply->str;
+  if (reply->type != REDIS_REPLY_ARRAY) {
+    out.error = "an answer that is not a list of fields";
     return out;
+  }
+  std::string_view ip;
+  std::string_view port_text;
+  std::string_view epoch_text;
+  for (size_t i = 0; i + 1 < reply->elements; i += 2) {
+    auto key = reply->element[i];
+    auto value = reply->element[i + 1];
+    if (key->type != REDIS_REPLY_STRING || value->type != REDIS_REPLY_STRING)
+      continue;
+    auto name = std::string_view{key->str, key->len};
+    auto text = std::string_view{value->str, value->len};
+    if (name == "ip")
+      ip = text;
+    else if (name == "port")
+      port_text = text;
+    else if (name == "config-epoch")
+      epoch_text = text;
   }
   unsigned port = 0;
-  if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2
-      || reply->element[0]->type != REDIS_REPLY_STRING
-      || reply->element[1]->type != REDIS_REPLY_STRING) {
-    out.error = "an answer that is not [ip, port]";
-    return out;
-  }
-  auto port_text = std::string_view{reply->element[1]->str,
-                                    reply->element[1]->len};
   auto [ptr, ec] = std::from_chars(port_text.data(),
                                    port_text.data() + port_text.size(), port);
-  if (ec != std::errc{} || ptr != port_text.data() + port_text.size()
-      || port == 0 || port > 65535) {
-    out.error = "an answer with a port that is not a number";
+  if (ip.empty() || ec != std::errc{}
+      || ptr != port_text.data() + port_text.size() || port == 0
+      || port > 65535) {
+    out.error = "an answer without the master's ip and port";
     return out;
   }
+  std::from_chars(epoch_text.data(), epoch_text.data() + epoch_text.size(),
+                  out.epoch);
   out.what = sentinel_answer::kind::master;
-  out.address.host.assign(reply->element[0]->str, reply->element[0]->len);
+  out.address.host = ip;
   out.address.port = static_cast<uint16_t>(port);
   return out;
 }
@@ -134,12 +166,9 @@ sentinel_answer ask_sentinel(const redis_endpoint& ep, const host_port& at,
 caf::expected<host_port> resolve_master(const redis_endpoint& ep,
                                         std::chrono::milliseconds timeout) {
   std::vector<sentinel_answer> answers;
-  for (auto& at : ep.sentinels) {
+  for (auto& at : ep.sentinels)
     answers.push_back(ask_sentinel(ep, at, timeout));
-    if (answers.back().what == sentinel_answer::kind::master)
-      break;
-  }
-  return choose_master(ep, answers);
+  return choose_master(ep, ep.sentinels, answers);
 }
 
 } // namespace cafcache

@@ -43,8 +43,9 @@ TEST_SUITE("sentinel") {
 
 TEST_CASE("the first Sentinel that names the master wins") {
   auto ep = sentinels({{"s1", 1}, {"s2", 2}, {"s3", 3}});
-  auto x = choose_master(ep, {unreachable("refused"), unknown(),
-                              master("10.0.0.9", 6380)});
+  auto x = choose_master(ep, ep.sentinels,
+                         {unreachable("refused"), unknown(),
+                          master("10.0.0.9", 6380)});
   REQUIRE(x);
   CHECK(x->host == "10.0.0.9");
   CHECK(x->port == 6380);
@@ -52,19 +53,49 @@ TEST_CASE("the first Sentinel that names the master wins") {
 
 TEST_CASE("no Sentinel reachable and an unknown name are different errors") {
   auto ep = sentinels({{"s1", 1}, {"::1", 2}});
-  auto down = choose_master(ep, {unreachable("Connection refused"),
-                                 unreachable("timeout")});
+  auto down = choose_master(ep, ep.sentinels,
+                            {unreachable("Connection refused"),
+                             unreachable("timeout")});
   REQUIRE_FALSE(down);
   CHECK(is(down.error(), errc::redis_unavailable));
   auto text = to_sentence(down.error());
   CHECK(text.find("no Sentinel reachable") != std::string::npos);
   CHECK(text.find("s1:1 (Connection refused)") != std::string::npos);
   CHECK(text.find("[::1]:2 (timeout)") != std::string::npos);
-  auto nameless = choose_master(ep, {unreachable("timeout"), unknown()});
+  auto nameless = choose_master(ep, ep.sentinels,
+                                {unreachable("timeout"), unknown()});
   REQUIRE_FALSE(nameless);
   text = to_sentence(nameless.error());
   CHECK(text.find("no Sentinel knows the master name 'primary'")
         != std::string::npos);
+}
+
+TEST_CASE("refused Sentinel credentials are auth_failed, not unreachable") {
+  auto ep = sentinels({{"s1", 1}, {"s2", 2}});
+  sentinel_answer refused;
+  refused.what = sentinel_answer::kind::auth_refused;
+  refused.error = "WRONGPASS invalid username-password pair";
+  auto x = choose_master(ep, ep.sentinels, {unreachable("timeout"), refused});
+  REQUIRE_FALSE(x);
+  CHECK(is(x.error(), errc::auth_failed));
+  CHECK(to_sentence(x.error()).find("WRONGPASS") != std::string::npos);
+}
+
+TEST_CASE("the highest config epoch names the master") {
+  // Right after a failover, a Sentinel that has not heard of it still names
+  // the old primary, with the old epoch.
+  auto ep = sentinels({{"s1", 1}, {"s2", 2}, {"s3", 3}});
+  auto old_primary = master("10.0.0.1", 6379);
+  old_primary.epoch = 4;
+  auto new_primary = master("10.0.0.2", 6379);
+  new_primary.epoch = 5;
+  auto x = choose_master(ep, ep.sentinels,
+                         {old_primary, new_primary, old_primary});
+  REQUIRE(x);
+  CHECK(x->host == "10.0.0.2");
+  auto y = choose_master(ep, ep.sentinels, {new_primary, old_primary});
+  REQUIRE(y);
+  CHECK(y->host == "10.0.0.2");
 }
 
 TEST_CASE("a Sentinel port with nothing behind it is unreachable") {
