@@ -249,4 +249,32 @@ TEST_CASE("Sentinel: no Sentinel reachable and an unknown master name are "
   }
 }
 
+TEST_CASE("Sentinel: Sentinels that refuse cafcache.sentinel-password make "
+          "spawn_cache fail with auth_failed") {
+  redis_process primary;
+  auto dir = temp_dir();
+  auto conf = dir / "sentinel.conf";
+  std::ofstream{conf} << "sentinel monitor mymaster 127.0.0.1 "
+                      << primary.port() << " 1\nrequirepass s3cret\n";
+  redis_process sentinel{conf.string(), {"--sentinel"}};
+  auto url = "redis-sentinel://127.0.0.1:" + std::to_string(sentinel.port())
+             + "#mymaster";
+  node_config cfg;
+  caf::actor_system sys{cfg};
+  auto settings = fast_config(url);
+  settings.sentinel_password = "wrong";
+  auto refused = spawn_cache(sys, settings);
+  if (refused)
+    stop_cache(sys, *refused);
+  REQUIRE_FALSE(refused);
+  CHECK_MESSAGE(is(refused.error(), errc::auth_failed),
+                to_sentence(refused.error()));
+  settings.sentinel_password = "s3cret";
+  auto ok = spawn_cache(sys, settings);
+  REQUIRE_MESSAGE(ok, why(ok));
+  client api{sys, *ok};
+  CHECK(api.health().connected);
+  stop_cache(sys, *ok);
+}
+
 } // TEST_SUITE
