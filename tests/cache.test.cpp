@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "tests/support.hpp"
-#include "tools/process_memory.hpp"
+#include "tests/harness/process_memory.hpp"
 
 using namespace cafcache;
 using namespace cafcache::test;

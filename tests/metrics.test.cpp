@@ -24,7 +24,7 @@
 
 #include "http/metrics.hpp"
 #include "tests/support.hpp"
-#include "tools/node_process.hpp"
+#include "tests/harness/node_process.hpp"
 #include "tools/remote_cache.hpp"
 
 using namespace cafcache;

@@ -22,7 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/support.hpp"
-#include "tools/node_process.hpp"
+#include "tests/harness/node_process.hpp"
 #include "tools/remote_cache.hpp"
 
 using namespace cafcache;

@@ -20,8 +20,8 @@
 #include <vector>
 
 #include "tests/support.hpp"
-#include "tools/node_process.hpp"
-#include "tools/process_memory.hpp"
+#include "tests/harness/node_process.hpp"
+#include "tests/harness/process_memory.hpp"
 #include "tools/remote_cache.hpp"
 
 using namespace cafcache;

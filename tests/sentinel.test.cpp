@@ -5,7 +5,7 @@
 
 #include "messages/errc.hpp"
 #include "runtime/sentinel.hpp"
-#include "tools/redis_process.hpp"
+#include "tests/harness/redis_process.hpp"
 
 using namespace cafcache;
 

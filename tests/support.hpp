@@ -19,8 +19,8 @@
 #include <caf/io/all.hpp>
 
 #include "cafcache.hpp"
-#include "tools/fast_config.hpp"
-#include "tools/redis_process.hpp"
+#include "tests/harness/fast_config.hpp"
+#include "tests/harness/redis_process.hpp"
 
 namespace cafcache::test {
 

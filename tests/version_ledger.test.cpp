@@ -1,6 +1,6 @@
 #include <doctest/doctest.h>
 
-#include "tools/version_ledger.hpp"
+#include "tests/harness/version_ledger.hpp"
 
 using cafcache::version_ledger;
 

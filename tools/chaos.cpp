@@ -32,10 +32,10 @@
 #include <caf/io/all.hpp>
 
 #include "cafcache.hpp"
-#include "tools/fast_config.hpp"
-#include "tools/process_memory.hpp"
-#include "tools/redis_process.hpp"
-#include "tools/version_ledger.hpp"
+#include "tests/harness/fast_config.hpp"
+#include "tests/harness/process_memory.hpp"
+#include "tests/harness/redis_process.hpp"
+#include "tests/harness/version_ledger.hpp"
 
 using namespace cafcache;
 using namespace std::chrono_literals;

@@ -14,7 +14,7 @@
 #include <caf/io/all.hpp>
 
 #include "cafcache.hpp"
-#include "tools/redis_process.hpp"
+#include "tests/harness/redis_process.hpp"
 
 using namespace cafcache;
 using namespace std::chrono_literals;

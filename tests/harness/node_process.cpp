@@ -1,4 +1,4 @@
-#include "tools/node_process.hpp"
+#include "tests/harness/node_process.hpp"
 
 #include <fcntl.h>
 #include <poll.h>

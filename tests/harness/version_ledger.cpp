@@ -1,4 +1,4 @@
-#include "tools/version_ledger.hpp"
+#include "tests/harness/version_ledger.hpp"
 
 #include <charconv>
 

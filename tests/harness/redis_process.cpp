@@ -1,4 +1,4 @@
-#include "tools/redis_process.hpp"
+#include "tests/harness/redis_process.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
