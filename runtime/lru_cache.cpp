@@ -50,16 +50,6 @@ lru_cache::~lru_cache() {
   release();
 }
 
-// -- observers ----------------------------------------------------------------
-
-std::optional<std::string_view> lru_cache::peek(std::string_view key,
-                                                time_point now) const {
-  auto slot = find(key);
-  if (slot == npos || expired(*slots_[slot], now))
-    return std::nullopt;
-  return slots_[slot]->value();
-}
-
 // -- modifiers ----------------------------------------------------------------
 
 std::optional<std::string_view> lru_cache::get(std::string_view key,

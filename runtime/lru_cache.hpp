@@ -47,12 +47,6 @@ public:
 
   // -- observers --------------------------------------------------------------
 
-  /// Returns the value for `key` without touching recency or erasing expired
-  /// entries, or nullopt when absent or expired at `now`. The view stays valid
-  /// until the next call to a non-const member function.
-  std::optional<std::string_view> peek(std::string_view key,
-                                       time_point now) const;
-
   /// Returns the number of entries, including expired ones not yet removed.
   size_t size() const noexcept {
     return size_;

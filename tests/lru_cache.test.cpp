@@ -19,8 +19,21 @@ using time_point = lru_cache::time_point;
 const time_point t0 = time_point{} + 1h;
 const time_point never = time_point::max();
 
+/// The value `cache` holds for `key`, seen without touching recency or
+/// expiry: erase_if visits every entry and erases none.
+std::optional<std::string> held(lru_cache& cache, std::string_view key) {
+  std::optional<std::string> out;
+  cache.erase_if([&](std::string_view k, std::string_view v) {
+    if (k == key)
+      out = std::string{v};
+    return false;
+  });
+  return out;
+}
+
+/// The value a lookup at `now` finds (which marks it recently used).
 std::string value_of(lru_cache& cache, std::string_view key, time_point now) {
-  auto result = cache.peek(key, now);
+  auto result = cache.get(key, now);
   return result ? std::string{*result} : std::string{"<none>"};
 }
 
@@ -46,26 +59,26 @@ TEST_CASE("lru_cache: the entry bound evicts the least recently used") {
   CHECK(cache.put("c", "3", never, t0));
   CHECK(cache.put("d", "4", never, t0));
   CHECK_EQ(cache.size(), 3u);
-  CHECK_FALSE(cache.peek("a", t0));
+  CHECK_FALSE(held(cache, "a"));
   CHECK_EQ(value_of(cache, "b", t0), "2");
   CHECK_EQ(value_of(cache, "d", t0), "4");
   CHECK_EQ(cache.evictions(), 1u);
   CHECK_EQ(cache.expirations(), 0u);
 }
 
-TEST_CASE("lru_cache: get refreshes recency but peek does not") {
+TEST_CASE("lru_cache: get refreshes recency, the least recent is evicted") {
   lru_cache cache{3, 1000};
   cache.put("a", "1", never, t0);
   cache.put("b", "2", never, t0);
   cache.put("c", "3", never, t0);
   REQUIRE(cache.get("a", t0));
-  REQUIRE(cache.peek("b", t0));
+  REQUIRE(held(cache, "b"));
   cache.put("d", "4", never, t0);
-  CHECK(cache.peek("a", t0));
-  CHECK_FALSE(cache.peek("b", t0));
+  CHECK(held(cache, "a"));
+  CHECK_FALSE(held(cache, "b"));
   cache.put("e", "5", never, t0);
-  CHECK_FALSE(cache.peek("c", t0));
-  CHECK(cache.peek("a", t0));
+  CHECK_FALSE(held(cache, "c"));
+  CHECK(held(cache, "a"));
   CHECK_EQ(cache.evictions(), 2u);
 }
 
@@ -76,7 +89,7 @@ TEST_CASE("lru_cache: replacing refreshes recency") {
   cache.put("a", "one", never, t0);
   cache.put("c", "3", never, t0);
   CHECK_EQ(value_of(cache, "a", t0), "one");
-  CHECK_FALSE(cache.peek("b", t0));
+  CHECK_FALSE(held(cache, "b"));
 }
 
 TEST_CASE("lru_cache: replacing updates the byte count") {
@@ -100,11 +113,11 @@ TEST_CASE("lru_cache: one large put evicts several entries") {
   CHECK_EQ(cache.size(), 2u);
   CHECK_EQ(cache.bytes(), 35u);
   CHECK_EQ(cache.evictions(), 3u);
-  CHECK_FALSE(cache.peek("a", t0));
-  CHECK_FALSE(cache.peek("b", t0));
-  CHECK_FALSE(cache.peek("c", t0));
-  CHECK(cache.peek("d", t0));
-  CHECK(cache.peek("z", t0));
+  CHECK_FALSE(held(cache, "a"));
+  CHECK_FALSE(held(cache, "b"));
+  CHECK_FALSE(held(cache, "c"));
+  CHECK(held(cache, "d"));
+  CHECK(held(cache, "z"));
 }
 
 TEST_CASE("lru_cache: an entry that fits exactly is accepted") {
@@ -120,7 +133,7 @@ TEST_CASE("lru_cache: an oversize entry is rejected and removes the old one") {
   cache.put("k", "old", never, t0);
   cache.put("other", "1", never, t0);
   CHECK_FALSE(cache.put("k", std::string(10, 'v'), never, t0));
-  CHECK_FALSE(cache.peek("k", t0));
+  CHECK_FALSE(held(cache, "k"));
   CHECK_EQ(value_of(cache, "other", t0), "1");
   CHECK_EQ(cache.size(), 1u);
   CHECK_EQ(cache.bytes(), 6u);
@@ -139,9 +152,7 @@ TEST_CASE("lru_cache: entries expire at their expiry time") {
   cache.put("a", "1", t0 + 10s, t0);
   cache.put("b", "2", never, t0);
   CHECK(cache.get("a", t0 + 9s));
-  CHECK(cache.peek("a", t0 + 10s - 1ns));
-  CHECK_FALSE(cache.peek("a", t0 + 10s));
-  CHECK_EQ(cache.size(), 2u); // peek leaves the expired entry in place
+  CHECK(cache.get("a", t0 + 10s - 1ns));
   CHECK_EQ(cache.expirations(), 0u);
   CHECK_FALSE(cache.get("a", t0 + 10s));
   CHECK_EQ(cache.size(), 1u);
@@ -156,7 +167,7 @@ TEST_CASE("lru_cache: replacing resets the expiry time") {
   cache.put("a", "2", never, t0);
   CHECK_EQ(value_of(cache, "a", t0 + 1h), "2");
   cache.put("a", "3", t0 + 1s, t0);
-  CHECK_FALSE(cache.peek("a", t0 + 1s));
+  CHECK_FALSE(cache.get("a", t0 + 1s));
 }
 
 TEST_CASE("lru_cache: the same value again refreshes expiry and recency") {
@@ -166,9 +177,9 @@ TEST_CASE("lru_cache: the same value again refreshes expiry and recency") {
   cache.put("a", "1", t0 + 1h, t0);
   // "a" is now the most recent: "b" is the one evicted.
   cache.put("c", "3", never, t0);
-  CHECK_FALSE(cache.peek("b", t0));
+  CHECK_FALSE(held(cache, "b"));
   CHECK_EQ(value_of(cache, "a", t0 + 30min), "1");
-  CHECK_FALSE(cache.peek("a", t0 + 1h));
+  CHECK_FALSE(cache.get("a", t0 + 1h));
 }
 
 TEST_CASE("lru_cache: making room drops expired entries as expirations") {
@@ -180,7 +191,7 @@ TEST_CASE("lru_cache: making room drops expired entries as expirations") {
   CHECK_EQ(cache.evictions(), 0u);
   cache.put("d", "4", never, t0 + 5s);
   CHECK_EQ(cache.evictions(), 1u);
-  CHECK_FALSE(cache.peek("b", t0));
+  CHECK_FALSE(held(cache, "b"));
 }
 
 TEST_CASE("lru_cache: erase and clear") {
@@ -194,7 +205,7 @@ TEST_CASE("lru_cache: erase and clear") {
   cache.clear();
   CHECK_EQ(cache.size(), 0u);
   CHECK_EQ(cache.bytes(), 0u);
-  CHECK_FALSE(cache.peek("bb", t0));
+  CHECK_FALSE(held(cache, "bb"));
   CHECK_EQ(cache.evictions(), 0u);
   CHECK(cache.put("bb", "3", never, t0));
   CHECK_EQ(value_of(cache, "bb", t0), "3");
@@ -212,7 +223,7 @@ TEST_CASE("lru_cache: keys stay valid across many inserts and evictions") {
   CHECK_EQ(cache.evictions(), 950u);
   CHECK_EQ(value_of(cache, "key-999", t0), "999");
   CHECK_EQ(value_of(cache, "key-998" + std::string(32, '-'), t0), "998");
-  CHECK_FALSE(cache.peek("key-949", t0));
+  CHECK_FALSE(held(cache, "key-949"));
 }
 
 TEST_CASE("lru_cache: the entry bound holds at scale") {
@@ -234,7 +245,7 @@ TEST_CASE("lru_cache: the entry bound holds at scale") {
   int stale = 0;
   int wrong = 0;
   for (int i = 0; i < 2 * n; ++i) {
-    auto value = cache.peek("key-" + std::to_string(i), t0);
+    auto value = cache.get("key-" + std::to_string(i), t0);
     if (i < n)
       stale += value.has_value();
     else if (value != std::string(i % 50, 'v') + std::to_string(i))
@@ -328,8 +339,8 @@ TEST_CASE("lru_cache: random operations match a naive model") {
         }
         break;
       }
-      case 2: { // peek
-        auto value = cache.peek(key, t0);
+      case 2: { // look without touching recency
+        auto value = held(cache, key);
         mismatches += pos == model.end() ? value.has_value()
                                          : value != pos->second;
         break;
@@ -359,14 +370,14 @@ TEST_CASE("lru_cache: moving transfers the entries") {
   CHECK_EQ(value_of(target, "a", t0), "1");
   CHECK_EQ(source.size(), 0u);
   CHECK_EQ(source.bytes(), 0u);
-  CHECK_FALSE(source.peek("a", t0));
+  CHECK_FALSE(held(source, "a"));
   CHECK(source.put("c", "3", never, t0)); // moved-from stays usable
   lru_cache other{5, 50};
   other.put("x", "9", never, t0);
   other = std::move(target);
   CHECK_EQ(other.max_entries(), 10u);
   CHECK_EQ(other.size(), 2u);
-  CHECK_FALSE(other.peek("x", t0));
+  CHECK_FALSE(held(other, "x"));
   CHECK_EQ(value_of(other, "b", t0), "2");
   CHECK_EQ(target.size(), 0u);
 }
