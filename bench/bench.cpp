@@ -41,7 +41,7 @@
 #include "bench/workload.hpp"
 #include "cafcache.hpp"
 #include "runtime/latency_histogram.hpp"
-#include "tools/redis_process.hpp"
+#include "tests/harness/redis_process.hpp"
 
 using namespace cafcache;
 using namespace std::chrono_literals;

@@ -9,7 +9,7 @@
 
 #include "bench/bench_config.hpp"
 #include "bench/workload.hpp"
-#include "tools/redis_process.hpp"
+#include "tests/harness/redis_process.hpp"
 
 namespace cafcache {
 
