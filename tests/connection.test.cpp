@@ -337,8 +337,11 @@ TEST_CASE("a Sentinel-managed connection refuses a server that is a replica, "
   // A Sentinel that has not seen a failover yet can name a replica; the
   // handshake's ROLE check (INFO replication) catches it.
   redis_process primary;
+  // Loads the primary's data from the socket, so that no dump.rdb lands in
+  // the working directory.
   redis_process replica{{"--replicaof", "127.0.0.1",
-                         std::to_string(primary.port())}};
+                         std::to_string(primary.port()), "--repl-diskless-load",
+                         "swapdb"}};
   node_config cfg;
   caf::actor_system sys{cfg};
   caf::scoped_actor self{sys};

@@ -37,7 +37,10 @@ bool has_line(const resp_value& info, const std::string& line) {
 /// The topology; Sentinels monitor the primary as "mymaster".
 struct sentinel_setup {
   sentinel_setup()
-    : replica({"--replicaof", "127.0.0.1", std::to_string(primary.port())}) {
+    // The replica loads the primary's data from the socket, so that no
+    // dump.rdb lands in the working directory.
+    : replica({"--replicaof", "127.0.0.1", std::to_string(primary.port()),
+               "--repl-diskless-load", "swapdb"}) {
     REQUIRE(eventually(
       [&] {
         return has_line(replica.command({"INFO", "replication"}),
