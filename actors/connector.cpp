@@ -37,8 +37,8 @@ void connector(caf::event_based_actor* self, caf::actor owner,
   if (!conn)
     self->send(owner, attempt_atom::value, slot, attempt,
                make_error(errc::redis_unavailable,
-                          fmt::format("cannot connect to {}:{}", endpoint.host,
-                                      endpoint.port)));
+                          fmt::format("cannot connect to {}",
+                                      address_of(endpoint))));
 }
 
 } // namespace cafcache

@@ -390,16 +390,14 @@ void redis_connection_state::on_handshake_reply(const resp_value& reply) {
 
 void redis_connection_state::on_failover(const std::string& host,
                                          uint16_t port) {
-  redis_endpoint primary;
-  primary.host = host;
-  primary.port = port;
-  if (!follow_failover_ || lost_ || address_of(primary) == address_)
+  auto primary = address_of(host_port{host, port});
+  if (!follow_failover_ || lost_ || primary == address_)
     return;
   relay_.end_read(0);
   on_lost(make_error(errc::redis_unavailable,
                      fmt::format("the Sentinels moved the master from {} to "
                                  "{}",
-                                 address_, address_of(primary))));
+                                 address_, primary)));
 }
 
 void redis_connection_state::on_handshake_deadline() {

@@ -157,7 +157,7 @@ void sentinel_watcher_state::failed(const caf::error& err) {
   auto delay = delays_->next();
   if (log_.enabled(log_level::warn))
     log_.write(log_level::warn, "sentinel_unwatched",
-               {{"sentinel", fmt::format("{}:{}", at.host, at.port)},
+               {{"sentinel", address_of(at)},
                 {"error", log_text(err)},
                 {"retry_in", fmt::format("{}ms", delay.count())}});
   self_->delayed_send(self_, delay, retry_atom::value, attempt_);
@@ -176,7 +176,7 @@ void sentinel_watcher_state::on_push(const std::string&,
   if (log_.enabled(log_level::info))
     log_.write(log_level::info, "switch_master",
                {{"master", x->name},
-                {"to", fmt::format("{}:{}", x->host, x->port)}});
+                {"to", address_of(host_port{x->host, x->port})}});
   self_->send(supervisor_, failover_atom::value, x->host, x->port);
 }
 

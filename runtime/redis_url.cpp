@@ -293,22 +293,23 @@ std::optional<redis_endpoint> parse_redis_url(std::string_view url,
   return result;
 }
 
-namespace {
-
-void append_address(const std::string& host, uint16_t port,
-                    std::string& out) {
-  if (host.find(':') != std::string::npos) {
+std::string address_of(const host_port& x) {
+  std::string out;
+  if (x.host.find(':') != std::string::npos) {
     out += '[';
-    out += host;
+    out += x.host;
     out += ']';
   } else {
-    out += host;
+    out += x.host;
   }
   out += ':';
-  out += std::to_string(port);
+  out += std::to_string(x.port);
+  return out;
 }
 
-} // namespace
+std::string address_of(const redis_endpoint& x) {
+  return address_of(host_port{x.host, x.port});
+}
 
 std::string redacted(const redis_endpoint& x) {
   std::string result = x.sentinel_managed() ? "redis-sentinel://" : "redis://";
@@ -322,10 +323,10 @@ std::string redacted(const redis_endpoint& x) {
     for (size_t i = 0; i < x.sentinels.size(); ++i) {
       if (i > 0)
         result += ',';
-      append_address(x.sentinels[i].host, x.sentinels[i].port, result);
+      result += address_of(x.sentinels[i]);
     }
   } else {
-    append_address(x.host, x.port, result);
+    result += address_of(x);
   }
   result += '/';
   result += std::to_string(x.db);
@@ -333,12 +334,6 @@ std::string redacted(const redis_endpoint& x) {
     result += '#';
     percent_encode(x.master_name, result);
   }
-  return result;
-}
-
-std::string address_of(const redis_endpoint& x) {
-  std::string result;
-  append_address(x.host, x.port, result);
   return result;
 }
 

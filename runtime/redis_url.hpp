@@ -71,7 +71,10 @@ std::optional<redis_endpoint> parse_redis_url(std::string_view url,
 /// health output.
 std::string redacted(const redis_endpoint& x);
 
-/// "host:port" of the server the endpoint names (IPv6 in brackets).
+/// "host:port" (IPv6 in brackets), for logs and errors.
+std::string address_of(const host_port& x);
+
+/// "host:port" of the server the endpoint names.
 std::string address_of(const redis_endpoint& x);
 
 } // namespace cafcache

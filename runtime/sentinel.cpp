@@ -12,12 +12,6 @@ namespace cafcache {
 
 namespace {
 
-std::string address_text(const host_port& x) {
-  return x.host.find(':') != std::string::npos
-           ? fmt::format("[{}]:{}", x.host, x.port)
-           : fmt::format("{}:{}", x.host, x.port);
-}
-
 struct context_deleter {
   void operator()(redisContext* c) const {
     redisFree(c);
@@ -48,7 +42,7 @@ reply_ptr command(redisContext* c, const std::vector<std::string>& argv) {
 } // namespace
 
 caf::expected<host_port>
-choose_master(const redis_endpoint& ep, const std::vector<host_port>& asked,
+choose_master(const redis_endpoint& ep,
               const std::vector<sentinel_answer>& answers) {
   const sentinel_answer* best = nullptr;
   bool any_answered = false;
@@ -63,10 +57,10 @@ choose_master(const redis_endpoint& ep, const std::vector<host_port>& asked,
   if (best != nullptr)
     return best->address;
   std::string list;
-  for (size_t i = 0; i < answers.size() && i < asked.size(); ++i) {
+  for (size_t i = 0; i < answers.size() && i < ep.sentinels.size(); ++i) {
     if (i > 0)
       list += ", ";
-    list += address_text(asked[i]);
+    list += address_of(ep.sentinels[i]);
     if (!answers[i].error.empty())
       list += fmt::format(" ({})", answers[i].error);
   }
@@ -168,7 +162,7 @@ caf::expected<host_port> resolve_master(const redis_endpoint& ep,
   std::vector<sentinel_answer> answers;
   for (auto& at : ep.sentinels)
     answers.push_back(ask_sentinel(ep, at, timeout));
-  return choose_master(ep, ep.sentinels, answers);
+  return choose_master(ep, answers);
 }
 
 } // namespace cafcache

@@ -31,8 +31,8 @@ struct sentinel_answer {
   std::string error;
 };
 
-/// The rule for a resolution over the Sentinels' answers, in the order they
-/// were asked (`answers[i]` is the answer of `asked[i]`): of those that name
+/// The rule for a resolution over the Sentinels' answers (`answers[i]` is
+/// the answer of `ep.sentinels[i]`): of those that name
 /// the master, the one with the highest config epoch wins (the first of
 /// them on a tie), so that a Sentinel that has not learnt of a failover yet
 /// cannot send the cache back to the old primary, which still says it is a
@@ -41,7 +41,7 @@ struct sentinel_answer {
 /// name unknown" (at least one Sentinel answered, none knew the name) from
 /// "no Sentinel reachable"; each names every Sentinel asked.
 caf::expected<host_port>
-choose_master(const redis_endpoint& ep, const std::vector<host_port>& asked,
+choose_master(const redis_endpoint& ep,
               const std::vector<sentinel_answer>& answers);
 
 /// Asks one Sentinel `SENTINEL MASTER` for `ep`'s master (address and

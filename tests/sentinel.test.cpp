@@ -43,7 +43,7 @@ TEST_SUITE("sentinel") {
 
 TEST_CASE("the first Sentinel that names the master wins") {
   auto ep = sentinels({{"s1", 1}, {"s2", 2}, {"s3", 3}});
-  auto x = choose_master(ep, ep.sentinels,
+  auto x = choose_master(ep,
                          {unreachable("refused"), unknown(),
                           master("10.0.0.9", 6380)});
   REQUIRE(x);
@@ -53,7 +53,7 @@ TEST_CASE("the first Sentinel that names the master wins") {
 
 TEST_CASE("no Sentinel reachable and an unknown name are different errors") {
   auto ep = sentinels({{"s1", 1}, {"::1", 2}});
-  auto down = choose_master(ep, ep.sentinels,
+  auto down = choose_master(ep,
                             {unreachable("Connection refused"),
                              unreachable("timeout")});
   REQUIRE_FALSE(down);
@@ -62,7 +62,7 @@ TEST_CASE("no Sentinel reachable and an unknown name are different errors") {
   CHECK(text.find("no Sentinel reachable") != std::string::npos);
   CHECK(text.find("s1:1 (Connection refused)") != std::string::npos);
   CHECK(text.find("[::1]:2 (timeout)") != std::string::npos);
-  auto nameless = choose_master(ep, ep.sentinels,
+  auto nameless = choose_master(ep,
                                 {unreachable("timeout"), unknown()});
   REQUIRE_FALSE(nameless);
   text = to_sentence(nameless.error());
@@ -75,7 +75,7 @@ TEST_CASE("refused Sentinel credentials are auth_failed, not unreachable") {
   sentinel_answer refused;
   refused.what = sentinel_answer::kind::auth_refused;
   refused.error = "WRONGPASS invalid username-password pair";
-  auto x = choose_master(ep, ep.sentinels, {unreachable("timeout"), refused});
+  auto x = choose_master(ep, {unreachable("timeout"), refused});
   REQUIRE_FALSE(x);
   CHECK(is(x.error(), errc::auth_failed));
   CHECK(to_sentence(x.error()).find("WRONGPASS") != std::string::npos);
@@ -89,11 +89,11 @@ TEST_CASE("the highest config epoch names the master") {
   old_primary.epoch = 4;
   auto new_primary = master("10.0.0.2", 6379);
   new_primary.epoch = 5;
-  auto x = choose_master(ep, ep.sentinels,
+  auto x = choose_master(ep,
                          {old_primary, new_primary, old_primary});
   REQUIRE(x);
   CHECK(x->host == "10.0.0.2");
-  auto y = choose_master(ep, ep.sentinels, {new_primary, old_primary});
+  auto y = choose_master(ep, {new_primary, old_primary});
   REQUIRE(y);
   CHECK(y->host == "10.0.0.2");
 }
