@@ -471,6 +471,10 @@ cache(cache_internal_actor::stateful_pointer<cache_state> self, config cfg) {
     },
     [=](recover_atom) { self->state.on_recover_timer(); },
     [=](quit_atom) { self->state.on_quit_timer(); },
+    [=](own_atom, caf::actor& cluster, bool flush) {
+      self->state.on_own(std::move(cluster), flush);
+    },
+    [=](disown_atom) { self->state.on_disown(); },
     [=](sweep_atom) { self->state.on_sweep(); },
     [=](report_atom) { self->state.on_report_window(); },
     [=](served_atom, served_batch& batch) { self->state.on_served(batch); },

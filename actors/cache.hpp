@@ -146,6 +146,15 @@ public:
   /// Shutdown: refuse new requests, answer pending ones, then quit.
   void on_exit(const caf::exit_msg& msg);
 
+  /// Redis Cluster: the cluster actor moved slots to this node's cache;
+  /// with `flush`, every key under the prefix on this node is deleted
+  /// before Redis is read again, and the fallback starts empty.
+  void on_own(caf::actor cluster, bool flush);
+
+  /// Redis Cluster: slots moved away from this node; the fallback's entries
+  /// go (the dirty-key log stays).
+  void on_disown();
+
   /// The name CAF shows for this actor.
   static inline const char* name = "cafcache.cache";
 
@@ -447,6 +456,23 @@ private:
     return guard_.may_mirror(op.key, op.ticket);
   }
 
+  // -- Redis Cluster -----------------------------------------------------------
+
+  /// True when `error_text` is a cluster redirect (`slot_elsewhere`); then
+  /// the cluster actor is asked to fetch the slot map again.
+  bool redirected(std::string_view error_text);
+
+  /// The UNLINK commands that delete `keys` (with the prefix): one for all
+  /// on a single Redis, one per key in a cluster, where the keys of one
+  /// command must share a slot.
+  std::vector<std::vector<std::string>>
+  unlink_commands(std::vector<std::string> keys) const;
+
+  /// True when `reply` to a replay's UNLINK means the keys are gone from
+  /// this node: an error-free reply, or a redirect (the key's slot is on
+  /// another node, whose cache deleted it when it took the slot over).
+  bool unlinked(const resp_value& reply) const;
+
   // -- recovery --------------------------------------------------------------
 
   /// Starts a replay when one is needed and allowed.
@@ -478,6 +504,8 @@ private:
   fallback_actor fallback_;
   breaker_actor breaker_;
   caf::actor supervisor_;
+  /// Redis Cluster: the cluster actor this node's cache serves under.
+  cluster_actor cluster_;
   std::vector<caf::actor> conns_;
   /// Which slot is up and which carries each key (see key_router).
   key_router router_;

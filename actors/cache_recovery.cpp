@@ -4,6 +4,7 @@
 
 #include "actors/cache.hpp"
 
+#include <functional>
 #include <memory>
 
 #include "messages/errc.hpp"
@@ -114,8 +115,6 @@ void cache_state::replay_keys(bool probe, caf::actor conn, dirty_batch batch) {
   std::vector<std::vector<const std::string*>> published(conns_.size());
   for (auto& key : batch.keys) {
     auto slot = router_.owner(key).value_or(router_.home(key));
-    if (per_slot[slot].empty())
-      per_slot[slot].push_back("UNLINK");
     per_slot[slot].push_back(redis_key(key));
     published[slot].push_back(&key);
     recent_.key(key, self_->clock().now());
@@ -125,18 +124,21 @@ void cache_state::replay_keys(bool probe, caf::actor conn, dirty_batch batch) {
     bool ok = true;
     dirty_batch batch;
   };
+  // Per connection slot, the commands that go over it.
+  std::vector<std::vector<std::vector<std::string>>> commands(conns_.size());
+  for (size_t slot = 0; slot < per_slot.size(); ++slot)
+    commands[slot] = unlink_commands(std::move(per_slot[slot]));
   // A tag's keys live on every connection's share; its script runs on one.
   for (auto& tag : batch.tags) {
-    per_slot.push_back(commands::invalidate_tag(cfg_.key_prefix, tag));
+    commands.push_back({commands::invalidate_tag(cfg_.key_prefix, tag)});
     recent_.tag(tag, self_->clock().now());
   }
   auto join = std::make_shared<join_state>();
   join->batch = std::move(batch);
-  for (auto& argv : per_slot)
-    if (!argv.empty())
-      ++join->left;
-  for (size_t slot = 0; slot < per_slot.size(); ++slot) {
-    if (per_slot[slot].empty())
+  for (auto& list : commands)
+    join->left += list.size();
+  for (size_t slot = 0; slot < commands.size(); ++slot) {
+    if (commands[slot].empty())
       continue;
     auto target = slot < conns_.size() && router_.is_up(slot) ? conns_[slot]
                                                               : conn;
@@ -152,10 +154,11 @@ void cache_state::replay_keys(bool probe, caf::actor conn, dirty_batch batch) {
       stats_.replayed_tags += join->batch.tags.size();
       replay_step(probe, conn);
     };
-    self_->request(target, cfg_.probe_timeout, cmd_atom::value,
-                   std::move(per_slot[slot]))
-      .then([=](resp_value& reply) { done(!reply.is_error()); },
-            [=](caf::error&) { done(false); });
+    for (auto& argv : commands[slot])
+      self_->request(target, cfg_.probe_timeout, cmd_atom::value,
+                     std::move(argv))
+        .then([=](resp_value& reply) { done(unlinked(reply)); },
+              [=](caf::error&) { done(false); });
     // Other nodes drop what this node changed while it could not publish.
     if (slot < published.size())
       for (auto key : published[slot])
@@ -198,20 +201,37 @@ void cache_state::flush_namespace(bool probe, caf::actor conn,
           continue_scan();
           return;
         }
-        std::vector<std::string> unlink{"UNLINK"};
+        std::vector<std::string> keys;
+        keys.reserve(found.size());
         for (auto& key : found)
-          unlink.push_back(std::move(key.str));
+          keys.push_back(std::move(key.str));
         stats_.replayed_keys += found.size();
-        self_->request(conn, cfg_.probe_timeout, cmd_atom::value,
-                       std::move(unlink))
-          .then(
-            [=](resp_value& r) mutable {
-              if (r.is_error())
-                replay_done(probe, false, &batch);
-              else
-                continue_scan();
-            },
-            [=](caf::error&) mutable { replay_done(probe, false, &batch); });
+        // The scan goes on once every UNLINK of this page is answered.
+        struct page_state {
+          size_t left = 0;
+          bool ok = true;
+          std::function<void()> next;
+          std::function<void()> failed;
+        };
+        auto page = std::make_shared<page_state>();
+        auto unlinks = unlink_commands(std::move(keys));
+        page->left = unlinks.size();
+        page->next = std::move(continue_scan);
+        page->failed = [=]() mutable { replay_done(probe, false, &batch); };
+        auto done = [page](bool ok) {
+          page->ok = page->ok && ok;
+          if (--page->left > 0)
+            return;
+          if (page->ok)
+            page->next();
+          else
+            page->failed();
+        };
+        for (auto& argv : unlinks)
+          self_->request(conn, cfg_.probe_timeout, cmd_atom::value,
+                         std::move(argv))
+            .then([=](resp_value& r) { done(unlinked(r)); },
+                  [=](caf::error&) { done(false); });
       },
       [=](caf::error&) mutable { replay_done(probe, false, &batch); });
 }

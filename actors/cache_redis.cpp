@@ -72,7 +72,7 @@ bool cache_state::auth_broken() const {
 }
 
 std::string cache_state::redis_key(const std::string& key) const {
-  return cfg_.key_prefix + key;
+  return commands::redis_key(cfg_.key_prefix, key);
 }
 
 template <class Job>
@@ -123,7 +123,9 @@ caf::result<get_result> cache_state::on_handed_over(get_job& job,
     if (auto delegated = delegate_get(job, self_->clock().now()))
       return *delegated;
   }
-  on_redis_failure(err);
+  // A cluster redirect is no failure of this node either.
+  if (!(is(err, errc::redis_error) && redirected(detail_of(err))))
+    on_redis_failure(err);
   return delegate_to_fallback(job, true);
 }
 
@@ -254,7 +256,12 @@ caf::result<write_result> cache_state::on_handed_over(write_job& job,
   ++outstanding_;
   arm(op, op->deadline);
   op->write_rp = self_->make_response_promise<write_result>();
-  if (is(err, errc::redis_error)) {
+  if (is(err, errc::redis_error) && redirected(detail_of(err))) {
+    // Not applied: the slot is elsewhere or moving. The write goes where a
+    // write Redis could not take goes (see cache_cluster.cpp for why the
+    // next owner of the slot cannot serve an older value).
+    redis_failed(op);
+  } else if (is(err, errc::redis_error)) {
     // Redis answered with an error: the key goes behind the refusal.
     resp_value reply;
     reply.type = resp_value::kind::error;
@@ -369,6 +376,11 @@ bool cache_state::retry(const op_ptr& op) {
 }
 
 void cache_state::on_reply(const op_ptr& op, resp_value& reply) {
+  if (reply.is_error() && redirected(reply.str)) {
+    // As a delegated request that met a redirect (on_handed_over).
+    redis_failed(op);
+    return;
+  }
   switch (op->what) {
     case operation::kind::get:
       get_reply(op, reply);

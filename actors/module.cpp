@@ -3,6 +3,7 @@
 #include <caf/scoped_actor.hpp>
 
 #include "actors/cache.hpp"
+#include "actors/cluster.hpp"
 #include "messages/errc.hpp"
 
 namespace cafcache {
@@ -11,10 +12,22 @@ caf::expected<cache_actor> spawn_cache(caf::actor_system& sys,
                                        const config& cfg) {
   if (auto err = cfg.validate())
     return err;
-  auto internal = sys.spawn(cache, cfg);
+  auto endpoint = cfg.endpoint();
+  caf::actor internal;
+  // How long the first outcome may take: one connection attempt, or for a
+  // cluster the slot-map fetch (two limits per seed at worst) and then the
+  // node caches' first attempt.
+  auto first_outcome = cfg.connect_timeout;
+  if (endpoint.cluster() && cfg.backend_type() == backend_kind::redis) {
+    internal = caf::actor_cast<caf::actor>(sys.spawn(cluster, cfg));
+    first_outcome = cfg.connect_timeout
+                    * (2 * endpoint.cluster_seeds.size() + 1);
+  } else {
+    internal = caf::actor_cast<caf::actor>(sys.spawn(cache, cfg));
+  }
   caf::scoped_actor self{sys};
   caf::error failure;
-  self->request(internal, cfg.connect_timeout + std::chrono::milliseconds(100),
+  self->request(internal, first_outcome + std::chrono::milliseconds(100),
                 ready_atom::value)
     .receive([](bool) {},
              [&](caf::error& err) {

@@ -120,6 +120,30 @@ using recover_atom = caf::atom_constant<caf::atom("recover")>;
 /// Cache -> itself: the shutdown's safety net.
 using quit_atom = caf::atom_constant<caf::atom("quit")>;
 
+// -- Redis Cluster: the cluster actor <-> the cache of each primary -------------
+
+/// Cluster actor -> node cache: slots moved to you; with `true`, what your
+/// node holds under the prefix is deleted before it is read (the slots'
+/// previous owner may have acknowledged writes this node never saw).
+using own_atom = caf::atom_constant<caf::atom("own")>;
+
+/// Cluster actor -> node cache: slots moved away from you; the fallback's
+/// entries go (they would be served stale after the slots came back).
+using disown_atom = caf::atom_constant<caf::atom("disown")>;
+
+/// Node cache -> cluster actor: Redis redirected a request (MOVED, ASK,
+/// TRYAGAIN, CLUSTERDOWN); the slot map is fetched again (rate-limited).
+/// Also the timer of the periodic fetch.
+using refresh_atom = caf::atom_constant<caf::atom("refresh")>;
+
+/// Cluster actor -> itself: the periodic fetch of the slot map is due.
+using map_period_atom = caf::atom_constant<caf::atom("mapperiod")>;
+
+/// Slot-map fetch -> cluster actor: the primaries ("host", port pairs) and
+/// for each of the 16384 slots the index of its primary (0xFFFF: none), or
+/// the error of the fetch.
+using topology_atom = caf::atom_constant<caf::atom("topology")>;
+
 /// The cache actor as the module's own actors see it: the user interface plus
 /// the signals of breaker and supervisor.
 using cache_internal_actor = cache_actor::extend<
@@ -152,7 +176,28 @@ using cache_internal_actor = cache_actor::extend<
   // Connection: a delegated write Redis refused, that outlived its Redis
   // deadline, or whose connection is lost, still the client's request.
   caf::replies_to<write_atom, write_job, caf::error, caf::actor>::with<
-    write_result>>;
+    write_result>,
+  // Cluster actor: slots moved here (flush first when true); the actor to
+  // tell of redirects.
+  caf::reacts_to<own_atom, caf::actor, bool>,
+  // Cluster actor: slots moved away.
+  caf::reacts_to<disown_atom>>;
+
+/// The cluster actor of a redis-cluster:// URL: the user interface, routed
+/// by slot to the cache of each primary, plus the slot-map signals.
+using cluster_actor = cache_actor::extend<
+  // spawn_cache: answered once the first slot map was fetched (or could not
+  // be) and the caches it names had their first connection attempt.
+  caf::replies_to<ready_atom>::with<bool>,
+  // Node cache: fetch the slot map again (rate-limited).
+  caf::reacts_to<refresh_atom>,
+  // Timer: the periodic fetch is due.
+  caf::reacts_to<map_period_atom>,
+  // Slot-map fetch: hosts, ports, and the primary of each slot.
+  caf::reacts_to<topology_atom, std::vector<std::string>,
+                 std::vector<uint16_t>, std::vector<uint16_t>>,
+  // Slot-map fetch: no node gave a map.
+  caf::reacts_to<topology_atom, caf::error>>;
 
 /// The in-memory fallback tier (local only).
 using fallback_actor = caf::typed_actor<

@@ -75,20 +75,27 @@ std::string tag_set_key(std::string_view prefix, std::string_view tag) {
   return out;
 }
 
+std::string redis_key(std::string_view prefix, std::string_view key) {
+  std::string out;
+  out.reserve(prefix.size() + key.size());
+  out.append(prefix);
+  out.append(key);
+  return out;
+}
+
 std::vector<std::string> set(std::string_view prefix, std::string_view key,
                              std::string stored, caf::timespan ttl,
                              const std::vector<std::string>& tags) {
-  std::string redis_key{prefix};
-  redis_key.append(key);
+  auto full = redis_key(prefix, key);
   if (tags.empty())
-    return {"SET", std::move(redis_key), std::move(stored), "PX",
+    return {"SET", std::move(full), std::move(stored), "PX",
             ttl_millis(ttl)};
   std::vector<std::string> argv;
   argv.reserve(6 + tags.size());
   argv.emplace_back("EVAL");
   argv.emplace_back(set_tagged_script);
   argv.emplace_back(std::to_string(1 + tags.size()));
-  argv.push_back(std::move(redis_key));
+  argv.push_back(std::move(full));
   for (auto& tag : tags)
     argv.push_back(tag_set_key(prefix, tag));
   argv.push_back(std::move(stored));

@@ -39,6 +39,11 @@ int64_t ttl_ms(caf::timespan ttl);
 /// `ttl_ms` as the text of a command argument.
 std::string ttl_millis(caf::timespan ttl);
 
+/// The Redis key of a user's `key`: the prefix, then the key. A Redis
+/// Cluster places it by this whole string, so a hash tag in the key
+/// (`{user42}:cart`) keeps keys together when the prefix has no braces.
+std::string redis_key(std::string_view prefix, std::string_view key);
+
 /// Where the set of keys carrying `tag` lives.
 std::string tag_set_key(std::string_view prefix, std::string_view tag);
 

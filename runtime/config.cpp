@@ -110,6 +110,10 @@ caf::error config::validate() const {
       || reconnect_max < reconnect_min)
     return bad("cafcache.reconnect-min must be at least 1ms and at most "
                "cafcache.reconnect-max");
+  if (cluster_refresh_spacing < std::chrono::milliseconds(1)
+      || cluster_refresh_period < cluster_refresh_spacing)
+    return bad("cafcache.cluster-refresh-spacing must be at least 1ms and at "
+               "most cafcache.cluster-refresh-period");
   if (bind.empty())
     return bad("cafcache.bind must name an address");
   if (uint64_t{max_message_bytes} < uint64_t{max_value_bytes} + 64 * 1024)

@@ -35,8 +35,9 @@ std::optional<backend_kind> parse_backend(std::string_view name);
 struct config {
   // -- Redis --------------------------------------------------------------
 
-  /// redis://[user:password@]host[:port][/db], or
+  /// redis://[user:password@]host[:port][/db],
   /// redis-sentinel://[user:password@]host[:port][,host[:port]...][/db]#name
+  /// or redis-cluster://[user:password@]host[:port][,host[:port]...]
   std::string redis_url = "redis://127.0.0.1:6379";
   /// ACL user and password for the Sentinels of a redis-sentinel:// URL;
   /// an empty password means the Sentinels get no AUTH.
@@ -44,6 +45,11 @@ struct config {
   std::string sentinel_password;
   /// Limit for asking one Sentinel for the master's address.
   caf::timespan sentinel_timeout = std::chrono::milliseconds(500);
+  /// Redis Cluster: the slot map is fetched again this often, and at most
+  /// once per `cluster-refresh-spacing` when a node redirects a request or
+  /// a connection fails (single-flight).
+  caf::timespan cluster_refresh_period = std::chrono::seconds(10);
+  caf::timespan cluster_refresh_spacing = std::chrono::seconds(1);
   /// "redis"; "memory" for the in-memory tier alone (the bounded fallback, no
   /// Redis, nothing shared or persisted); or "null" for an unbounded
   /// in-process map with the same actor hops as Redis (the benchmark's
@@ -184,14 +190,19 @@ struct config {
 template <class F>
 void config::for_each_field(F&& f) {
   f("redis-url", &config::redis_url,
-    "redis://[user:password@]host[:port][/db], or redis-sentinel://"
-    "[user:password@]host[:port][,host[:port]...][/db]#master-name");
+    "redis://[user:password@]host[:port][/db], redis-sentinel://"
+    "[user:password@]host[:port][,host[:port]...][/db]#master-name or "
+    "redis-cluster://[user:password@]host[:port][,host[:port]...]");
   f("sentinel-user", &config::sentinel_user,
     "ACL user for the Sentinels (redis-sentinel://)");
   f("sentinel-password", &config::sentinel_password,
     "password for the Sentinels; empty = no AUTH to them");
   f("sentinel-timeout", &config::sentinel_timeout,
     "limit for asking one Sentinel for the master's address");
+  f("cluster-refresh-period", &config::cluster_refresh_period,
+    "Redis Cluster: how often the slot map is fetched again");
+  f("cluster-refresh-spacing", &config::cluster_refresh_spacing,
+    "Redis Cluster: least time between two fetches on redirects or failures");
   f("backend", &config::backend,
     "`redis`; `memory`: the bounded in-memory tier alone; `null`: "
     "unbounded map, no Redis (benchmark ceiling)");

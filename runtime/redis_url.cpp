@@ -203,25 +203,22 @@ std::optional<redis_endpoint> parse_redis_url(std::string_view url,
   // not a plain word: such text may hold the password.
   auto scheme_end = url.find("://");
   if (scheme_end == std::string_view::npos)
-    return fail("The Redis URL does not start with redis:// or "
-                "redis-sentinel://.");
+    return fail("The Redis URL does not start with redis://, "
+                "redis-sentinel:// or redis-cluster://.");
   auto scheme = url.substr(0, scheme_end);
   if (iequals(scheme, "rediss"))
     return fail("The Redis URL uses rediss:// (TLS), which is not supported; "
                 "use redis://.");
-  if (iequals(scheme, "redis-cluster"))
-    return fail("The Redis URL names a Redis Cluster (redis-cluster://), "
-                "which is not supported yet; use redis:// or "
-                "redis-sentinel://.");
   auto sentinel = iequals(scheme, "redis-sentinel");
-  if (!sentinel && !iequals(scheme, "redis")) {
+  auto cluster = iequals(scheme, "redis-cluster");
+  if (!sentinel && !cluster && !iequals(scheme, "redis")) {
     for (char c : scheme)
       if (!is_scheme_char(c))
-        return fail("The Redis URL does not start with redis:// or "
-                    "redis-sentinel://.");
+        return fail("The Redis URL does not start with redis://, "
+                    "redis-sentinel:// or redis-cluster://.");
     return fail("The Redis URL has the scheme " + quoted(scheme)
-                + ", but only redis:// and redis-sentinel:// are "
-                  "supported.");
+                + ", but only redis://, redis-sentinel:// and "
+                  "redis-cluster:// are supported.");
   }
   auto rest = url.substr(scheme_end + 3);
   // -- credentials -----------------------------------------------------------
@@ -253,12 +250,14 @@ std::optional<redis_endpoint> parse_redis_url(std::string_view url,
     rest = rest.substr(0, hash);
   }
   // -- hosts -----------------------------------------------------------------
-  if (sentinel) {
+  if (sentinel || cluster) {
+    auto& list = sentinel ? result.sentinels : result.cluster_seeds;
     for (;;) {
-      host_port address{"", default_sentinel_port};
+      host_port address{"", sentinel ? default_sentinel_port
+                                     : result.port};
       if (auto err = parse_address(rest, ",/", address.host, address.port))
         return fail(std::move(*err));
-      result.sentinels.push_back(std::move(address));
+      list.push_back(std::move(address));
       if (rest.empty() || rest.front() != ',')
         break;
       rest.remove_prefix(1);
@@ -290,6 +289,16 @@ std::optional<redis_endpoint> parse_redis_url(std::string_view url,
   if (!rest.empty())
     return fail("The Redis URL has unexpected text " + quoted(rest)
                 + " after the host.");
+  if (cluster && result.db != 0)
+    return fail("The redis-cluster:// URL names database "
+                + std::to_string(result.db)
+                + ", but a Redis Cluster has only database 0.");
+  if (cluster) {
+    // The first seed stands for the endpoint until a slot map names the
+    // primaries (logs, health).
+    result.host = result.cluster_seeds.front().host;
+    result.port = result.cluster_seeds.front().port;
+  }
   return result;
 }
 
@@ -311,19 +320,32 @@ std::string address_of(const redis_endpoint& x) {
   return address_of(host_port{x.host, x.port});
 }
 
-std::string redacted(const redis_endpoint& x) {
-  std::string result = x.sentinel_managed() ? "redis-sentinel://" : "redis://";
+namespace {
+
+/// The URL of `x` with the password as `password` ("***" when redacted).
+std::string url_of(const redis_endpoint& x, bool redact) {
+  std::string result = x.sentinel_managed() ? "redis-sentinel://"
+                       : x.cluster()        ? "redis-cluster://"
+                                            : "redis://";
   if (!x.user.empty() || !x.password.empty()) {
     percent_encode(x.user, result);
-    if (!x.password.empty())
-      result += ":***";
+    if (!x.password.empty()) {
+      result += ':';
+      if (redact)
+        result += "***";
+      else
+        percent_encode(x.password, result);
+    }
     result += '@';
   }
-  if (x.sentinel_managed()) {
-    for (size_t i = 0; i < x.sentinels.size(); ++i) {
+  auto list = x.sentinel_managed() ? &x.sentinels
+              : x.cluster()        ? &x.cluster_seeds
+                                   : nullptr;
+  if (list != nullptr) {
+    for (size_t i = 0; i < list->size(); ++i) {
       if (i > 0)
         result += ',';
-      result += address_of(x.sentinels[i]);
+      result += address_of((*list)[i]);
     }
   } else {
     result += address_of(x);
@@ -335,6 +357,21 @@ std::string redacted(const redis_endpoint& x) {
     percent_encode(x.master_name, result);
   }
   return result;
+}
+
+} // namespace
+
+std::string redacted(const redis_endpoint& x) {
+  return url_of(x, true);
+}
+
+std::string node_url(const redis_endpoint& cluster, const host_port& node) {
+  redis_endpoint one;
+  one.host = node.host;
+  one.port = node.port;
+  one.user = cluster.user;
+  one.password = cluster.password;
+  return url_of(one, false);
 }
 
 } // namespace cafcache

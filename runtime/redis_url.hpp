@@ -48,15 +48,26 @@ struct redis_endpoint {
   std::string sentinel_user;
   std::string sentinel_password;
 
+  /// The seed nodes of a Redis Cluster, in order; empty unless the URL is
+  /// redis-cluster://.
+  std::vector<host_port> cluster_seeds;
+
   /// True for a redis-sentinel:// URL.
   bool sentinel_managed() const {
     return !sentinels.empty();
+  }
+
+  /// True for a redis-cluster:// URL.
+  bool cluster() const {
+    return !cluster_seeds.empty();
   }
 };
 
 /// Parses redis://[user:password@]host[:port][/db] or
 /// redis-sentinel://[user:password@]host[:port][,host[:port]...][/db]#name
-/// (Sentinels default to port 26379; user and password are the master's),
+/// (Sentinels default to port 26379; user and password are the master's) or
+/// redis-cluster://[user:password@]host[:port][,host[:port]...] (seed nodes,
+/// port 6379 by default, database 0 only),
 /// including
 /// redis://:password@host, redis://user@host and bracketed IPv6 hosts such as
 /// redis://[::1]:6380/2. User and password may be percent-encoded (%40 for
@@ -70,6 +81,10 @@ std::optional<redis_endpoint> parse_redis_url(std::string_view url,
 /// and db spelled out and the password replaced by "***", for logs and
 /// health output.
 std::string redacted(const redis_endpoint& x);
+
+/// The redis:// URL, with its password, of one node of the Redis Cluster
+/// `cluster` names: the cache of that node connects with it.
+std::string node_url(const redis_endpoint& cluster, const host_port& node);
 
 /// "host:port" (IPv6 in brackets), for logs and errors.
 std::string address_of(const host_port& x);

@@ -249,8 +249,40 @@ TEST_CASE("bad redis-sentinel:// URLs are explained") {
         != std::string::npos);
   CHECK(parse_error("redis-sentinel://u:hunter2@s1").find("hunter2")
         == std::string::npos);
-  CHECK(parse_error("redis-cluster://n1,n2").find("not supported yet")
+}
+
+TEST_CASE("redis-cluster:// names the seed nodes") {
+  auto x = parse_ok("redis-cluster://app:s%40cret@10.0.0.1,10.0.0.2:7001,"
+                    "[::1]:7002");
+  REQUIRE(x.cluster());
+  CHECK_FALSE(x.sentinel_managed());
+  REQUIRE(x.cluster_seeds.size() == 3);
+  CHECK(x.cluster_seeds[0].host == "10.0.0.1");
+  CHECK(x.cluster_seeds[0].port == 6379);
+  CHECK(x.cluster_seeds[1].port == 7001);
+  CHECK(x.cluster_seeds[2].host == "::1");
+  CHECK(x.password == "s@cret");
+  CHECK(redacted(x)
+        == "redis-cluster://app:***@10.0.0.1:6379,10.0.0.2:7001,[::1]:7002/0");
+  CHECK_FALSE(parse_ok("redis://host").cluster());
+  // A node's own URL keeps the credentials, encoded, and parses back.
+  auto node = parse_ok(node_url(x, x.cluster_seeds[1]));
+  CHECK_FALSE(node.cluster());
+  CHECK(node.host == "10.0.0.2");
+  CHECK(node.port == 7001);
+  CHECK(node.user == "app");
+  CHECK(node.password == "s@cret");
+}
+
+TEST_CASE("bad redis-cluster:// URLs are explained") {
+  CHECK(parse_error("redis-cluster://n1/2").find("only database 0")
         != std::string::npos);
+  CHECK(parse_error("redis-cluster://n1,,n2").find("empty host")
+        != std::string::npos);
+  CHECK(parse_error("redis-cluster://n1:99999").find("out of range")
+        != std::string::npos);
+  CHECK(parse_error("redis-cluster://u:hunter2@n1/3").find("hunter2")
+        == std::string::npos);
 }
 
 TEST_CASE("redacted redis-sentinel:// parses back to the same Sentinels") {

@@ -1,0 +1,186 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/actor_clock.hpp>
+#include <caf/typed_response_promise.hpp>
+
+#include "messages/internal.hpp"
+#include "runtime/config.hpp"
+#include "runtime/log.hpp"
+#include "runtime/redis_url.hpp"
+
+namespace cafcache {
+
+/// State of the cluster actor, the actor users talk to on a
+/// redis-cluster:// URL.
+///
+/// Shape: one node cache (the cache actor of a single Redis, with its own
+/// connections, breaker, fallback and dirty-key log) per primary, and this
+/// actor in front, which hands each request to the cache of the primary
+/// that owns the key's slot (`delegate`: that cache answers the client).
+/// So a primary that dies or hangs affects only its slots: its breaker
+/// opens and its fallback answers, while the others keep serving from
+/// Redis. `mget`/`mset` are split by node and answered in order. Tags are
+/// refused (`invalid_tag`): a value and its tag sets would span slots.
+///
+/// The slot map comes from `CLUSTER SLOTS` (runtime/cluster_topology), asked
+/// of the replicas first, then the primaries, then the seeds: at start,
+/// every `cluster-refresh-period`, and when a node cache meets a redirect
+/// (`MOVED`, `ASK`, `TRYAGAIN`, `CLUSTERDOWN`), at most once per
+/// `cluster-refresh-spacing` and never twice at a time. Until the first map
+/// arrives, every slot belongs to the cache of the first seed.
+///
+/// Moving slots, the rule that keeps "no value older than an acknowledged
+/// write" true across failovers and resharding: when a fetched map gives
+/// slots to another primary, the cache that loses them drops its fallback
+/// (`disown_atom`) and the one that gains them deletes every key of ours on
+/// its node before it reads Redis again (`own_atom` with flush), because
+/// the previous owner may have acknowledged writes the new one never got
+/// (asynchronous replication, or writes its fallback took while it was
+/// unreachable). Both messages leave before any request routed by the new
+/// map, and a node cache handles its messages in order. A request that
+/// meets a redirect before the map changes is answered like one Redis could
+/// not serve (the fallback, marked stale; a write goes to the fallback and
+/// the dirty-key log), and not counted against that node's breaker.
+class cluster_state {
+public:
+  using self_pointer = cluster_actor::stateful_pointer<cluster_state>;
+
+  using time_point = caf::actor_clock::time_point;
+
+  explicit cluster_state(self_pointer self) : self_(self) {
+    // Nothing to do.
+  }
+
+  /// Spawns the cache of the first seed and starts the first fetch.
+  void init(config cfg);
+
+  // -- requests ---------------------------------------------------------------
+
+  caf::result<get_result> get(std::string& key, request_options& opts);
+
+  caf::result<write_result> set(std::string& key, cache_value& value,
+                                set_options& opts);
+
+  caf::result<write_result> invalidate(std::string& key,
+                                       request_options& opts);
+
+  caf::result<write_result> invalidate_tag(std::string& tag,
+                                           request_options& opts);
+
+  caf::result<std::vector<get_result>> mget(std::vector<std::string>& keys,
+                                            request_options& opts);
+
+  caf::result<std::vector<write_result>>
+  mset(std::vector<key_value>& entries, set_options& opts);
+
+  caf::result<get_result> get_or_load(std::string& key, loader_actor& loader,
+                                      set_options& opts);
+
+  caf::result<health_report> health();
+
+  caf::result<stats_report> stats();
+
+  caf::result<metrics_report> metrics();
+
+  caf::result<bool> ready();
+
+  // -- slot map ---------------------------------------------------------------
+
+  /// A node cache met a redirect: fetch the map (rate-limited).
+  void on_refresh();
+
+  /// The periodic fetch is due.
+  void on_period();
+
+  /// A fetch gave a map: `owners[slot]` indexes `hosts`/`ports` (0xFFFF:
+  /// the slot has no owner; it stays with its current cache).
+  void on_topology(std::vector<std::string>& hosts,
+                   std::vector<uint16_t>& ports,
+                   std::vector<uint16_t>& owners);
+
+  /// A fetch found no map.
+  void on_topology_failed(caf::error& err);
+
+  /// Shutdown: every node cache answers what it holds, then this one ends.
+  void on_exit(const caf::exit_msg& msg);
+
+  /// A node cache ended: the last one during a shutdown ends this actor;
+  /// one that ended on its own ends it too (its slots have no cache).
+  void on_down(const caf::down_msg& msg);
+
+  static inline const char* name = "cafcache.cluster";
+
+private:
+  struct node {
+    host_port address;
+    /// "host:port", for logs and health.
+    std::string name;
+    cache_internal_actor cache;
+    /// Slots it owns in the current map.
+    size_t slots = 0;
+  };
+
+  /// The node of `address`, spawning its cache when it is new.
+  size_t node_of(const host_port& address);
+
+  /// The node whose cache serves `key`.
+  size_t node_for(const std::string& key) const;
+
+  /// Starts a fetch in a detached actor.
+  void fetch();
+
+  /// The hosts a fetch asks, in order.
+  std::vector<host_port> fetch_hosts() const;
+
+  /// Answers the ready waiters once the node caches of the map answered.
+  void settle_ready(caf::expected<bool> answer);
+
+  /// Refuses a request during shutdown (true) or lets it through.
+  bool stopping() const {
+    return stopping_;
+  }
+
+  /// The nodes that own slots (the ones health, stats and metrics ask).
+  std::vector<size_t> serving_nodes() const;
+
+  /// Marks that a write may have gone to the first seed's cache before the
+  /// first map (its slots then move with a flush).
+  void note_write(size_t node_index);
+
+  self_pointer self_;
+  config cfg_;
+  redis_endpoint endpoint_;
+  std::string redis_redacted_;
+  logger log_;
+  std::vector<node> nodes_;
+  /// For each slot, the index of its node in `nodes_`.
+  std::vector<uint16_t> owner_;
+  /// The nodes of the last map (primaries, then replicas), asked next time.
+  std::vector<host_port> known_hosts_;
+  /// A map was applied.
+  bool mapped_ = false;
+  /// Before the first map: a write went to the first seed's cache.
+  bool written_unmapped_ = false;
+  bool fetching_ = false;
+  /// A refresh was asked for while a fetch ran or too soon after one.
+  bool refresh_wanted_ = false;
+  bool refresh_scheduled_ = false;
+  time_point last_fetch_;
+  uint64_t fetches_ = 0;
+  bool ready_settled_ = false;
+  caf::expected<bool> ready_answer_{true};
+  std::vector<caf::typed_response_promise<bool>> ready_waiters_;
+  bool stopping_ = false;
+  caf::error stop_reason_;
+  size_t alive_ = 0;
+};
+
+/// Spawnable behavior of the cluster actor.
+cluster_actor::behavior_type
+cluster(cluster_actor::stateful_pointer<cluster_state> self, config cfg);
+
+} // namespace cafcache

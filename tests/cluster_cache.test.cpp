@@ -1,0 +1,221 @@
+// The cache on a real Redis Cluster: 3 primaries and 3 replicas on free
+// loopback ports, started and stopped by pid (tests/harness/redis_cluster).
+// Requests go to the primary that owns the key's slot; a primary that fails
+// affects only its slots; a failover moves a shard without a read older than
+// an acknowledged write.
+
+#include <doctest/doctest.h>
+
+#include <map>
+#include <thread>
+
+#include "runtime/cluster_slots.hpp"
+#include "tests/harness/redis_cluster.hpp"
+#include "tests/support.hpp"
+
+using namespace cafcache;
+using namespace cafcache::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// A cache on the cluster with the tests' fast settings.
+struct cluster_cache : cache_node {
+  explicit cluster_cache(const redis_cluster& cl)
+    : cache_node(settings_for(cl)) {
+    // nop
+  }
+
+  static config settings_for(const redis_cluster& cl) {
+    auto cfg = fast_config(cl.url());
+    cfg.cluster_refresh_spacing = 100ms;
+    cfg.cluster_refresh_period = 1s;
+    return cfg;
+  }
+};
+
+/// The node that owns the cache's key `key` ("test:" prefix).
+size_t owner_of_key(const redis_cluster& cl, const std::string& key) {
+  return cl.owner_of(key_slot("test:" + key));
+}
+
+template <class Pred>
+bool eventually(Pred pred, std::chrono::milliseconds limit) {
+  auto until = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < until) {
+    if (pred())
+      return true;
+    std::this_thread::sleep_for(50ms);
+  }
+  return pred();
+}
+
+} // namespace
+
+TEST_SUITE("cluster") {
+
+TEST_CASE("Cluster: each primary serves its own slots from Redis; mget and "
+          "mset are split by node and answered in order; tags are refused") {
+  redis_cluster cl;
+  cluster_cache c{cl};
+  auto& api = *c.api;
+  REQUIRE_MESSAGE(eventually([&] { return api.health().healthy; }, 10s),
+                  api.health().last_error);
+  for (int i = 0; i < 200; ++i) {
+    auto w = api.set("k" + std::to_string(i), "v" + std::to_string(i));
+    REQUIRE_MESSAGE(w, why(w));
+    CHECK(w->target == tier::redis);
+  }
+  // Every key landed on the primary that owns its slot, on all three.
+  std::map<size_t, int> per_node;
+  for (int i = 0; i < 200; ++i) {
+    auto key = "k" + std::to_string(i);
+    auto owner = owner_of_key(cl, key);
+    auto r = cl.command(owner, {"EXISTS", "test:" + key});
+    CHECK_MESSAGE(r.integer == 1, key << " is not on node " << owner);
+    ++per_node[owner];
+  }
+  CHECK(per_node.size() == 3);
+  for (int i = 0; i < 200; ++i) {
+    auto r = api.get("k" + std::to_string(i));
+    REQUIRE_MESSAGE(r, why(r));
+    CHECK(r->found);
+    CHECK(r->source == tier::redis);
+    CHECK(r->value.data == "v" + std::to_string(i));
+  }
+  // Bulk requests over every node keep the order of their keys.
+  caf::scoped_actor self{c.sys};
+  std::vector<std::string> keys;
+  for (int i = 199; i >= 150; --i)
+    keys.push_back("k" + std::to_string(i));
+  keys.push_back("absent");
+  std::vector<get_result> got;
+  self->request(c.cache, 5s, get_atom::value, keys, request_options{})
+    .receive([&](std::vector<get_result>& x) { got = std::move(x); },
+             [&](caf::error& err) { FAIL(to_sentence(err)); });
+  REQUIRE(got.size() == keys.size());
+  for (size_t i = 0; i + 1 < keys.size(); ++i) {
+    CHECK(got[i].found);
+    CHECK(got[i].value.data == "v" + keys[i].substr(1));
+  }
+  CHECK_FALSE(got.back().found);
+  std::vector<key_value> entries;
+  for (int i = 0; i < 30; ++i)
+    entries.push_back({"m" + std::to_string(i),
+                       cache_value{codec_kind::raw, "w" + std::to_string(i)}});
+  std::vector<write_result> wrote;
+  self->request(c.cache, 5s, put_atom::value, entries, set_options{})
+    .receive([&](std::vector<write_result>& x) { wrote = std::move(x); },
+             [&](caf::error& err) { FAIL(to_sentence(err)); });
+  REQUIRE(wrote.size() == entries.size());
+  for (int i = 0; i < 30; ++i) {
+    CHECK(wrote[i].target == tier::redis);
+    auto key = "m" + std::to_string(i);
+    CHECK(cl.command(owner_of_key(cl, key), {"EXISTS", "test:" + key}).integer
+          == 1);
+  }
+  // A hash tag keeps keys on one node, as in Redis.
+  CHECK(owner_of_key(cl, "{user7}:cart") == owner_of_key(cl, "{user7}:name"));
+  // Tags would put a value and its tag sets in different slots.
+  set_options tagged;
+  tagged.tags = {"t"};
+  auto t = api.set("tagged", "x", tagged);
+  REQUIRE_FALSE(t);
+  CHECK(is(t.error(), errc::invalid_tag));
+  auto it = api.invalidate_tag("t");
+  REQUIRE_FALSE(it);
+  CHECK(is(it.error(), errc::invalid_tag));
+  auto h = api.health();
+  CHECK(h.healthy);
+  CHECK(h.redis.rfind("redis-cluster://127.0.0.1:", 0) == 0);
+  CHECK(api.stats().sets >= 230);
+}
+
+TEST_CASE("Cluster: a killed primary affects only its slots, and its replica "
+          "takes them over without a read older than an acknowledged write") {
+  redis_cluster cl;
+  cluster_cache c{cl};
+  auto& api = *c.api;
+  REQUIRE_MESSAGE(eventually([&] { return api.health().healthy; }, 10s),
+                  api.health().last_error);
+  std::vector<std::string> keys;
+  for (int i = 0; i < 60; ++i)
+    keys.push_back("k" + std::to_string(i));
+  std::map<std::string, int> acked;
+  for (auto& key : keys) {
+    auto w = api.set(key, key + ":1");
+    REQUIRE_MESSAGE(w, why(w));
+    acked[key] = 1;
+  }
+  auto victim = owner_of_key(cl, keys[0]);
+  auto replica = cl.replica_of(victim);
+  REQUIRE(replica);
+  cl.node(victim).kill();
+  auto killed = std::chrono::steady_clock::now();
+  // While the shard is down: the other shards answer from Redis, the
+  // victim's keys from the fallback, every answer in time, none older.
+  int older = 0;
+  int other_from_redis = 0;
+  int other_total = 0;
+  int late = 0;
+  int version = 1;
+  auto round = [&] {
+    ++version;
+    for (auto& key : keys) {
+      auto value = key + ":" + std::to_string(version);
+      auto w = api.set(key, value);
+      if (w)
+        acked[key] = version;
+      auto sent = std::chrono::steady_clock::now();
+      auto r = api.get(key);
+      if (std::chrono::steady_clock::now() - sent > 350ms)
+        ++late;
+      REQUIRE_MESSAGE(r, why(r));
+      if (r->found) {
+        auto got = std::stoi(r->value.data.substr(r->value.data.find(':') + 1));
+        if (got < acked[key])
+          ++older;
+      }
+    }
+  };
+  for (int i = 0; i < 3; ++i) {
+    round();
+    for (auto& key : keys) {
+      if (owner_of_key(cl, key) == victim)
+        continue;
+      auto r = api.get(key);
+      REQUIRE_MESSAGE(r, why(r));
+      ++other_total;
+      if (r->source == tier::redis && !r->stale)
+        ++other_from_redis;
+    }
+  }
+  CHECK(late == 0);
+  CHECK(older == 0);
+  CHECK_MESSAGE(other_from_redis == other_total,
+                other_from_redis << " of " << other_total
+                                 << " reads of other shards from Redis");
+  // The replica takes over; the cache follows it.
+  REQUIRE(eventually(
+    [&] {
+      auto role = cl.command(*replica, {"ROLE"});
+      return !role.elements.empty() && role.elements[0].str == "master";
+    },
+    20s));
+  REQUIRE(eventually(
+    [&] {
+      round();
+      auto r = api.get(keys[0]);
+      return r && r->found && r->source == tier::redis;
+    },
+    20s));
+  MESSAGE("the victim's first key was served from Redis again "
+          << std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now() - killed)
+               .count()
+          << " ms after the kill");
+  CHECK(older == 0);
+  CHECK(late == 0);
+}
+
+} // TEST_SUITE
