@@ -462,6 +462,11 @@ private:
   /// the cluster actor is asked to fetch the slot map again.
   bool redirected(std::string_view error_text);
 
+  /// Redis Cluster: asks the cluster actor to fetch the slot map (on a
+  /// redirect, a lost connection, a failed attempt, the breaker leaving
+  /// closed); nothing on a single Redis.
+  void ask_for_slot_map();
+
   /// The UNLINK commands that delete `keys` (with the prefix): one for all
   /// on a single Redis, one per key in a cluster, where the keys of one
   /// command must share a slot.

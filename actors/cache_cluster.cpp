@@ -39,9 +39,14 @@ void cache_state::on_disown() {
 bool cache_state::redirected(std::string_view error_text) {
   if (!slot_elsewhere(error_text))
     return false;
+  ask_for_slot_map();
+  return true;
+}
+
+void cache_state::ask_for_slot_map() {
+  // The cluster actor spaces the fetches; this is one message per event.
   if (cluster_)
     self_->send(cluster_, refresh_atom::value);
-  return true;
 }
 
 std::vector<std::vector<std::string>>

@@ -25,6 +25,9 @@ void cache_state::on_route(breaker_state state) {
                "breaker",
                {{"from", to_string(route_)}, {"to", to_string(state)}});
   route_ = state;
+  // A node of a Redis Cluster that fails may have been replaced.
+  if (state != breaker_state::closed)
+    ask_for_slot_map();
   switch (state) {
     case breaker_state::open:
       ++stats_.breaker_opened;
@@ -51,6 +54,8 @@ void cache_state::on_connection(uint32_t slot, caf::actor conn,
   if (slot >= conns_.size())
     return;
   auto slot_name = std::to_string(slot);
+  if (!conn)
+    ask_for_slot_map();
   if (conns_[slot] && !conn) {
     auto sentence = err ? log_text(err) : std::string{};
     log_.write(log_level::warn, "connection_lost",

@@ -15,14 +15,17 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string_view>
 #include <thread>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "runtime/cluster_slots.hpp"
 #include "tests/support.hpp"
 #include "tests/harness/node_process.hpp"
+#include "tests/harness/redis_cluster.hpp"
 #include "tools/remote_cache.hpp"
 
 using namespace cafcache;
@@ -266,6 +269,33 @@ TEST_CASE("two nodes share one Redis; a killed node leaves the other "
     CHECK(gone.err.find("cannot reach " + a.address()) != std::string::npos);
     CHECK(gone.out.empty());
   }
+}
+
+TEST_CASE("a node on a Redis Cluster serves the cli as one on a single "
+          "Redis does, each key from its primary") {
+  redis_cluster cl;
+  node_process node{CAFCACHE_NODE, {"--cafcache.redis-url=" + cl.url(),
+                                    "--cafcache.key-prefix=nodes:"}};
+  CHECK(node.banner().at(0).find("redis at redis-cluster://127.0.0.1:")
+        != std::string::npos);
+  std::set<size_t> owners;
+  for (int i = 0; i < 20; ++i) {
+    auto key = "k" + std::to_string(i);
+    auto set = cli(node.address(), {"set", key, "v" + std::to_string(i)});
+    REQUIRE_MESSAGE(set.status == 0, set.err);
+    CHECK(set.out == "redis\n");
+    auto owner = cl.owner_of(key_slot("nodes:" + key));
+    CHECK(cl.command(owner, {"EXISTS", "nodes:" + key}).integer == 1);
+    owners.insert(owner);
+    auto get = cli(node.address(), {"get", key});
+    CHECK(get.out == "v" + std::to_string(i));
+  }
+  CHECK(owners.size() == 3);
+  auto health = cli(node.address(), {"health"});
+  REQUIRE_MESSAGE(health.status == 0, health.err);
+  CHECK(nlohmann::json::parse(health.out).at("healthy") == true);
+  auto stats = cli(node.address(), {"stats"});
+  CHECK(nlohmann::json::parse(stats.out).at("sets") == 20);
 }
 
 TEST_CASE("the cli reports misses, errors and reports for scripts") {
