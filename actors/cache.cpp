@@ -471,10 +471,13 @@ cache(cache_internal_actor::stateful_pointer<cache_state> self, config cfg) {
     },
     [=](recover_atom) { self->state.on_recover_timer(); },
     [=](quit_atom) { self->state.on_quit_timer(); },
-    [=](own_atom, caf::actor& cluster, bool flush) {
-      self->state.on_own(std::move(cluster), flush);
+    [=](own_atom, caf::actor& cluster, bool flush,
+        std::vector<uint16_t>& slots) {
+      self->state.on_own(std::move(cluster), flush, std::move(slots));
     },
-    [=](disown_atom) { self->state.on_disown(); },
+    [=](disown_atom, std::vector<uint16_t>& slots) {
+      self->state.on_disown(std::move(slots));
+    },
     [=](sweep_atom) { self->state.on_sweep(); },
     [=](report_atom) { self->state.on_report_window(); },
     [=](served_atom, served_batch& batch) { self->state.on_served(batch); },

@@ -146,14 +146,15 @@ public:
   /// Shutdown: refuse new requests, answer pending ones, then quit.
   void on_exit(const caf::exit_msg& msg);
 
-  /// Redis Cluster: the cluster actor moved slots to this node's cache;
-  /// with `flush`, every key under the prefix on this node is deleted
-  /// before Redis is read again, and the fallback starts empty.
-  void on_own(caf::actor cluster, bool flush);
+  /// Redis Cluster: the cluster actor moved `slots` to this node's cache;
+  /// with `flush`, the keys under the prefix in those slots are deleted on
+  /// this node before Redis is read again, and the fallback drops its
+  /// entries of them.
+  void on_own(caf::actor cluster, bool flush, std::vector<uint16_t> slots);
 
-  /// Redis Cluster: slots moved away from this node; the fallback's entries
-  /// go (the dirty-key log stays).
-  void on_disown();
+  /// Redis Cluster: `slots` moved away from this node; the fallback's
+  /// entries of them go (the dirty-key log stays).
+  void on_disown(std::vector<uint16_t> slots);
 
   /// The name CAF shows for this actor.
   static inline const char* name = "cafcache.cache";
@@ -490,6 +491,10 @@ private:
   void flush_namespace(bool probe, caf::actor conn, std::string cursor,
                        dirty_batch batch);
 
+  /// Redis Cluster: deletes this node's keys in the slots waiting for it
+  /// (`own` with a flush), then goes on with the replay.
+  void flush_slots(bool probe, caf::actor conn);
+
   void replay_done(bool probe, bool ok, const dirty_batch* unreplayed);
 
   caf::actor any_connection() const;
@@ -509,8 +514,12 @@ private:
   fallback_actor fallback_;
   breaker_actor breaker_;
   caf::actor supervisor_;
-  /// Redis Cluster: the cluster actor this node's cache serves under.
+  /// Redis Cluster: the cluster actor this node's cache serves under, and
+  /// the slots whose keys are still to be deleted on this node before it
+  /// is read (each once).
   cluster_actor cluster_;
+  std::vector<uint16_t> slots_to_flush_;
+  std::vector<bool> flush_pending_;
   std::vector<caf::actor> conns_;
   /// Which slot is up and which carries each key (see key_router).
   key_router router_;

@@ -57,6 +57,12 @@ void cache_state::maybe_recover() {
 }
 
 void cache_state::replay_step(bool probe, caf::actor conn) {
+  // Slots this node took over first: their keys may be older than what
+  // their previous owner acknowledged.
+  if (!slots_to_flush_.empty()) {
+    flush_slots(probe, conn);
+    return;
+  }
   dirty_since_drain_ = 0;
   self_->request(fallback_, cfg_.probe_timeout, drain_atom::value,
                  replay_batch)

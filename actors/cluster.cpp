@@ -69,7 +69,7 @@ size_t cluster_state::node_of(const host_port& address) {
   self_->monitor(x.cache);
   // Before any request: the cache knows whom to tell of redirects.
   self_->send(x.cache, own_atom::value, caf::actor_cast<caf::actor>(self_),
-              false);
+              false, std::vector<uint16_t>{});
   ++alive_;
   log_.write(log_level::info, "cluster_node",
              {{"node", x.name}, {"nodes", std::to_string(nodes_.size() + 1)}});
@@ -491,8 +491,8 @@ void cluster_state::on_topology(std::vector<std::string>& hosts,
       index_of[i] = static_cast<uint16_t>(node_of(known_hosts_.back()));
     }
   // Which caches gain slots and which lose some.
-  std::vector<bool> gains(nodes_.size(), false);
-  std::vector<bool> loses(nodes_.size(), false);
+  std::vector<std::vector<uint16_t>> gains(nodes_.size());
+  std::vector<std::vector<uint16_t>> loses(nodes_.size());
   auto next = owner_;
   size_t moved = 0;
   for (size_t slot = 0; slot < cluster_slot_count && slot < owners.size();
@@ -502,8 +502,8 @@ void cluster_state::on_topology(std::vector<std::string>& hosts,
     auto to = index_of[owners[slot]];
     if (to == owner_[slot])
       continue;
-    gains[to] = true;
-    loses[owner_[slot]] = true;
+    gains[to].push_back(static_cast<uint16_t>(slot));
+    loses[owner_[slot]].push_back(static_cast<uint16_t>(slot));
     next[slot] = to;
     ++moved;
   }
@@ -512,11 +512,12 @@ void cluster_state::on_topology(std::vector<std::string>& hosts,
   // write reached it.
   auto flush = mapped_ || written_unmapped_;
   for (size_t i = 0; i < nodes_.size(); ++i) {
-    if (loses[i])
-      self_->send(nodes_[i].cache, disown_atom::value);
-    if (gains[i])
+    if (!loses[i].empty())
+      self_->send(nodes_[i].cache, disown_atom::value, std::move(loses[i]));
+    if (!gains[i].empty())
       self_->send(nodes_[i].cache, own_atom::value,
-                  caf::actor_cast<caf::actor>(self_), flush);
+                  caf::actor_cast<caf::actor>(self_), flush,
+                  std::move(gains[i]));
   }
   owner_ = std::move(next);
   for (auto& x : nodes_)

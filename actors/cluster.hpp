@@ -35,9 +35,10 @@ namespace cafcache {
 ///
 /// Moving slots, the rule that keeps "no value older than an acknowledged
 /// write" true across failovers and resharding: when a fetched map gives
-/// slots to another primary, the cache that loses them drops its fallback
-/// (`disown_atom`) and the one that gains them deletes every key of ours on
-/// its node before it reads Redis again (`own_atom` with flush), because
+/// slots to another primary, the cache that loses them drops its fallback's
+/// entries of them (`disown_atom`) and the one that gains them deletes its
+/// node's keys of ours in them before it reads Redis again (`own_atom` with
+/// flush), because
 /// the previous owner may have acknowledged writes the new one never got
 /// (asynchronous replication, or writes its fallback took while it was
 /// unreachable). Both messages leave before any request routed by the new

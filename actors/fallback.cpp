@@ -1,5 +1,8 @@
 #include "actors/fallback.hpp"
 
+#include "runtime/cluster_slots.hpp"
+#include "runtime/commands.hpp"
+
 #include <caf/send.hpp>
 
 #include "runtime/codec.hpp"
@@ -8,6 +11,7 @@
 namespace cafcache {
 
 void fallback_state::init(const config& cfg) {
+  prefix_ = cfg.key_prefix;
   cache_.emplace(cfg.fallback_max_entries, cfg.fallback_max_bytes);
   dirty_max_ = cfg.dirty_max_keys;
 }
@@ -55,6 +59,16 @@ void fallback_state::erase_tag(const std::string& tag, bool dirty) {
 
 void fallback_state::clear() {
   cache_->clear();
+}
+
+void fallback_state::erase_slots(const std::vector<uint16_t>& slots) {
+  std::vector<bool> gone(cluster_slot_count, false);
+  for (auto slot : slots)
+    if (slot < cluster_slot_count)
+      gone[slot] = true;
+  cache_->erase_if([&](std::string_view key, std::string_view) {
+    return gone[key_slot(commands::redis_key(prefix_, key))];
+  });
 }
 
 dirty_batch fallback_state::drain(uint32_t n) {
@@ -162,6 +176,9 @@ fallback(fallback_actor::stateful_pointer<fallback_state> self, config cfg,
       self->state.erase_tag(tag, dirty);
     },
     [=](clear_atom) { self->state.clear(); },
+    [=](disown_atom, const std::vector<uint16_t>& slots) {
+      self->state.erase_slots(slots);
+    },
     [=](drain_atom, uint32_t n) { return self->state.drain(n); },
     [=](dirty_atom, dirty_batch& batch) {
       self->state.restore(std::move(batch));

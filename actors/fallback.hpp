@@ -67,6 +67,10 @@ public:
   /// Drops every entry; the dirty-key log stays.
   void clear();
 
+  /// Redis Cluster: drops the entries of keys in `slots` (they moved to
+  /// another primary's cache); the dirty-key log stays.
+  void erase_slots(const std::vector<uint16_t>& slots);
+
   /// Takes up to `n` keys (and the overflow flag) out of the dirty log.
   dirty_batch drain(uint32_t n);
 
@@ -90,6 +94,8 @@ private:
   void overflow();
 
   std::optional<lru_cache> cache_;
+  /// The key prefix, which places keys in cluster slots.
+  std::string prefix_;
   served_batch served_;
   std::unordered_set<std::string> dirty_;
   std::unordered_set<std::string> dirty_tags_;

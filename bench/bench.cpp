@@ -41,6 +41,7 @@
 #include "bench/workload.hpp"
 #include "cafcache.hpp"
 #include "runtime/latency_histogram.hpp"
+#include "tests/harness/redis_cluster.hpp"
 #include "tests/harness/redis_process.hpp"
 
 using namespace cafcache;
@@ -51,10 +52,11 @@ namespace {
 /// redis-benchmark with the same clients, value size and key range; returns
 /// requests per second for each test and its p50 in microseconds.
 nlohmann::json redis_benchmark(uint16_t port, const bench_config& cfg,
-                               const std::string& tests) {
+                               const std::string& tests,
+                               bool cluster = false) {
   auto n = std::max<uint64_t>(100000, uint64_t{cfg.requesters} * 2000);
   std::string cmd = "redis-benchmark -h 127.0.0.1 -p " + std::to_string(port)
-                    + " -c "
+                    + (cluster ? " --cluster" : "") + " -c "
                     + std::to_string(cfg.baseline_clients > 0
                                        ? cfg.baseline_clients
                                        : cfg.requesters)
@@ -230,6 +232,26 @@ std::optional<run_result> bare_run(caf::actor_system& sys,
   return r;
 }
 
+/// Drives a cache actor on the loopback Redis Cluster `cluster`.
+std::optional<run_result> cluster_run(caf::actor_system& sys,
+                                      const bench_config& cfg,
+                                      redis_cluster& cluster) {
+  config c;
+  c.key_prefix = cfg.key_prefix;
+  c.request_timeout = 2s;
+  c.redis_url = cluster.url();
+  auto cache = spawn_cache(sys, c);
+  if (!cache) {
+    fmt::print(stderr, "{}\n", to_sentence(cache.error()));
+    return std::nullopt;
+  }
+  fill(sys, *cache, "key:", cfg.keys, bench_value(cfg));
+  // The CPU of the first primary stands for redis-server's.
+  auto r = drive(sys, *cache, cfg, !cfg.json, cluster.node(0).pid());
+  stop_cache(sys, *cache);
+  return r;
+}
+
 /// Drives a cache actor with the backend of `cfg.mode`: redis (against
 /// `redis`), null, or down.
 std::optional<run_result> cache_run(caf::actor_system& sys,
@@ -290,11 +312,15 @@ void single_run(caf::actor_system& sys, const bench_config& cfg) {
     return;
   }
   std::unique_ptr<redis_process> redis;
-  if (cfg.mode != "null" && cfg.mode != "down")
+  std::unique_ptr<redis_cluster> cluster;
+  if (cfg.mode == "cluster")
+    cluster = std::make_unique<redis_cluster>(cfg.primaries, 0);
+  else if (cfg.mode != "null" && cfg.mode != "down")
     redis = std::make_unique<redis_process>();
   auto remote = cfg.mode.compare(0, 6, "remote") == 0;
   auto result = cfg.mode == "bare" ? bare_run(sys, cfg, *redis)
                 : remote           ? remote_run(sys, cfg, *redis)
+                : cluster          ? cluster_run(sys, cfg, *cluster)
                                    : cache_run(sys, cfg, redis.get());
   if (!result)
     return;
@@ -321,6 +347,11 @@ void single_run(caf::actor_system& sys, const bench_config& cfg) {
                              {"p999_us", r.set_us[2]}}}};
   if (cfg.baseline && redis)
     report["redis_benchmark"] = redis_benchmark(redis->port(), cfg, "get,set");
+  if (cfg.baseline && cluster)
+    report["redis_benchmark"] = redis_benchmark(cluster->node(0).port(), cfg,
+                                                "get,set", true);
+  if (cluster)
+    report["primaries"] = cfg.primaries;
   if (cfg.json) {
     std::printf("%s\n", report.dump().c_str());
     return;

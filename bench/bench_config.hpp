@@ -31,6 +31,7 @@ struct bench_config : system_config {
   /// The server half of the remote modes (run by the bench itself).
   std::string serve;
   uint16_t redis_port = 0;
+  uint32_t primaries = 3;
 
   bench_config() {
     load<caf::io::middleman>();
@@ -48,7 +49,8 @@ struct bench_config : system_config {
            "publish_cache in a second process, driven over CAF's network "
            "layer) | remote-unguarded (the same, published by the middleman "
            "alone: the peer guard's cost) | remote-bare (the bare actor "
-           "published likewise)")
+           "published likewise) | cluster (a loopback Redis Cluster of "
+           "--bench.primaries, no replicas)")
       .add(key_prefix, "key-prefix",
            "prefix of every Redis key (cafcache's default: cafcache:)")
       .add(codec, "codec",
@@ -67,7 +69,9 @@ struct bench_config : system_config {
       .add(serve, "serve",
            "internal: serve cafcache | cafcache-unguarded | bare for a "
            "remote mode")
-      .add(redis_port, "redis-port", "internal: the Redis of --serve");
+      .add(redis_port, "redis-port", "internal: the Redis of --serve")
+      .add(primaries, "primaries",
+           "primaries of --bench.mode=cluster (1 to 3 on this machine)");
   }
 };
 

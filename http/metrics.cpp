@@ -133,6 +133,10 @@ std::vector<MetricFamily> to_families(const metrics_report& x) {
   out.push_back(counter("namespace_flushes_total",
                         "Replays that flushed the namespace",
                         s.namespace_flushes));
+  out.push_back(counter("slots_flushed_total",
+                        "Redis Cluster slots whose keys were deleted on the "
+                        "primary that took them over",
+                        s.slots_flushed));
   out.push_back(counter("loads_total", "get_or_load loader calls", s.loads));
   out.push_back(counter("reconnects_total", "Successful reconnects to Redis",
                         s.reconnects));

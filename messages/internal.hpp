@@ -123,12 +123,13 @@ using quit_atom = caf::atom_constant<caf::atom("quit")>;
 // -- Redis Cluster: the cluster actor <-> the cache of each primary -------------
 
 /// Cluster actor -> node cache: slots moved to you; with `true`, what your
-/// node holds under the prefix is deleted before it is read (the slots'
-/// previous owner may have acknowledged writes this node never saw).
+/// node holds under the prefix in those slots is deleted before it is read
+/// (their previous owner may have acknowledged writes this node never saw).
 using own_atom = caf::atom_constant<caf::atom("own")>;
 
-/// Cluster actor -> node cache: slots moved away from you; the fallback's
-/// entries go (they would be served stale after the slots came back).
+/// Cluster actor -> node cache -> fallback: slots moved away from you; the
+/// fallback's entries of those slots go (they would be served stale after
+/// the slots came back).
 using disown_atom = caf::atom_constant<caf::atom("disown")>;
 
 /// Node cache -> cluster actor: Redis redirected a request (MOVED, ASK,
@@ -177,11 +178,11 @@ using cache_internal_actor = cache_actor::extend<
   // deadline, or whose connection is lost, still the client's request.
   caf::replies_to<write_atom, write_job, caf::error, caf::actor>::with<
     write_result>,
-  // Cluster actor: slots moved here (flush first when true); the actor to
-  // tell of redirects.
-  caf::reacts_to<own_atom, caf::actor, bool>,
-  // Cluster actor: slots moved away.
-  caf::reacts_to<disown_atom>>;
+  // Cluster actor: these slots moved here (their keys are deleted on this
+  // node first when true); the actor to tell of redirects.
+  caf::reacts_to<own_atom, caf::actor, bool, std::vector<uint16_t>>,
+  // Cluster actor: these slots moved away.
+  caf::reacts_to<disown_atom, std::vector<uint16_t>>>;
 
 /// The cluster actor of a redis-cluster:// URL: the user interface, routed
 /// by slot to the cache of each primary, plus the slot-map signals.
@@ -217,6 +218,8 @@ using fallback_actor = caf::typed_actor<
   caf::reacts_to<delete_atom, tag_atom, std::string, bool>,
   // Drops every entry; the dirty log stays.
   caf::reacts_to<clear_atom>,
+  // Drops the entries of keys in these cluster slots; the dirty log stays.
+  caf::reacts_to<disown_atom, std::vector<uint16_t>>,
   // Takes up to n keys out of the dirty log.
   caf::replies_to<drain_atom, uint32_t>::with<dirty_batch>,
   // Puts keys back after a failed replay.

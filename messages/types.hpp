@@ -162,6 +162,9 @@ struct stats_report {
   uint64_t replayed_tags = 0;
   /// Replays that flushed the whole namespace because the dirty log overflowed.
   uint64_t namespace_flushes = 0;
+  /// Redis Cluster: slots whose keys were deleted on a primary that took
+  /// them over.
+  uint64_t slots_flushed = 0;
   /// get_or_load requests, loader calls, and requests that joined a load
   /// already under way (single-flight).
   uint64_t get_or_loads = 0;
@@ -195,7 +198,7 @@ typename Inspector::result_type inspect(Inspector& f, stats_report& x) {
   return f(caf::meta::type_name("cafcache.stats_report"), x.gets, x.sets,
            x.invalidations, x.tag_invalidations, x.hits_redis, x.hits_fallback, x.misses, x.errors,
            x.redis_failures, x.decode_errors, x.stale_served,
-           x.degraded_writes, x.replayed_keys, x.replayed_tags, x.namespace_flushes,
+           x.degraded_writes, x.replayed_keys, x.replayed_tags, x.namespace_flushes, x.slots_flushed,
            x.get_or_loads, x.loads, x.coalesced,
            x.breaker_opened, x.breaker_half_opened, x.breaker_closed,
            x.peer_invalidations, x.coherence_gaps,

@@ -33,6 +33,7 @@ nlohmann::json as_json(const stats_report& x) {
     {"coherence_gaps", x.coherence_gaps},
     {"dataset_changes", x.dataset_changes},
     {"namespace_flushes", x.namespace_flushes},
+    {"slots_flushed", x.slots_flushed},
     {"get_or_loads", x.get_or_loads},
     {"loads", x.loads},
     {"coalesced", x.coalesced},

@@ -24,7 +24,8 @@ public:
   // -- initialization ---------------------------------------------------------
 
   /// Starts the nodes (each with `--cluster-node-timeout node_timeout`),
-  /// creates the cluster and waits until it is healthy (`wait_healthy`),
+  /// creates the cluster (1 or 2 primaries without replicas: slots split
+  /// by hand, for benchmarks) and waits until it is healthy (`wait_healthy`),
   /// every replica's link to its primary is up and every node's
   /// `CLUSTER SLOTS` lists every replica, for at most 30 s. Throws
   /// std::runtime_error naming what went wrong or what is still missing.
@@ -97,6 +98,9 @@ private:
   // Replicas whose link to their primary is not up yet, or that some
   // node's CLUSTER SLOTS does not list yet, by name.
   std::string unready_replicas() const;
+
+  // Gives 1 or 2 primaries (no replicas) their slots and makes them meet.
+  void assign_by_hand();
 
   // Runs redis-cli --cluster create; throws with its output on failure.
   void create(size_t replicas_per_primary,
