@@ -13,7 +13,7 @@ FUZZ_BUILD   ?= $(BUILD)-fuzz
 FUZZ_SECONDS ?= 300
 FUZZ_TARGETS ?= resp codec redis_url
 
-.PHONY: all deps build test test-asan demo bench chaos install-check options clean \
+.PHONY: all deps build test test-asan demo demo-cluster bench chaos install-check options clean \
         fuzz-build fuzz fuzz-smoke
 
 all: build
@@ -101,6 +101,13 @@ fuzz-smoke: fuzz-build
 
 demo: build
 	$(BUILD)/tools/cafcache-demo
+
+# The same story on a loopback Redis Cluster of 3 primaries and 3 replicas:
+# one primary is killed and its replica takes over (about 10 s). Exits
+# non-zero, naming what went wrong, when the other shards were not served
+# from Redis meanwhile or the shard did not move (see tools/demo_cluster.cpp).
+demo-cluster: build
+	$(BUILD)/tools/cafcache-demo --cluster
 
 # The benchmark suite (about 12 minutes): every scenario 3 times, medians,
 # bench/results.json and bench/results.png.

@@ -478,6 +478,8 @@ cache(cache_internal_actor::stateful_pointer<cache_state> self, config cfg) {
     [=](disown_atom, std::vector<uint16_t>& slots) {
       self->state.on_disown(std::move(slots));
     },
+    [=](routed_atom, get_job& job) { return self->state.on_routed(job); },
+    [=](routed_atom, write_job& job) { return self->state.on_routed(job); },
     [=](sweep_atom) { self->state.on_sweep(); },
     [=](report_atom) { self->state.on_report_window(); },
     [=](served_atom, served_batch& batch) { self->state.on_served(batch); },

@@ -156,6 +156,12 @@ public:
   /// entries of them go (the dirty-key log stays).
   void on_disown(std::vector<uint16_t> slots);
 
+  /// Redis Cluster: a delegated request another node's Redis redirected
+  /// here (by the cluster actor); served as if it had come in now, with
+  /// its own deadlines.
+  caf::result<get_result> on_routed(get_job& job);
+  caf::result<write_result> on_routed(write_job& job);
+
   /// The name CAF shows for this actor.
   static inline const char* name = "cafcache.cache";
 
@@ -254,6 +260,9 @@ private:
   /// to Redis or time is short.
   std::optional<caf::delegated<write_result>> delegate_write(write_job& job,
                                                              time_point now);
+  /// The operation that finishes a write job this actor takes back (its
+  /// deadline armed, its promise made, counted outstanding).
+  op_ptr write_op_of(write_job& job);
   /// A write job for `key` received now, with the deadlines of `requested`.
   write_job write_job_of(std::string& key, std::string stored,
                          caf::timespan ttl, caf::timespan requested,
@@ -463,6 +472,18 @@ private:
   /// the cluster actor is asked to fetch the slot map again.
   bool redirected(std::string_view error_text);
 
+  /// Redis Cluster: when `error_text` is `MOVED` or `ASK` and the job has
+  /// redirects left (`max_redirects`), hands it to the cluster actor, which
+  /// sends it to the node named; a write's key leaves this fallback first.
+  std::optional<caf::delegated<get_result>>
+  follow_redirect(get_job& job, std::string_view error_text);
+  std::optional<caf::delegated<write_result>>
+  follow_redirect(write_job& job, std::string_view error_text);
+
+  /// The same for an operation (bulk requests, remote callers): its answer
+  /// comes back here; false when not followed.
+  bool follow_redirect(const op_ptr& op, std::string_view error_text);
+
   /// Redis Cluster: asks the cluster actor to fetch the slot map (on a
   /// redirect, a lost connection, a failed attempt, the breaker leaving
   /// closed); nothing on a single Redis.
@@ -477,7 +498,7 @@ private:
   /// True when `reply` to a replay's UNLINK means the keys are gone from
   /// this node: an error-free reply, or a redirect (the key's slot is on
   /// another node, whose cache deleted it when it took the slot over).
-  bool unlinked(const resp_value& reply) const;
+  bool unlinked(const resp_value& reply);
 
   // -- recovery --------------------------------------------------------------
 
@@ -518,6 +539,11 @@ private:
   /// the slots whose keys are still to be deleted on this node before it
   /// is read (each once).
   cluster_actor cluster_;
+  /// The running replay met a cluster redirect it cannot follow (ASK,
+  /// TRYAGAIN, CLUSTERDOWN): its failure is no failure of this node.
+  bool replay_redirected_ = false;
+  /// This node's address, as redirects name the node that sent them.
+  host_port node_address_;
   std::vector<uint16_t> slots_to_flush_;
   std::vector<bool> flush_pending_;
   std::vector<caf::actor> conns_;

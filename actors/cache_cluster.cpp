@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <memory>
 
+#include "messages/errc.hpp"
 #include "runtime/cluster_errors.hpp"
 #include "runtime/cluster_slots.hpp"
 
@@ -16,6 +17,8 @@ namespace cafcache {
 void cache_state::on_own(caf::actor cluster, bool flush,
                          std::vector<uint16_t> slots) {
   cluster_ = caf::actor_cast<cluster_actor>(std::move(cluster));
+  auto endpoint = cfg_.endpoint();
+  node_address_ = host_port{endpoint.host, endpoint.port};
   if (!flush || slots.empty())
     return;
   // The slots' previous owner may have acknowledged writes this node never
@@ -159,8 +162,153 @@ cache_state::unlink_commands(std::vector<std::string> keys) const {
   return result;
 }
 
-bool cache_state::unlinked(const resp_value& reply) const {
-  return !reply.is_error() || (cluster_ && slot_elsewhere(reply.str));
+bool cache_state::unlinked(const resp_value& reply) {
+  if (!reply.is_error())
+    return true;
+  // MOVED only: the slot's new owner deleted its keys in the slot when it
+  // took it over. An ASK means the key may sit on the importing node, with
+  // the migration not done; TRYAGAIN and CLUSTERDOWN mean later: the
+  // replay tries again, and the node is not blamed for it.
+  if (!cluster_ || !slot_elsewhere(reply.str))
+    return false;
+  auto hop = parse_redirect(reply.str, node_address_);
+  if (hop && hop->what == cluster_redirect::kind::moved)
+    return true;
+  replay_redirected_ = true;
+  return false;
+}
+
+namespace {
+
+/// The redirect of a delegated request, when it is one to follow.
+template <class Job>
+std::optional<cluster_redirect> to_follow(const Job& job, bool in_cluster,
+                                          std::string_view text,
+                                          const host_port& here) {
+  if (!in_cluster || job.redirects >= max_redirects)
+    return std::nullopt;
+  return parse_redirect(text, here);
+}
+
+} // namespace
+
+std::optional<caf::delegated<get_result>>
+cache_state::follow_redirect(get_job& job, std::string_view error_text) {
+  auto hop = to_follow(job, static_cast<bool>(cluster_), error_text,
+                       node_address_);
+  if (!hop)
+    return std::nullopt;
+  auto ask = hop->what == cluster_redirect::kind::ask;
+  self_->delegate(cluster_, redirect_atom::value, std::move(job),
+                  std::move(hop->target.host), hop->target.port, ask);
+  return caf::delegated<get_result>{};
+}
+
+std::optional<caf::delegated<write_result>>
+cache_state::follow_redirect(write_job& job, std::string_view error_text) {
+  auto hop = to_follow(job, static_cast<bool>(cluster_), error_text,
+                       node_address_);
+  if (!hop)
+    return std::nullopt;
+  // The write was not applied here and goes to another node: this fallback
+  // must not keep an older value of the key to serve later.
+  self_->send(fallback_, delete_atom::value, job.key, false);
+  guard_.invalidated(job.key);
+  auto ask = hop->what == cluster_redirect::kind::ask;
+  self_->delegate(cluster_, redirect_atom::value, std::move(job),
+                  std::move(hop->target.host), hop->target.port, ask);
+  return caf::delegated<write_result>{};
+}
+
+bool cache_state::follow_redirect(const op_ptr& op,
+                                  std::string_view error_text) {
+  if (!cluster_ || op->what == operation::kind::invalidate_tag)
+    return false;
+  auto hop = parse_redirect(error_text, node_address_);
+  auto now = self_->clock().now();
+  if (!hop || op->redis_deadline <= now)
+    return false;
+  auto ask = hop->what == cluster_redirect::kind::ask;
+  // The Redis deadline still stands: past it, the fallback answers here and
+  // a late answer from the other node is dropped.
+  op->in_redis = true;
+  auto limit = op->deadline - now;
+  auto settle = [this, op] {
+    if (!op->in_redis)
+      return false;
+    op->in_redis = false;
+    return true;
+  };
+  if (op->what == operation::kind::get) {
+    get_job job;
+    job.key = op->key;
+    job.correlation_id = op->correlation_id;
+    job.start = op->start.time_since_epoch();
+    job.deadline = op->deadline.time_since_epoch();
+    job.redis_deadline = op->redis_deadline.time_since_epoch();
+    job.redirects = 1;
+    self_->request(cluster_, limit, redirect_atom::value, std::move(job),
+                   std::move(hop->target.host), hop->target.port, ask)
+      .then(
+        [this, op, settle](get_result& x) {
+          if (settle())
+            answer(op, std::move(x));
+        },
+        [this, op, settle](caf::error&) {
+          if (settle())
+            redis_failed(op);
+        });
+    return true;
+  }
+  // As for a delegated write: this fallback must not keep an older value.
+  self_->send(fallback_, delete_atom::value, op->key, false);
+  guard_.invalidated(op->key);
+  write_job job;
+  job.key = op->key;
+  job.stored = op->stored;
+  job.ttl = op->ttl;
+  job.correlation_id = op->correlation_id;
+  job.start = op->start.time_since_epoch();
+  job.deadline = op->deadline.time_since_epoch();
+  job.redis_deadline = op->redis_deadline.time_since_epoch();
+  job.redirects = 1;
+  self_->request(cluster_, limit, redirect_atom::value, std::move(job),
+                 std::move(hop->target.host), hop->target.port, ask)
+    .then(
+      [this, op, settle](write_result& x) {
+        if (settle())
+          answer(op, x);
+      },
+      [this, op, settle](caf::error&) {
+        if (settle())
+          redis_failed(op);
+      });
+  return true;
+}
+
+caf::result<get_result> cache_state::on_routed(get_job& job) {
+  // A ticket of this actor's guard: the one taken elsewhere means nothing
+  // here.
+  job.ticket = guard_.ticket();
+  job.attempts = 0;
+  if (auto delegated = delegate_get(job, self_->clock().now()))
+    return *delegated;
+  return delegate_to_fallback(job, false);
+}
+
+caf::result<write_result> cache_state::on_routed(write_job& job) {
+  job.ticket = guard_.ticket();
+  job.attempts = 0;
+  if (auto delegated = delegate_write(job, self_->clock().now()))
+    return *delegated;
+  // Not to this fallback: the slot map may still name another node for
+  // the key, whose Redis the next read asks. Not acknowledged, so not lost.
+  auto which = job.stored.empty() ? metric_op::invalidate : metric_op::set;
+  return refuse(which,
+                make_error(errc::redis_unavailable,
+                           "the Redis Cluster node the write was redirected "
+                           "to cannot take it now"),
+                job.correlation_id);
 }
 
 } // namespace cafcache

@@ -261,9 +261,11 @@ void cache_state::replay_done(bool probe, bool ok,
   if (probe) {
     self_->send(breaker_, probe_atom::value, ok);
   } else if (!ok) {
-    on_redis_failure(make_error(errc::redis_unavailable, "replay failed"));
+    if (!replay_redirected_)
+      on_redis_failure(make_error(errc::redis_unavailable, "replay failed"));
     self_->delayed_send(self_, cfg_.reconnect_min, recover_atom::value);
   }
+  replay_redirected_ = false;
   if (ok)
     maybe_recover();
 }

@@ -116,6 +116,9 @@ caf::result<get_result> cache_state::on_handed_over(get_job& job,
                                                     caf::actor& conn) {
   // The job is the client's request again: it ends here or goes on.
   --outstanding_;
+  if (is(err, errc::redis_error))
+    if (auto hop = follow_redirect(job, detail_of(err)))
+      return *hop;
   auto lost = connection_lost(err);
   if (lost) {
     on_request_failed(job.slot, conn, err);
@@ -227,22 +230,10 @@ cache_state::delegate_write(write_job& job, time_point now) {
   return caf::delegated<write_result>{};
 }
 
-caf::result<write_result> cache_state::on_handed_over(write_job& job,
-                                                      caf::error& err,
-                                                      caf::actor& conn) {
-  --outstanding_;
-  // Past its Redis deadline the write is still in the pipeline: the key
-  // stays bound until the connection reports it released.
-  if (!is(err, errc::timeout))
-    router_.unpin(job.key, job.slot);
-  if (connection_lost(err)) {
-    on_request_failed(job.slot, conn, err);
-    if (auto delegated = delegate_write(job, self_->clock().now()))
-      return *delegated;
-  }
-  auto deleting = job.stored.empty();
+cache_state::op_ptr cache_state::write_op_of(write_job& job) {
   auto op = std::make_shared<operation>();
-  op->what = deleting ? operation::kind::invalidate : operation::kind::set;
+  op->what = job.stored.empty() ? operation::kind::invalidate
+                                : operation::kind::set;
   op->key = std::move(job.key);
   op->stored = std::move(job.stored);
   op->ttl = job.ttl;
@@ -256,6 +247,26 @@ caf::result<write_result> cache_state::on_handed_over(write_job& job,
   ++outstanding_;
   arm(op, op->deadline);
   op->write_rp = self_->make_response_promise<write_result>();
+  return op;
+}
+
+caf::result<write_result> cache_state::on_handed_over(write_job& job,
+                                                      caf::error& err,
+                                                      caf::actor& conn) {
+  --outstanding_;
+  // Past its Redis deadline the write is still in the pipeline: the key
+  // stays bound until the connection reports it released.
+  if (!is(err, errc::timeout))
+    router_.unpin(job.key, job.slot);
+  if (is(err, errc::redis_error))
+    if (auto hop = follow_redirect(job, detail_of(err)))
+      return *hop;
+  if (connection_lost(err)) {
+    on_request_failed(job.slot, conn, err);
+    if (auto delegated = delegate_write(job, self_->clock().now()))
+      return *delegated;
+  }
+  auto op = write_op_of(job);
   if (is(err, errc::redis_error) && redirected(detail_of(err))) {
     // Not applied: the slot is elsewhere or moving. The write goes where a
     // write Redis could not take goes (see cache_cluster.cpp for why the
@@ -376,6 +387,8 @@ bool cache_state::retry(const op_ptr& op) {
 }
 
 void cache_state::on_reply(const op_ptr& op, resp_value& reply) {
+  if (reply.is_error() && follow_redirect(op, reply.str))
+    return;
   if (reply.is_error() && redirected(reply.str)) {
     // As a delegated request that met a redirect (on_handed_over).
     redis_failed(op);

@@ -23,7 +23,8 @@ void cache_state::on_route(breaker_state state) {
     log_.write(state == breaker_state::open ? log_level::warn
                                             : log_level::info,
                "breaker",
-               {{"from", to_string(route_)}, {"to", to_string(state)}});
+               {{"from", to_string(route_)}, {"to", to_string(state)},
+                {"redis", redis_redacted_}});
   route_ = state;
   // A node of a Redis Cluster that fails may have been replaced.
   if (state != breaker_state::closed)

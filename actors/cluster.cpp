@@ -251,6 +251,13 @@ caf::result<get_result> cluster_state::get_or_load(std::string& key,
 
 // -- reports ------------------------------------------------------------------
 
+std::vector<size_t> cluster_state::all_nodes() const {
+  std::vector<size_t> result(nodes_.size());
+  for (size_t i = 0; i < nodes_.size(); ++i)
+    result[i] = i;
+  return result;
+}
+
 std::vector<size_t> cluster_state::serving_nodes() const {
   std::vector<size_t> result;
   for (size_t i = 0; i < nodes_.size(); ++i)
@@ -285,8 +292,9 @@ caf::result<health_report> cluster_state::health() {
   state->rp = self_->make_response_promise<health_report>();
   if (!mapped_) {
     state->total.healthy = false;
-    state->total.last_error = "the slot map of the Redis Cluster is not "
-                              "known yet";
+    state->total.last_error
+      = fetch_error_ ? log_text(fetch_error_)
+                     : "the slot map of the Redis Cluster is not known yet";
   }
   for (auto index : nodes) {
     auto name = nodes_[index].name;
@@ -307,7 +315,9 @@ caf::result<health_report> cluster_state::health() {
 }
 
 caf::result<stats_report> cluster_state::stats() {
-  auto nodes = serving_nodes();
+  // Every node cache, also those that lost their slots: counters never go
+  // backwards after a failover.
+  auto nodes = all_nodes();
   auto state = std::make_shared<gather_state<stats_report>>();
   state->total = empty_stats();
   state->left = nodes.size();
@@ -324,7 +334,7 @@ caf::result<stats_report> cluster_state::stats() {
 }
 
 caf::result<metrics_report> cluster_state::metrics() {
-  auto nodes = serving_nodes();
+  auto nodes = all_nodes();
   auto state = std::make_shared<gather_state<metrics_report>>();
   state->total = empty_metrics();
   state->left = nodes.size();
@@ -475,6 +485,7 @@ void cluster_state::on_topology(std::vector<std::string>& hosts,
   fetching_ = false;
   if (stopping_)
     return;
+  fetch_error_ = caf::none;
   // The map's primaries come first in `hosts`; the rest are replicas.
   std::vector<uint16_t> index_of(hosts.size(), no_owner);
   std::vector<bool> is_primary(hosts.size(), false);
@@ -490,40 +501,31 @@ void cluster_state::on_topology(std::vector<std::string>& hosts,
       known_hosts_.push_back(host_port{hosts[i], ports[i]});
       index_of[i] = static_cast<uint16_t>(node_of(known_hosts_.back()));
     }
-  // Which caches gain slots and which lose some.
-  std::vector<std::vector<uint16_t>> gains(nodes_.size());
-  std::vector<std::vector<uint16_t>> loses(nodes_.size());
-  auto next = owner_;
-  size_t moved = 0;
+  std::vector<uint16_t> next = owner_;
+  auto now = self_->clock().now();
+  size_t contradicted = 0;
   for (size_t slot = 0; slot < cluster_slot_count && slot < owners.size();
        ++slot) {
     if (owners[slot] == no_owner || owners[slot] >= index_of.size())
       continue;
     auto to = index_of[owners[slot]];
-    if (to == owner_[slot])
+    // A node that has not heard of a failover yet still names the old
+    // owner; a MOVED of the last moments came from the cluster itself and
+    // outranks it (no slot flips back and forth, flushing each time).
+    if (to != owner_[slot] && !moved_at_.empty()
+        && now - moved_at_[slot] < 2 * cfg_.cluster_refresh_spacing) {
+      ++contradicted;
       continue;
-    gains[to].push_back(static_cast<uint16_t>(slot));
-    loses[owner_[slot]].push_back(static_cast<uint16_t>(slot));
+    }
     next[slot] = to;
-    ++moved;
   }
+  if (contradicted > 0)
+    refresh_wanted_ = true;
   // The first map moves slots away from the first seed's cache, which
   // served nothing from Redis that another node needs to forget unless a
   // write reached it.
   auto flush = mapped_ || written_unmapped_;
-  for (size_t i = 0; i < nodes_.size(); ++i) {
-    if (!loses[i].empty())
-      self_->send(nodes_[i].cache, disown_atom::value, std::move(loses[i]));
-    if (!gains[i].empty())
-      self_->send(nodes_[i].cache, own_atom::value,
-                  caf::actor_cast<caf::actor>(self_), flush,
-                  std::move(gains[i]));
-  }
-  owner_ = std::move(next);
-  for (auto& x : nodes_)
-    x.slots = 0;
-  for (auto x : owner_)
-    ++nodes_[x].slots;
+  auto moved = move_slots(next, flush);
   if (moved > 0 || !mapped_)
     log_.write(log_level::info, "slot_map",
                {{"primaries",
@@ -539,10 +541,82 @@ void cluster_state::on_topology(std::vector<std::string>& hosts,
     on_refresh();
 }
 
+size_t cluster_state::move_slots(const std::vector<uint16_t>& next,
+                                 bool flush) {
+  std::vector<std::vector<uint16_t>> gains(nodes_.size());
+  std::vector<std::vector<uint16_t>> loses(nodes_.size());
+  size_t moved = 0;
+  for (size_t slot = 0; slot < cluster_slot_count; ++slot) {
+    if (next[slot] == owner_[slot])
+      continue;
+    gains[next[slot]].push_back(static_cast<uint16_t>(slot));
+    loses[owner_[slot]].push_back(static_cast<uint16_t>(slot));
+    ++moved;
+  }
+  // Before any request routed by the new table: a node cache handles its
+  // mailbox in order.
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    if (!loses[i].empty()) {
+      nodes_[i].slots -= loses[i].size();
+      self_->send(nodes_[i].cache, disown_atom::value, std::move(loses[i]));
+    }
+    if (!gains[i].empty()) {
+      nodes_[i].slots += gains[i].size();
+      self_->send(nodes_[i].cache, own_atom::value,
+                  caf::actor_cast<caf::actor>(self_), flush,
+                  std::move(gains[i]));
+    }
+  }
+  owner_ = next;
+  return moved;
+}
+
+size_t cluster_state::redirect_target(const std::string& key,
+                                      std::string& host, uint16_t port,
+                                      bool ask) {
+  auto target = node_of(host_port{std::move(host), port});
+  if (ask)
+    return target;
+  auto slot = key_slot(commands::redis_key(cfg_.key_prefix, key));
+  if (moved_at_.empty())
+    moved_at_.resize(cluster_slot_count, time_point{});
+  moved_at_[slot] = self_->clock().now();
+  if (owner_[slot] != target) {
+    auto next = owner_;
+    next[slot] = static_cast<uint16_t>(target);
+    move_slots(next, true);
+    log_.write(log_level::info, "slot_moved",
+               {{"slot", std::to_string(slot)}, {"to", nodes_[target].name}});
+  }
+  on_refresh();
+  return target;
+}
+
+caf::result<get_result> cluster_state::on_redirect(get_job& job,
+                                                   std::string& host,
+                                                   uint16_t port, bool ask) {
+  auto target = redirect_target(job.key, host, port, ask);
+  ++job.redirects;
+  job.asking = ask;
+  return self_->delegate(nodes_[target].cache, routed_atom::value,
+                         std::move(job));
+}
+
+caf::result<write_result> cluster_state::on_redirect(write_job& job,
+                                                     std::string& host,
+                                                     uint16_t port, bool ask) {
+  auto target = redirect_target(job.key, host, port, ask);
+  ++job.redirects;
+  job.asking = ask;
+  return self_->delegate(nodes_[target].cache, routed_atom::value,
+                         std::move(job));
+}
+
 void cluster_state::on_topology_failed(caf::error& err) {
   fetching_ = false;
   if (stopping_)
     return;
+  fetch_error_ = err;
   log_.write(log_level::warn, "slot_map_failed", {{"redis", redis_redacted_},
                                                   {"error", log_text(err)}});
   if (!mapped_) {
@@ -620,6 +694,10 @@ cluster(cluster_actor::stateful_pointer<cluster_state> self, config cfg) {
     [=](topology_atom, caf::error& err) {
       self->state.on_topology_failed(err);
     },
+    [=](redirect_atom, get_job& job, std::string& host, uint16_t port,
+        bool ask) { return self->state.on_redirect(job, host, port, ask); },
+    [=](redirect_atom, write_job& job, std::string& host, uint16_t port,
+        bool ask) { return self->state.on_redirect(job, host, port, ask); },
   };
 }
 

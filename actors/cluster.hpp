@@ -106,6 +106,15 @@ public:
   /// A fetch found no map.
   void on_topology_failed(caf::error& err);
 
+  /// A node cache's Redis redirected a delegated request to host:port: a
+  /// `MOVED` moves the key's slot to that node at once (with the slot-move
+  /// rule; a fetch of the whole map follows), an `ASK` (`ask`) sends this
+  /// one request there behind `ASKING`, the table unchanged.
+  caf::result<get_result> on_redirect(get_job& job, std::string& host,
+                                      uint16_t port, bool ask);
+  caf::result<write_result> on_redirect(write_job& job, std::string& host,
+                                        uint16_t port, bool ask);
+
   /// Shutdown: every node cache answers what it holds, then this one ends.
   void on_exit(const caf::exit_msg& msg);
 
@@ -131,6 +140,14 @@ private:
   /// The node whose cache serves `key`.
   size_t node_for(const std::string& key) const;
 
+  /// The node a redirect names; a MOVED moves the key's slot there.
+  size_t redirect_target(const std::string& key, std::string& host,
+                         uint16_t port, bool ask);
+
+  /// Moves slots to new owners (`next[slot]`), telling the caches that lose
+  /// and gain them; returns how many moved.
+  size_t move_slots(const std::vector<uint16_t>& next, bool flush);
+
   /// Starts a fetch in a detached actor.
   void fetch();
 
@@ -145,8 +162,11 @@ private:
     return stopping_;
   }
 
-  /// The nodes that own slots (the ones health, stats and metrics ask).
+  /// The nodes that own slots (the ones health asks).
   std::vector<size_t> serving_nodes() const;
+
+  /// Every node, also those that own no slots now (stats and metrics).
+  std::vector<size_t> all_nodes() const;
 
   /// Marks that a write may have gone to the first seed's cache before the
   /// first map (its slots then move with a flush).
@@ -160,6 +180,8 @@ private:
   std::vector<node> nodes_;
   /// For each slot, the index of its node in `nodes_`.
   std::vector<uint16_t> owner_;
+  /// When a MOVED last named each slot's owner (empty until the first).
+  std::vector<time_point> moved_at_;
   /// The nodes of the last map (primaries, then replicas), asked next time.
   std::vector<host_port> known_hosts_;
   /// A map was applied.
@@ -167,6 +189,8 @@ private:
   /// Before the first map: a write went to the first seed's cache.
   bool written_unmapped_ = false;
   bool fetching_ = false;
+  /// Why the last fetch found no map (none after a map).
+  caf::error fetch_error_;
   /// A refresh was asked for while a fetch ran or too soon after one.
   bool refresh_wanted_ = false;
   bool refresh_scheduled_ = false;

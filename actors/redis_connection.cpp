@@ -151,6 +151,8 @@ job_relay::promise_type redis_connection_state::on_get(get_job& job) {
   auto rp = self_->make_response_promise<get_result>();
   if (!admit(rp, job))
     return rp;
+  if (job.asking)
+    ask_next();
   append_get(self_->wr_buf(hdl_), key_prefix_, job.key);
   waiting x;
   x.what = waiting::kind::get;
@@ -164,6 +166,8 @@ job_relay::write_promise redis_connection_state::on_write(write_job& job) {
   auto rp = self_->make_response_promise<write_result>();
   if (!admit(rp, job))
     return rp;
+  if (job.asking)
+    ask_next();
   auto& buf = self_->wr_buf(hdl_);
   if (job.stored.empty())
     append_unlink(buf, key_prefix_, job.key);
@@ -186,6 +190,14 @@ job_relay::write_promise redis_connection_state::on_write(write_job& job) {
     pending_.emplace_back().what = waiting::kind::ignored;
   }
   return rp;
+}
+
+void redis_connection_state::ask_next() {
+  // Redis Cluster: the next command is for a slot this node is importing;
+  // the reply to ASKING is dropped.
+  write(std::vector<std::string>{"ASKING"});
+  ++batch_;
+  pending_.emplace_back().what = waiting::kind::ignored;
 }
 
 void redis_connection_state::schedule_sweep() {

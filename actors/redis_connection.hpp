@@ -149,6 +149,9 @@ private:
 
   void write(const std::vector<std::string>& argv);
 
+  /// Writes `ASKING` (its reply ignored) for the command that follows.
+  void ask_next();
+
   /// Writes one handshake command.
   void write(handshake_step step, const std::vector<std::string>& argv);
 

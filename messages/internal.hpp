@@ -137,6 +137,14 @@ using disown_atom = caf::atom_constant<caf::atom("disown")>;
 /// Also the timer of the periodic fetch.
 using refresh_atom = caf::atom_constant<caf::atom("refresh")>;
 
+/// Node cache -> cluster actor: Redis redirected this delegated request to
+/// host:port (MOVED, or ASK when the bool is true); still the client's.
+using redirect_atom = caf::atom_constant<caf::atom("redirect")>;
+
+/// Cluster actor -> node cache: a delegated request another node's Redis
+/// redirected here; its deadlines stand.
+using routed_atom = caf::atom_constant<caf::atom("routed")>;
+
 /// Cluster actor -> itself: the periodic fetch of the slot map is due.
 using map_period_atom = caf::atom_constant<caf::atom("mapperiod")>;
 
@@ -182,7 +190,10 @@ using cache_internal_actor = cache_actor::extend<
   // node first when true); the actor to tell of redirects.
   caf::reacts_to<own_atom, caf::actor, bool, std::vector<uint16_t>>,
   // Cluster actor: these slots moved away.
-  caf::reacts_to<disown_atom, std::vector<uint16_t>>>;
+  caf::reacts_to<disown_atom, std::vector<uint16_t>>,
+  // Cluster actor: a request another node redirected here.
+  caf::replies_to<routed_atom, get_job>::with<get_result>,
+  caf::replies_to<routed_atom, write_job>::with<write_result>>;
 
 /// The cluster actor of a redis-cluster:// URL: the user interface, routed
 /// by slot to the cache of each primary, plus the slot-map signals.
@@ -198,7 +209,13 @@ using cluster_actor = cache_actor::extend<
   caf::reacts_to<topology_atom, std::vector<std::string>,
                  std::vector<uint16_t>, std::vector<uint16_t>>,
   // Slot-map fetch: no node gave a map.
-  caf::reacts_to<topology_atom, caf::error>>;
+  caf::reacts_to<topology_atom, caf::error>,
+  // Node cache: Redis redirected a delegated request to host:port (true:
+  // ASK, false: MOVED).
+  caf::replies_to<redirect_atom, get_job, std::string, uint16_t,
+                  bool>::with<get_result>,
+  caf::replies_to<redirect_atom, write_job, std::string, uint16_t,
+                  bool>::with<write_result>>;
 
 /// The in-memory fallback tier (local only).
 using fallback_actor = caf::typed_actor<

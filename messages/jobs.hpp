@@ -30,13 +30,17 @@ struct get_job {
   uint32_t attempts = 0;
   /// For the fallback: Redis failed this request (a miss is marked stale).
   bool redis_failed = false;
+  /// Redis Cluster: redirects (MOVED, ASK) followed so far, and whether the
+  /// next node gets it behind `ASKING` (a slot being migrated).
+  uint8_t redirects = 0;
+  bool asking = false;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, get_job& x) {
   return f(caf::meta::type_name("cafcache.get_job"), x.key, x.correlation_id,
            x.ticket, x.start, x.redis_deadline, x.deadline, x.slot,
-           x.attempts, x.redis_failed);
+           x.attempts, x.redis_failed, x.redirects, x.asking);
 }
 
 /// A plain `set` (untagged) or `invalidate` the cache delegated to the key's
@@ -60,13 +64,16 @@ struct write_job {
   /// Coherence: the node id the connection publishes the write under, right
   /// behind it in the same pipeline; 0: not published.
   uint64_t announce_as = 0;
+  /// Redis Cluster: as in `get_job`.
+  uint8_t redirects = 0;
+  bool asking = false;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, write_job& x) {
   return f(caf::meta::type_name("cafcache.write_job"), x.key, x.stored, x.ttl,
            x.correlation_id, x.ticket, x.start, x.redis_deadline, x.deadline,
-           x.slot, x.attempts, x.announce_as);
+           x.slot, x.attempts, x.announce_as, x.redirects, x.asking);
 }
 
 /// What a connection did with a delegated request, as it reports it.

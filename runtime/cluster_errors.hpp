@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <string_view>
 
 namespace cafcache {
@@ -12,5 +13,9 @@ namespace cafcache {
 /// is answered like one Redis could not serve (the fallback, stale), but it
 /// is not counted against the breaker, and the slot map is fetched again.
 bool slot_elsewhere(std::string_view text) noexcept;
+
+/// Redirects (MOVED, ASK) one request follows before it is answered like
+/// one Redis could not serve, as Lettuce and hiredis-cluster allow.
+constexpr uint8_t max_redirects = 5;
 
 } // namespace cafcache
