@@ -41,6 +41,7 @@ void cluster_state::init(config cfg) {
   auto level = log_level::info;
   parse_log_level(cfg_.log_level, level);
   log_ = logger{level};
+  failed_lines_ = log_throttle{cfg_.log_burst};
   self_->set_exit_handler([this](caf::exit_msg& msg) { on_exit(msg); });
   self_->set_down_handler([this](caf::down_msg& msg) { on_down(msg); });
   // Until a map names the primaries, the first seed's cache takes every
@@ -510,8 +511,10 @@ void cluster_state::on_topology(std::vector<std::string>& hosts,
       continue;
     auto to = index_of[owners[slot]];
     // A node that has not heard of a failover yet still names the old
-    // owner; a MOVED of the last moments came from the cluster itself and
-    // outranks it (no slot flips back and forth, flushing each time).
+    // owner: a slot that moved in the last moments (a MOVED, which came
+    // from the cluster itself, or a map) is not moved again by a map until
+    // a later fetch confirms it, so no slot flips back and forth, flushing
+    // each time.
     if (to != owner_[slot] && !moved_at_.empty()
         && now - moved_at_[slot] < 2 * cfg_.cluster_refresh_spacing) {
       ++contradicted;
@@ -567,6 +570,14 @@ size_t cluster_state::move_slots(const std::vector<uint16_t>& next,
                   std::move(gains[i]));
     }
   }
+  if (moved > 0) {
+    if (moved_at_.empty())
+      moved_at_.resize(cluster_slot_count, time_point{});
+    auto now = self_->clock().now();
+    for (size_t slot = 0; slot < cluster_slot_count; ++slot)
+      if (next[slot] != owner_[slot])
+        moved_at_[slot] = now;
+  }
   owner_ = next;
   return moved;
 }
@@ -578,9 +589,6 @@ size_t cluster_state::redirect_target(const std::string& key,
   if (ask)
     return target;
   auto slot = key_slot(commands::redis_key(cfg_.key_prefix, key));
-  if (moved_at_.empty())
-    moved_at_.resize(cluster_slot_count, time_point{});
-  moved_at_[slot] = self_->clock().now();
   if (owner_[slot] != target) {
     auto next = owner_;
     next[slot] = static_cast<uint16_t>(target);
@@ -617,8 +625,12 @@ void cluster_state::on_topology_failed(caf::error& err) {
   if (stopping_)
     return;
   fetch_error_ = err;
-  log_.write(log_level::warn, "slot_map_failed", {{"redis", redis_redacted_},
-                                                  {"error", log_text(err)}});
+  uint64_t held = 0;
+  if (failed_lines_.admit(self_->clock().now(), held))
+    log_.write(log_level::warn, "slot_map_failed",
+               {{"redis", redis_redacted_},
+                {"error", log_text(err)},
+                {"suppressed", held > 0 ? std::to_string(held) : ""}});
   if (!mapped_) {
     // As with a single Redis: credentials or configuration that are wrong
     // fail spawn_cache; a cluster that is not reachable yet does not.

@@ -10,6 +10,7 @@
 #include "messages/internal.hpp"
 #include "runtime/config.hpp"
 #include "runtime/log.hpp"
+#include "runtime/log_throttle.hpp"
 #include "runtime/redis_url.hpp"
 
 namespace cafcache {
@@ -38,14 +39,20 @@ namespace cafcache {
 /// slots to another primary, the cache that loses them drops its fallback's
 /// entries of them (`disown_atom`) and the one that gains them deletes its
 /// node's keys of ours in them before it reads Redis again (`own_atom` with
-/// flush), because
-/// the previous owner may have acknowledged writes the new one never got
+/// flush), because the previous owner may have acknowledged writes the new
+/// one never got
 /// (asynchronous replication, or writes its fallback took while it was
 /// unreachable). Both messages leave before any request routed by the new
-/// map, and a node cache handles its messages in order. A request that
-/// meets a redirect before the map changes is answered like one Redis could
-/// not serve (the fallback, marked stale; a write goes to the fallback and
-/// the dirty-key log), and not counted against that node's breaker.
+/// map, and a node cache handles its messages in order. A slot that moved
+/// moments ago is not moved again by a fetched map (a node that has not
+/// heard of a failover yet names the old owner). A request that
+/// meets `MOVED` or `ASK` is handed to this actor and sent to the node named
+/// (at most `max_redirects` times; a `MOVED` moves that slot at once, by the
+/// same rule); a redirected write the node named cannot take (its cache has
+/// no connection up yet) is answered `redis_unavailable`, not acknowledged.
+/// `TRYAGAIN` and `CLUSTERDOWN` are answered like a request Redis could not
+/// serve (the fallback, marked stale; a write to the fallback and the
+/// dirty-key log). None of them counts against a node's breaker.
 class cluster_state {
 public:
   using self_pointer = cluster_actor::stateful_pointer<cluster_state>;
@@ -177,10 +184,12 @@ private:
   redis_endpoint endpoint_;
   std::string redis_redacted_;
   logger log_;
+  /// Bounds the `slot_map_failed` lines while no node answers.
+  log_throttle failed_lines_;
   std::vector<node> nodes_;
   /// For each slot, the index of its node in `nodes_`.
   std::vector<uint16_t> owner_;
-  /// When a MOVED last named each slot's owner (empty until the first).
+  /// When each slot last moved (empty until the first move).
   std::vector<time_point> moved_at_;
   /// The nodes of the last map (primaries, then replicas), asked next time.
   std::vector<host_port> known_hosts_;
