@@ -20,6 +20,7 @@
 #include "runtime/key_router.hpp"
 #include "runtime/readiness.hpp"
 #include "runtime/recent_writes.hpp"
+#include "runtime/slot_set.hpp"
 #include "runtime/resp.hpp"
 #include "runtime/latency_histogram.hpp"
 #include "runtime/log.hpp"
@@ -69,37 +70,21 @@ public:
 
   // -- callbacks for the behavior -------------------------------------------
 
-  /// Handles `get`.
+  /// The requests of `cache_actor` (messages/interfaces.hpp), one each.
   caf::result<get_result> get(std::string& key, const request_options& opts);
-
-  /// Handles `set`.
   caf::result<write_result> set(std::string& key, cache_value& value,
                                 const set_options& opts);
-
-  /// Handles `invalidate`.
   caf::result<write_result> invalidate(std::string& key,
                                        const request_options& opts);
-
-  /// Handles `invalidate_tag`.
   caf::result<write_result> invalidate_tag(std::string& tag,
                                            const request_options& opts);
-
-  /// Handles `mget`.
   caf::result<std::vector<get_result>>
   mget(std::vector<std::string>& keys, const request_options& opts);
-
-  /// Handles `mset`.
   caf::result<std::vector<write_result>>
   mset(std::vector<key_value>& entries, const set_options& opts);
-
-  /// Handles `get_or_load`.
   caf::result<get_result> get_or_load(std::string& key, loader_actor& loader,
                                       const set_options& opts);
-
-  /// Handles `health`.
   caf::result<health_report> health();
-
-  /// Handles `stats`.
   caf::result<stats_report> stats();
 
   /// Handles `ready`.
@@ -146,19 +131,16 @@ public:
   /// Shutdown: refuse new requests, answer pending ones, then quit.
   void on_exit(const caf::exit_msg& msg);
 
-  /// Redis Cluster: the cluster actor moved `slots` to this node's cache;
-  /// with `flush`, the keys under the prefix in those slots are deleted on
-  /// this node before Redis is read again, and the fallback drops its
-  /// entries of them.
+  /// Redis Cluster (actors/cache_cluster.cpp): `slots` moved here; with
+  /// `flush` their keys are deleted on this node before it is read again
+  /// and the fallback drops its entries of them.
   void on_own(caf::actor cluster, bool flush, std::vector<uint16_t> slots);
 
-  /// Redis Cluster: `slots` moved away from this node; the fallback's
-  /// entries of them go (the dirty-key log stays).
+  /// Redis Cluster: `slots` moved away; the fallback drops their entries.
   void on_disown(std::vector<uint16_t> slots);
 
-  /// Redis Cluster: a delegated request another node's Redis redirected
-  /// here (by the cluster actor); served as if it had come in now, with
-  /// its own deadlines.
+  /// Redis Cluster: a request another node redirected here (its deadlines
+  /// stand).
   caf::result<get_result> on_routed(get_job& job);
   caf::result<write_result> on_routed(write_job& job);
 
@@ -260,8 +242,7 @@ private:
   /// to Redis or time is short.
   std::optional<caf::delegated<write_result>> delegate_write(write_job& job,
                                                              time_point now);
-  /// The operation that finishes a write job this actor takes back (its
-  /// deadline armed, its promise made, counted outstanding).
+  /// The operation (deadline armed, promise made) of a write job taken back.
   op_ptr write_op_of(write_job& job);
   /// A write job for `key` received now, with the deadlines of `requested`.
   write_job write_job_of(std::string& key, std::string stored,
@@ -468,36 +449,27 @@ private:
 
   // -- Redis Cluster -----------------------------------------------------------
 
-  /// True when `error_text` is a cluster redirect (`slot_elsewhere`); then
-  /// the cluster actor is asked to fetch the slot map again.
+  /// True for a cluster redirect (`slot_elsewhere`): asks for a fresh map.
   bool redirected(std::string_view error_text);
 
-  /// Redis Cluster: when `error_text` is `MOVED` or `ASK` and the job has
-  /// redirects left (`max_redirects`), hands it to the cluster actor, which
-  /// sends it to the node named; a write's key leaves this fallback first.
+  /// On `MOVED` or `ASK` with redirects left (`max_redirects`): hands the
+  /// job to the cluster actor for the node named (a write's key leaves this
+  /// fallback first); an operation's answer comes back here.
   std::optional<caf::delegated<get_result>>
   follow_redirect(get_job& job, std::string_view error_text);
   std::optional<caf::delegated<write_result>>
   follow_redirect(write_job& job, std::string_view error_text);
-
-  /// The same for an operation (bulk requests, remote callers): its answer
-  /// comes back here; false when not followed.
   bool follow_redirect(const op_ptr& op, std::string_view error_text);
-
-  /// Redis Cluster: asks the cluster actor to fetch the slot map (on a
-  /// redirect, a lost connection, a failed attempt, the breaker leaving
-  /// closed); nothing on a single Redis.
+  /// Asks the cluster actor for a fresh slot map (redirect, lost connection,
+  /// failed attempt, breaker leaving closed).
   void ask_for_slot_map();
 
-  /// The UNLINK commands that delete `keys` (with the prefix): one for all
-  /// on a single Redis, one per key in a cluster, where the keys of one
-  /// command must share a slot.
+  /// The UNLINKs that delete `keys` (prefixed): one command on a single
+  /// Redis, one per key on a cluster (one command's keys share a slot).
   std::vector<std::vector<std::string>>
   unlink_commands(std::vector<std::string> keys) const;
 
-  /// True when `reply` to a replay's UNLINK means the keys are gone from
-  /// this node: an error-free reply, or a redirect (the key's slot is on
-  /// another node, whose cache deleted it when it took the slot over).
+  /// True when `reply` to a replay's UNLINK means the keys are gone here.
   bool unlinked(const resp_value& reply);
 
   // -- recovery --------------------------------------------------------------
@@ -511,9 +483,8 @@ private:
 
   void flush_namespace(bool probe, caf::actor conn, std::string cursor,
                        dirty_batch batch);
-
-  /// Redis Cluster: deletes this node's keys in the slots waiting for it
-  /// (`own` with a flush), then goes on with the replay.
+  /// Redis Cluster: deletes this node's keys in `slots_to_flush_`, then
+  /// goes on with the replay.
   void flush_slots(bool probe, caf::actor conn);
 
   void replay_done(bool probe, bool ok, const dirty_batch* unreplayed);
@@ -535,17 +506,14 @@ private:
   fallback_actor fallback_;
   breaker_actor breaker_;
   caf::actor supervisor_;
-  /// Redis Cluster: the cluster actor this node's cache serves under, and
-  /// the slots whose keys are still to be deleted on this node before it
-  /// is read (each once).
+  /// Redis Cluster: the cluster actor; whether the running replay met a
+  /// redirect it cannot follow (ASK, TRYAGAIN, CLUSTERDOWN: no failure of
+  /// this node); this node's address; the slots whose keys are still to be
+  /// deleted here before it is read.
   cluster_actor cluster_;
-  /// The running replay met a cluster redirect it cannot follow (ASK,
-  /// TRYAGAIN, CLUSTERDOWN): its failure is no failure of this node.
   bool replay_redirected_ = false;
-  /// This node's address, as redirects name the node that sent them.
   host_port node_address_;
-  std::vector<uint16_t> slots_to_flush_;
-  std::vector<bool> flush_pending_;
+  slot_set slots_to_flush_;
   std::vector<caf::actor> conns_;
   /// Which slot is up and which carries each key (see key_router).
   key_router router_;

@@ -26,15 +26,7 @@ void cache_state::on_own(caf::actor cluster, bool flush,
   // fallback took while it was unreachable). Deleting this node's keys in
   // those slots before it is read again is the rule that needs no list of
   // them; the fallback may hold entries from an earlier ownership.
-  if (flush_pending_.empty())
-    flush_pending_.resize(cluster_slot_count, false);
-  size_t added = 0;
-  for (auto slot : slots)
-    if (slot < cluster_slot_count && !flush_pending_[slot]) {
-      flush_pending_[slot] = true;
-      slots_to_flush_.push_back(slot);
-      ++added;
-    }
+  slots_to_flush_.add(slots);
   log_.write(log_level::warn, "slots_acquired",
              {{"redis", redis_redacted_},
               {"slots", std::to_string(slots.size())},
@@ -64,9 +56,7 @@ void cache_state::flush_slots(bool probe, caf::actor conn) {
     std::vector<uint16_t> done;
   };
   auto join = std::make_shared<join_state>();
-  auto n = std::min(parallel, slots_to_flush_.size());
-  std::vector<uint16_t> batch(slots_to_flush_.end() - n,
-                              slots_to_flush_.end());
+  auto batch = slots_to_flush_.peek(parallel);
   join->left = batch.size();
   auto finish = [=](uint16_t slot, bool ok, bool complete) {
     join->ok = join->ok && ok;
@@ -75,9 +65,7 @@ void cache_state::flush_slots(bool probe, caf::actor conn) {
     if (--join->left > 0)
       return;
     for (auto x : join->done) {
-      flush_pending_[x] = false;
-      slots_to_flush_.erase(
-        std::find(slots_to_flush_.begin(), slots_to_flush_.end(), x));
+      slots_to_flush_.erase(x);
       ++stats_.slots_flushed;
     }
     if (!join->ok) {

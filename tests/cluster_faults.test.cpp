@@ -403,12 +403,10 @@ TEST_CASE_FIXTURE(fault_fixture, "Cluster fault: SIGSTOP of one primary for "
   auto during = [&](auto& x) { return x.sent >= paused && x.sent < resumed; };
   auto others = l.count(
     paused, [&](auto& x) { return during(x) && !on_victim[x.key]; });
-  // Redis answers CLUSTERDOWN on every slot from when a node marks the
-  // paused primary failed until its replica is elected. Writes the other
-  // shards took in their fallbacks meanwhile are deleted in Redis before it
-  // is read again (a replay, retried every reconnect-min): allowed 500 ms
-  // for that, the rest of the run the other shards have no reason to leave
-  // Redis.
+  // Redis answers CLUSTERDOWN on every slot while the paused primary is
+  // failed and its replica not elected; the writes other shards took in
+  // their fallbacks then are deleted in Redis before it is read again (a
+  // replay): 500 ms for that, then they have no reason to leave Redis.
   auto down = l.cluster_down();
   auto others_up = l.count(paused, [&](auto& x) {
     return x.sent >= paused && !on_victim[x.key]
