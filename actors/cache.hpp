@@ -13,6 +13,7 @@
 #include <caf/typed_response_promise.hpp>
 
 #include "messages/internal.hpp"
+#include "runtime/cluster_slots.hpp"
 #include "runtime/codec.hpp"
 #include "runtime/coherence.hpp"
 #include "runtime/config.hpp"
@@ -20,8 +21,8 @@
 #include "runtime/key_router.hpp"
 #include "runtime/readiness.hpp"
 #include "runtime/recent_writes.hpp"
-#include "runtime/slot_set.hpp"
 #include "runtime/resp.hpp"
+#include "runtime/slot_set.hpp"
 #include "runtime/latency_histogram.hpp"
 #include "runtime/log.hpp"
 #include "runtime/log_throttle.hpp"
@@ -460,6 +461,12 @@ private:
   std::optional<caf::delegated<write_result>>
   follow_redirect(write_job& job, std::string_view error_text);
   bool follow_redirect(const op_ptr& op, std::string_view error_text);
+
+  /// The rule of the three: when the redirect is one to follow, a write's
+  /// key leaves the fallback, and the job goes to the cluster actor
+  /// (`delegated`) or the redirect waits in `redirect_` for the caller.
+  template <class Job>
+  bool hand_to_cluster(Job& job, std::string_view error_text, bool delegated);
   /// Asks the cluster actor for a fresh slot map (redirect, lost connection,
   /// failed attempt, breaker leaving closed).
   void ask_for_slot_map();
@@ -513,6 +520,7 @@ private:
   cluster_actor cluster_;
   bool replay_redirected_ = false;
   host_port node_address_;
+  cluster_redirect redirect_;
   slot_set slots_to_flush_;
   std::vector<caf::actor> conns_;
   /// Which slot is up and which carries each key (see key_router).

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <type_traits>
 
 #include "messages/errc.hpp"
 #include "runtime/cluster_errors.hpp"
@@ -178,100 +179,97 @@ std::optional<cluster_redirect> to_follow(const Job& job, bool in_cluster,
   return parse_redirect(text, here);
 }
 
+/// The job of an operation that goes to another node (its deadlines).
+template <class Job, class Operation>
+Job job_of(const Operation& op) {
+  Job job;
+  job.key = op.key;
+  job.correlation_id = op.correlation_id;
+  job.start = op.start.time_since_epoch();
+  job.deadline = op.deadline.time_since_epoch();
+  job.redis_deadline = op.redis_deadline.time_since_epoch();
+  return job;
+}
+
 } // namespace
 
-std::optional<caf::delegated<get_result>>
-cache_state::follow_redirect(get_job& job, std::string_view error_text) {
+template <class Job>
+bool cache_state::hand_to_cluster(Job& job, std::string_view error_text,
+                                  bool delegated) {
   auto hop = to_follow(job, static_cast<bool>(cluster_), error_text,
                        node_address_);
   if (!hop)
+    return false;
+  if constexpr (std::is_same_v<Job, write_job>) {
+    // The write was not applied here and goes to another node: this
+    // fallback must not keep an older value of the key to serve later.
+    self_->send(fallback_, delete_atom::value, job.key, false);
+    guard_.invalidated(job.key);
+  }
+  if (delegated)
+    self_->delegate(cluster_, redirect_atom::value, std::move(job),
+                    std::move(hop->target.host), hop->target.port,
+                    hop->what == cluster_redirect::kind::ask);
+  else
+    redirect_ = std::move(*hop);
+  return true;
+}
+
+std::optional<caf::delegated<get_result>>
+cache_state::follow_redirect(get_job& job, std::string_view error_text) {
+  if (!hand_to_cluster(job, error_text, true))
     return std::nullopt;
-  auto ask = hop->what == cluster_redirect::kind::ask;
-  self_->delegate(cluster_, redirect_atom::value, std::move(job),
-                  std::move(hop->target.host), hop->target.port, ask);
   return caf::delegated<get_result>{};
 }
 
 std::optional<caf::delegated<write_result>>
 cache_state::follow_redirect(write_job& job, std::string_view error_text) {
-  auto hop = to_follow(job, static_cast<bool>(cluster_), error_text,
-                       node_address_);
-  if (!hop)
+  if (!hand_to_cluster(job, error_text, true))
     return std::nullopt;
-  // The write was not applied here and goes to another node: this fallback
-  // must not keep an older value of the key to serve later.
-  self_->send(fallback_, delete_atom::value, job.key, false);
-  guard_.invalidated(job.key);
-  auto ask = hop->what == cluster_redirect::kind::ask;
-  self_->delegate(cluster_, redirect_atom::value, std::move(job),
-                  std::move(hop->target.host), hop->target.port, ask);
   return caf::delegated<write_result>{};
 }
 
 bool cache_state::follow_redirect(const op_ptr& op,
                                   std::string_view error_text) {
-  if (!cluster_ || op->what == operation::kind::invalidate_tag)
-    return false;
-  auto hop = parse_redirect(error_text, node_address_);
   auto now = self_->clock().now();
-  if (!hop || op->redis_deadline <= now)
+  if (!cluster_ || op->what == operation::kind::invalidate_tag
+      || op->redis_deadline <= now)
     return false;
-  auto ask = hop->what == cluster_redirect::kind::ask;
   // The Redis deadline still stands: past it, the fallback answers here and
   // a late answer from the other node is dropped.
-  op->in_redis = true;
   auto limit = op->deadline - now;
-  auto settle = [this, op] {
-    if (!op->in_redis)
-      return false;
+  auto settle = [op] {
+    auto waiting = op->in_redis;
     op->in_redis = false;
-    return true;
+    return waiting;
   };
-  if (op->what == operation::kind::get) {
-    get_job job;
-    job.key = op->key;
-    job.correlation_id = op->correlation_id;
-    job.start = op->start.time_since_epoch();
-    job.deadline = op->deadline.time_since_epoch();
-    job.redis_deadline = op->redis_deadline.time_since_epoch();
+  auto ask_cluster = [&](auto job, auto on_answer) {
+    if (!hand_to_cluster(job, error_text, false))
+      return false;
     job.redirects = 1;
+    op->in_redis = true;
+    auto hop = std::move(redirect_);
     self_->request(cluster_, limit, redirect_atom::value, std::move(job),
-                   std::move(hop->target.host), hop->target.port, ask)
-      .then(
-        [this, op, settle](get_result& x) {
-          if (settle())
-            answer(op, std::move(x));
-        },
-        [this, op, settle](caf::error&) {
-          if (settle())
-            redis_failed(op);
-        });
-    return true;
-  }
-  // As for a delegated write: this fallback must not keep an older value.
-  self_->send(fallback_, delete_atom::value, op->key, false);
-  guard_.invalidated(op->key);
-  write_job job;
-  job.key = op->key;
-  job.stored = op->stored;
-  job.ttl = op->ttl;
-  job.correlation_id = op->correlation_id;
-  job.start = op->start.time_since_epoch();
-  job.deadline = op->deadline.time_since_epoch();
-  job.redis_deadline = op->redis_deadline.time_since_epoch();
-  job.redirects = 1;
-  self_->request(cluster_, limit, redirect_atom::value, std::move(job),
-                 std::move(hop->target.host), hop->target.port, ask)
-    .then(
-      [this, op, settle](write_result& x) {
-        if (settle())
-          answer(op, x);
-      },
-      [this, op, settle](caf::error&) {
+                   std::move(hop.target.host), hop.target.port,
+                   hop.what == cluster_redirect::kind::ask)
+      .then(on_answer, [this, op, settle](caf::error&) {
         if (settle())
           redis_failed(op);
       });
-  return true;
+    return true;
+  };
+  if (op->what == operation::kind::get)
+    return ask_cluster(job_of<get_job>(*op), [this, op, settle](get_result& x) {
+      if (settle())
+        answer(op, std::move(x));
+    });
+  auto job = job_of<write_job>(*op);
+  job.stored = op->stored;
+  job.ttl = op->ttl;
+  return ask_cluster(std::move(job), [this, op, settle](write_result& x) {
+    if (settle())
+      answer(op, x);
+  });
 }
 
 caf::result<get_result> cache_state::on_routed(get_job& job) {

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <memory>
+#include <type_traits>
 #include <unordered_map>
 
 #include "actors/cache.hpp"
@@ -44,8 +45,8 @@ void cluster_state::init(config cfg) {
   self_->set_down_handler([this](caf::down_msg& msg) { on_down(msg); });
   // Until a map names the primaries, the first seed's cache takes every
   // slot: requests get answers (from its fallback, if nothing else).
-  owner_.assign(cluster_slot_count,
-                static_cast<uint16_t>(node_of(endpoint_.cluster_seeds.front())));
+  auto first = node_of(endpoint_.cluster_seeds.front());
+  owner_.assign(cluster_slot_count, static_cast<uint16_t>(first));
   nodes_.front().slots = cluster_slot_count;
   last_fetch_ = self_->clock().now();
   fetch();
@@ -85,7 +86,7 @@ void cluster_state::note_write(size_t node_index) {
     written_unmapped_ = true;
 }
 
-// -- requests -------------------------------------------------------------------
+// -- requests -----------------------------------------------------------------
 
 caf::result<get_result> cluster_state::get(std::string& key,
                                            request_options& opts) {
@@ -154,44 +155,61 @@ struct split_state {
   }
 };
 
+const std::string& key_of(const std::string& key) {
+  return key;
+}
+
+const std::string& key_of(const key_value& entry) {
+  return entry.key;
+}
+
 } // namespace
 
-caf::result<std::vector<get_result>>
-cluster_state::mget(std::vector<std::string>& keys, request_options& opts) {
-  if (stopping())
-    return make_error(errc::shutting_down);
-  // Per node, the keys and where their answers go.
-  std::unordered_map<size_t, std::pair<std::vector<std::string>,
+template <class Result, class Atom, class Item, class Options>
+caf::result<std::vector<Result>>
+cluster_state::split(Atom atom, std::vector<Item>& items, Options& opts,
+                     bool writes) {
+  // Per node, the items and where their answers go.
+  std::unordered_map<size_t, std::pair<std::vector<Item>,
                                        std::vector<size_t>>> parts;
-  for (size_t i = 0; i < keys.size(); ++i) {
-    auto& part = parts[node_for(keys[i])];
-    part.first.push_back(std::move(keys[i]));
+  for (size_t i = 0; i < items.size(); ++i) {
+    auto index = node_for(key_of(items[i]));
+    if (writes)
+      note_write(index);
+    auto& part = parts[index];
+    part.first.push_back(std::move(items[i]));
     part.second.push_back(i);
   }
   if (parts.size() <= 1) {
     auto index = parts.empty() ? size_t{0} : parts.begin()->first;
-    auto& part = parts[index];
-    return self_->delegate(nodes_[index].cache, get_atom::value,
-                           std::move(part.first), std::move(opts));
+    return self_->delegate(nodes_[index].cache, atom,
+                           std::move(parts[index].first), std::move(opts));
   }
-  auto state = std::make_shared<split_state<get_result>>();
-  state->results.resize(keys.size());
+  auto state = std::make_shared<split_state<Result>>();
+  state->results.resize(items.size());
   state->left = parts.size();
-  state->rp = self_->make_response_promise<std::vector<get_result>>();
+  state->rp = self_->template make_response_promise<std::vector<Result>>();
   auto limit = (opts.deadline > caf::timespan{0} ? opts.deadline
                                                  : cfg_.request_timeout)
                + answer_slack;
   for (auto& [index, part] : parts) {
     auto positions = std::move(part.second);
-    self_->request(nodes_[index].cache, limit, get_atom::value,
-                   std::move(part.first), opts)
+    self_->request(nodes_[index].cache, limit, atom, std::move(part.first),
+                   opts)
       .then(
-        [state, positions](std::vector<get_result>& results) {
+        [state, positions](std::vector<Result>& results) {
           state->fill(positions, results);
         },
         [state](caf::error& err) { state->fail(std::move(err)); });
   }
   return state->rp;
+}
+
+caf::result<std::vector<get_result>>
+cluster_state::mget(std::vector<std::string>& keys, request_options& opts) {
+  if (stopping())
+    return make_error(errc::shutting_down);
+  return split<get_result>(get_atom::value, keys, opts, false);
 }
 
 caf::result<std::vector<write_result>>
@@ -200,39 +218,7 @@ cluster_state::mset(std::vector<key_value>& entries, set_options& opts) {
     return make_error(errc::shutting_down);
   if (!opts.tags.empty())
     return tags_refused();
-  std::unordered_map<size_t, std::pair<std::vector<key_value>,
-                                       std::vector<size_t>>> parts;
-  for (size_t i = 0; i < entries.size(); ++i) {
-    auto index = node_for(entries[i].key);
-    note_write(index);
-    auto& part = parts[index];
-    part.first.push_back(std::move(entries[i]));
-    part.second.push_back(i);
-  }
-  if (parts.size() <= 1) {
-    auto index = parts.empty() ? size_t{0} : parts.begin()->first;
-    auto& part = parts[index];
-    return self_->delegate(nodes_[index].cache, put_atom::value,
-                           std::move(part.first), std::move(opts));
-  }
-  auto state = std::make_shared<split_state<write_result>>();
-  state->results.resize(entries.size());
-  state->left = parts.size();
-  state->rp = self_->make_response_promise<std::vector<write_result>>();
-  auto limit = (opts.deadline > caf::timespan{0} ? opts.deadline
-                                                 : cfg_.request_timeout)
-               + answer_slack;
-  for (auto& [index, part] : parts) {
-    auto positions = std::move(part.second);
-    self_->request(nodes_[index].cache, limit, put_atom::value,
-                   std::move(part.first), opts)
-      .then(
-        [state, positions](std::vector<write_result>& results) {
-          state->fill(positions, results);
-        },
-        [state](caf::error& err) { state->fail(std::move(err)); });
-  }
-  return state->rp;
+  return split<write_result>(put_atom::value, entries, opts, true);
 }
 
 caf::result<get_result> cluster_state::get_or_load(std::string& key,
@@ -313,43 +299,37 @@ caf::result<health_report> cluster_state::health() {
   return state->rp;
 }
 
-caf::result<stats_report> cluster_state::stats() {
+template <class Report, class Atom>
+caf::result<Report> cluster_state::gather(Atom atom, Report empty) {
   // Every node cache, also those that lost their slots: counters never go
-  // backwards after a failover.
+  // backwards after a failover. One that does not answer adds nothing (and
+  // makes a metrics report unhealthy).
   auto nodes = all_nodes();
-  auto state = std::make_shared<gather_state<stats_report>>();
-  state->total = empty_stats();
+  auto state = std::make_shared<gather_state<Report>>();
+  state->total = std::move(empty);
   state->left = nodes.size();
-  state->rp = self_->make_response_promise<stats_report>();
+  state->rp = self_->template make_response_promise<Report>();
   for (auto index : nodes)
-    self_->request(nodes_[index].cache, answer_slack, stats_atom::value)
+    self_->request(nodes_[index].cache, answer_slack, atom)
       .then(
-        [state](stats_report& x) {
-          merge_into(state->total, x);
-          state->one_done();
-        },
-        [state](caf::error&) { state->one_done(); });
-  return state->rp;
-}
-
-caf::result<metrics_report> cluster_state::metrics() {
-  auto nodes = all_nodes();
-  auto state = std::make_shared<gather_state<metrics_report>>();
-  state->total = empty_metrics();
-  state->left = nodes.size();
-  state->rp = self_->make_response_promise<metrics_report>();
-  for (auto index : nodes)
-    self_->request(nodes_[index].cache, answer_slack, metrics_atom::value)
-      .then(
-        [state](metrics_report& x) {
+        [state](Report& x) {
           merge_into(state->total, x);
           state->one_done();
         },
         [state](caf::error&) {
-          state->total.healthy = false;
+          if constexpr (std::is_same_v<Report, metrics_report>)
+            state->total.healthy = false;
           state->one_done();
         });
   return state->rp;
+}
+
+caf::result<stats_report> cluster_state::stats() {
+  return gather(stats_atom::value, empty_stats());
+}
+
+caf::result<metrics_report> cluster_state::metrics() {
+  return gather(metrics_atom::value, empty_metrics());
 }
 
 caf::result<bool> cluster_state::ready() {

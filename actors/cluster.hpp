@@ -155,6 +155,20 @@ private:
   /// and gain them; returns how many moved.
   size_t move_slots(const std::vector<uint16_t>& next, bool flush);
 
+  /// A bulk request split by node and answered in order (`writes`: the
+  /// items are writes).
+  template <class Result, class Atom, class Item, class Options>
+  caf::result<std::vector<Result>>
+  split(Atom atom, std::vector<Item>& items, Options& opts, bool writes);
+
+  /// `stats` or `metrics` of every node cache, folded into one.
+  template <class Report, class Atom>
+  caf::result<Report> gather(Atom atom, Report empty);
+
+  /// Sends a redirected job to the node named (see `on_redirect`).
+  template <class Job>
+  auto redirect(Job& job, std::string& host, uint16_t port, bool ask);
+
   /// Starts a fetch in a detached actor.
   void fetch();
 

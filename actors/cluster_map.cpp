@@ -224,9 +224,9 @@ size_t cluster_state::redirect_target(const std::string& key,
   return target;
 }
 
-caf::result<get_result> cluster_state::on_redirect(get_job& job,
-                                                   std::string& host,
-                                                   uint16_t port, bool ask) {
+template <class Job>
+auto cluster_state::redirect(Job& job, std::string& host, uint16_t port,
+                             bool ask) {
   auto target = redirect_target(job.key, host, port, ask);
   ++job.redirects;
   job.asking = ask;
@@ -234,14 +234,16 @@ caf::result<get_result> cluster_state::on_redirect(get_job& job,
                          std::move(job));
 }
 
+caf::result<get_result> cluster_state::on_redirect(get_job& job,
+                                                   std::string& host,
+                                                   uint16_t port, bool ask) {
+  return redirect(job, host, port, ask);
+}
+
 caf::result<write_result> cluster_state::on_redirect(write_job& job,
                                                      std::string& host,
                                                      uint16_t port, bool ask) {
-  auto target = redirect_target(job.key, host, port, ask);
-  ++job.redirects;
-  job.asking = ask;
-  return self_->delegate(nodes_[target].cache, routed_atom::value,
-                         std::move(job));
+  return redirect(job, host, port, ask);
 }
 
 void cluster_state::on_topology_failed(caf::error& err) {

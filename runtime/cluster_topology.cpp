@@ -1,76 +1,16 @@
 #include "runtime/cluster_topology.hpp"
 
-#include <memory>
 #include <optional>
 #include <string_view>
 
 #include <fmt/format.h>
-#include <hiredis/hiredis.h>
 
 #include "messages/errc.hpp"
+#include "runtime/sync_redis.hpp"
 
 namespace cafcache {
 
 namespace {
-
-struct context_deleter {
-  void operator()(redisContext* c) const {
-    redisFree(c);
-  }
-};
-
-struct reply_deleter {
-  void operator()(redisReply* r) const {
-    freeReplyObject(r);
-  }
-};
-
-using context_ptr = std::unique_ptr<redisContext, context_deleter>;
-using reply_ptr = std::unique_ptr<redisReply, reply_deleter>;
-
-reply_ptr command(redisContext* c, const std::vector<std::string>& argv) {
-  std::vector<const char*> args;
-  std::vector<size_t> lengths;
-  for (auto& x : argv) {
-    args.push_back(x.data());
-    lengths.push_back(x.size());
-  }
-  return reply_ptr{static_cast<redisReply*>(
-    redisCommandArgv(c, static_cast<int>(args.size()), args.data(),
-                     lengths.data()))};
-}
-
-// A copy, because the parser of the slot map reads resp_value.
-resp_value to_resp(const redisReply& in) {
-  resp_value out;
-  switch (in.type) {
-    case REDIS_REPLY_STRING:
-      out.type = resp_value::kind::string;
-      out.str.assign(in.str, in.len);
-      break;
-    case REDIS_REPLY_STATUS:
-      out.type = resp_value::kind::status;
-      out.str.assign(in.str, in.len);
-      break;
-    case REDIS_REPLY_ERROR:
-      out.type = resp_value::kind::error;
-      out.str.assign(in.str, in.len);
-      break;
-    case REDIS_REPLY_INTEGER:
-      out.type = resp_value::kind::integer;
-      out.integer = in.integer;
-      break;
-    case REDIS_REPLY_ARRAY:
-      out.type = resp_value::kind::array;
-      out.elements.reserve(in.elements);
-      for (size_t i = 0; i < in.elements; ++i)
-        out.elements.push_back(to_resp(*in.element[i]));
-      break;
-    default:
-      break;
-  }
-  return out;
-}
 
 bool starts_with(std::string_view text, std::string_view prefix) {
   return text.substr(0, prefix.size()) == prefix;
@@ -96,15 +36,16 @@ enum class verdict {
 verdict ask_node(const host_port& at, const std::string& user,
                  const std::string& password, const timeval& tv,
                  slot_map& out, std::string& why) {
-  context_ptr c{redisConnectWithTimeout(at.host.c_str(), at.port, tv)};
+  redis_context_ptr c{redisConnectWithTimeout(at.host.c_str(), at.port, tv)};
   if (!c || c->err != 0) {
     why = c ? c->errstr : "out of memory";
     return verdict::unreachable;
   }
   redisSetTimeout(c.get(), tv);
   if (!password.empty()) {
-    auto auth = user.empty() ? command(c.get(), {"AUTH", password})
-                             : command(c.get(), {"AUTH", user, password});
+    auto auth = user.empty()
+                  ? sync_command(c.get(), {"AUTH", password})
+                  : sync_command(c.get(), {"AUTH", user, password});
     if (!auth) {
       why = c->errstr;
       return verdict::unreachable;
@@ -114,7 +55,7 @@ verdict ask_node(const host_port& at, const std::string& user,
       return verdict::refused;
     }
   }
-  auto reply = command(c.get(), {"CLUSTER", "SLOTS"});
+  auto reply = sync_command(c.get(), {"CLUSTER", "SLOTS"});
   if (!reply) {
     why = c->errstr;
     return verdict::unreachable;
@@ -128,7 +69,7 @@ verdict ask_node(const host_port& at, const std::string& user,
       return verdict::not_cluster;
     return verdict::error;
   }
-  auto map = slot_map::from_cluster_slots(to_resp(*reply), at);
+  auto map = slot_map::from_cluster_slots(to_resp_value(*reply), at);
   if (!map) {
     why = detail_of(map.error());
     return verdict::error;

@@ -8,49 +8,11 @@
 
 #include <hiredis/hiredis.h>
 
+#include "runtime/sync_redis.hpp"
+
 namespace cafcache {
 
 namespace {
-
-// Copies the tree because hiredis frees it with freeReplyObject, while callers
-// keep replies beyond that and pass them through CAF messages.
-resp_value to_resp_value(const redisReply& in) {
-  resp_value out;
-  switch (in.type) {
-    case REDIS_REPLY_STRING:
-      out.type = resp_value::kind::string;
-      out.str.assign(in.str, in.len);
-      break;
-    case REDIS_REPLY_STATUS:
-      out.type = resp_value::kind::status;
-      out.str.assign(in.str, in.len);
-      break;
-    case REDIS_REPLY_ERROR:
-      out.type = resp_value::kind::error;
-      out.str.assign(in.str, in.len);
-      break;
-    case REDIS_REPLY_INTEGER:
-      out.type = resp_value::kind::integer;
-      out.integer = in.integer;
-      break;
-    case REDIS_REPLY_ARRAY:
-      out.type = resp_value::kind::array;
-      out.elements.reserve(in.elements);
-      for (size_t i = 0; i < in.elements; ++i)
-        out.elements.emplace_back(to_resp_value(*in.element[i]));
-      break;
-    default:
-      // REDIS_REPLY_NIL is the only remaining type hiredis 0.14 creates.
-      break;
-  }
-  return out;
-}
-
-struct reply_deleter {
-  void operator()(redisReply* ptr) const noexcept {
-    freeReplyObject(ptr);
-  }
-};
 
 struct command_deleter {
   void operator()(char* ptr) const noexcept {
@@ -243,7 +205,7 @@ resp_reader::status resp_reader::next(resp_value& out) {
     return status::protocol_error;
   if (raw == nullptr)
     return status::need_more;
-  std::unique_ptr<redisReply, reply_deleter> reply{
+  redis_reply_ptr reply{
     static_cast<redisReply*>(raw)};
   out = to_resp_value(*reply);
   return status::reply;

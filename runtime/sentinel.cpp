@@ -1,45 +1,12 @@
 #include "runtime/sentinel.hpp"
 
 #include <charconv>
-#include <memory>
-
 #include <fmt/format.h>
-#include <hiredis/hiredis.h>
 
 #include "messages/errc.hpp"
+#include "runtime/sync_redis.hpp"
 
 namespace cafcache {
-
-namespace {
-
-struct context_deleter {
-  void operator()(redisContext* c) const {
-    redisFree(c);
-  }
-};
-
-struct reply_deleter {
-  void operator()(redisReply* r) const {
-    freeReplyObject(r);
-  }
-};
-
-using context_ptr = std::unique_ptr<redisContext, context_deleter>;
-using reply_ptr = std::unique_ptr<redisReply, reply_deleter>;
-
-reply_ptr command(redisContext* c, const std::vector<std::string>& argv) {
-  std::vector<const char*> args;
-  std::vector<size_t> lengths;
-  for (auto& x : argv) {
-    args.push_back(x.data());
-    lengths.push_back(x.size());
-  }
-  return reply_ptr{static_cast<redisReply*>(
-    redisCommandArgv(c, static_cast<int>(args.size()), args.data(),
-                     lengths.data()))};
-}
-
-} // namespace
 
 caf::expected<host_port>
 choose_master(const redis_endpoint& ep,
@@ -84,7 +51,7 @@ sentinel_answer ask_sentinel(const redis_endpoint& ep, const host_port& at,
   sentinel_answer out;
   timeval tv{static_cast<time_t>(timeout.count() / 1000),
              static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
-  context_ptr c{redisConnectWithTimeout(at.host.c_str(), at.port, tv)};
+  redis_context_ptr c{redisConnectWithTimeout(at.host.c_str(), at.port, tv)};
   if (!c || c->err != 0) {
     out.error = c ? c->errstr : "out of memory";
     return out;
@@ -92,9 +59,9 @@ sentinel_answer ask_sentinel(const redis_endpoint& ep, const host_port& at,
   redisSetTimeout(c.get(), tv);
   if (!ep.sentinel_password.empty()) {
     auto auth = ep.sentinel_user.empty()
-                  ? command(c.get(), {"AUTH", ep.sentinel_password})
-                  : command(c.get(), {"AUTH", ep.sentinel_user,
-                                      ep.sentinel_password});
+                  ? sync_command(c.get(), {"AUTH", ep.sentinel_password})
+                  : sync_command(c.get(), {"AUTH", ep.sentinel_user,
+                                           ep.sentinel_password});
     if (!auth) {
       out.error = c->errstr;
       return out;
@@ -105,7 +72,7 @@ sentinel_answer ask_sentinel(const redis_endpoint& ep, const host_port& at,
       return out;
     }
   }
-  auto reply = command(c.get(), {"SENTINEL", "MASTER", ep.master_name});
+  auto reply = sync_command(c.get(), {"SENTINEL", "MASTER", ep.master_name});
   if (!reply) {
     out.error = c->errstr;
     return out;

@@ -41,17 +41,6 @@ size_t owner_of_key(const redis_cluster& cl, const std::string& key) {
   return cl.owner_of(key_slot("test:" + key));
 }
 
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds limit) {
-  auto until = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < until) {
-    if (pred())
-      return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return pred();
-}
-
 } // namespace
 
 TEST_SUITE("cluster") {

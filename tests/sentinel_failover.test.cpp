@@ -18,18 +18,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-/// Polls `pred` every 50 ms until it holds or `limit` passes.
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds limit) {
-  auto until = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < until) {
-    if (pred())
-      return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return pred();
-}
-
 bool has_line(const resp_value& info, const std::string& line) {
   return info.str.find(line) != std::string::npos;
 }

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <functional>
 #include <optional>
+#include <thread>
 #include <vector>
 
 #include <fcntl.h>
@@ -41,6 +42,19 @@ struct node_config : system_config {
     set("scheduler.max-threads", 2);
   }
 };
+
+/// Polls `pred` every 50 ms until it holds or `limit` passes; its last
+/// answer.
+template <class Pred>
+bool eventually(Pred pred, std::chrono::milliseconds limit) {
+  auto until = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < until) {
+    if (pred())
+      return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return pred();
+}
 
 /// Answers a run may give past deadline + 50 ms out of `calls`: none in a
 /// release build; 0.5 % when the test runs under the sanitizers
