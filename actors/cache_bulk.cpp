@@ -4,35 +4,10 @@
 
 #include "actors/cache.hpp"
 
+#include "actors/bulk_answers.hpp"
 #include "messages/errc.hpp"
 
 namespace cafcache {
-
-namespace {
-
-/// Collects one answer per key, in request order.
-template <class T>
-struct bulk_state {
-  std::vector<T> results;
-  size_t left = 0;
-  bool failed = false;
-  caf::typed_response_promise<std::vector<T>> rp;
-
-  void set(size_t index, caf::expected<T> x) {
-    if (failed)
-      return;
-    if (!x) {
-      failed = true;
-      rp.deliver(x.error());
-      return;
-    }
-    results[index] = std::move(*x);
-    if (--left == 0)
-      rp.deliver(std::move(results));
-  }
-};
-
-} // namespace
 
 caf::result<std::vector<get_result>>
 cache_state::mget(std::vector<std::string>& keys,
@@ -43,7 +18,7 @@ cache_state::mget(std::vector<std::string>& keys,
       return refuse(metric_op::get, std::move(err), opts.correlation_id);
   if (keys.empty())
     return std::vector<get_result>{};
-  auto bulk = std::make_shared<bulk_state<get_result>>();
+  auto bulk = std::make_shared<bulk_answers<get_result>>();
   bulk->results.resize(keys.size());
   bulk->left = keys.size();
   bulk->rp = self_->make_response_promise<std::vector<get_result>>();
@@ -74,7 +49,7 @@ cache_state::mset(std::vector<key_value>& entries, const set_options& opts) {
     return refuse(metric_op::set, std::move(err), opts.correlation_id);
   if (entries.empty())
     return std::vector<write_result>{};
-  auto bulk = std::make_shared<bulk_state<write_result>>();
+  auto bulk = std::make_shared<bulk_answers<write_result>>();
   bulk->results.resize(entries.size());
   bulk->left = entries.size();
   bulk->rp = self_->make_response_promise<std::vector<write_result>>();

@@ -10,10 +10,10 @@
 #include <type_traits>
 #include <unordered_map>
 
+#include "actors/bulk_answers.hpp"
 #include "actors/cache.hpp"
 #include "messages/errc.hpp"
 #include "runtime/cluster_slots.hpp"
-#include "runtime/commands.hpp"
 #include "runtime/report_merge.hpp"
 
 namespace cafcache {
@@ -24,12 +24,6 @@ namespace {
 /// it answers by the request's deadline, so this only guards against a
 /// cache that is gone.
 constexpr auto answer_slack = std::chrono::seconds(1);
-
-caf::error tags_refused() {
-  return make_error(errc::invalid_tag,
-                    "tags are not supported on a Redis Cluster: a value and "
-                    "its tag sets would live in different slots");
-}
 
 } // namespace
 
@@ -47,7 +41,6 @@ void cluster_state::init(config cfg) {
   // slot: requests get answers (from its fallback, if nothing else).
   auto first = node_of(endpoint_.cluster_seeds.front());
   owner_.assign(cluster_slot_count, static_cast<uint16_t>(first));
-  nodes_.front().slots = cluster_slot_count;
   last_fetch_ = self_->clock().now();
   fetch();
   self_->delayed_send(self_, cfg_.cluster_refresh_period,
@@ -78,20 +71,32 @@ size_t cluster_state::node_of(const host_port& address) {
 }
 
 size_t cluster_state::node_for(const std::string& key) const {
-  return owner_[key_slot(commands::redis_key(cfg_.key_prefix, key))];
+  return owner_[key_slot(cfg_.key_prefix, key)];
 }
 
-void cluster_state::note_write(size_t node_index) {
-  if (!mapped_ && node_index == 0)
+size_t cluster_state::writer_for(const std::string& key) {
+  auto index = node_for(key);
+  if (!mapped_ && index == 0)
     written_unmapped_ = true;
+  return index;
+}
+
+caf::error cluster_state::refusal(bool tagged) const {
+  if (stopping_)
+    return make_error(errc::shutting_down);
+  if (tagged)
+    return make_error(errc::invalid_tag,
+                      "tags are not supported on a Redis Cluster: a value "
+                      "and its tag sets would live in different slots");
+  return caf::none;
 }
 
 // -- requests -----------------------------------------------------------------
 
 caf::result<get_result> cluster_state::get(std::string& key,
                                            request_options& opts) {
-  if (stopping())
-    return make_error(errc::shutting_down);
+  if (auto err = refusal(false))
+    return err;
   auto& target = nodes_[node_for(key)].cache;
   return self_->delegate(target, get_atom::value, std::move(key),
                          std::move(opts));
@@ -100,60 +105,28 @@ caf::result<get_result> cluster_state::get(std::string& key,
 caf::result<write_result> cluster_state::set(std::string& key,
                                              cache_value& value,
                                              set_options& opts) {
-  if (stopping())
-    return make_error(errc::shutting_down);
-  if (!opts.tags.empty())
-    return tags_refused();
-  auto index = node_for(key);
-  note_write(index);
+  if (auto err = refusal(!opts.tags.empty()))
+    return err;
+  auto index = writer_for(key);
   return self_->delegate(nodes_[index].cache, put_atom::value, std::move(key),
                          std::move(value), std::move(opts));
 }
 
 caf::result<write_result> cluster_state::invalidate(std::string& key,
                                                     request_options& opts) {
-  if (stopping())
-    return make_error(errc::shutting_down);
-  auto index = node_for(key);
-  note_write(index);
+  if (auto err = refusal(false))
+    return err;
+  auto index = writer_for(key);
   return self_->delegate(nodes_[index].cache, delete_atom::value,
                          std::move(key), std::move(opts));
 }
 
 caf::result<write_result> cluster_state::invalidate_tag(std::string&,
                                                         request_options&) {
-  if (stopping())
-    return make_error(errc::shutting_down);
-  return tags_refused();
+  return refusal(true);
 }
 
 namespace {
-
-/// One answer per key of a bulk request split over node caches, in the
-/// order of the request.
-template <class T>
-struct split_state {
-  std::vector<T> results;
-  size_t left = 0;
-  bool failed = false;
-  caf::typed_response_promise<std::vector<T>> rp;
-
-  void fill(const std::vector<size_t>& positions, std::vector<T>& part) {
-    if (failed)
-      return;
-    for (size_t i = 0; i < positions.size() && i < part.size(); ++i)
-      results[positions[i]] = std::move(part[i]);
-    if (--left == 0)
-      rp.deliver(std::move(results));
-  }
-
-  void fail(caf::error err) {
-    if (failed)
-      return;
-    failed = true;
-    rp.deliver(std::move(err));
-  }
-};
 
 const std::string& key_of(const std::string& key) {
   return key;
@@ -173,9 +146,8 @@ cluster_state::split(Atom atom, std::vector<Item>& items, Options& opts,
   std::unordered_map<size_t, std::pair<std::vector<Item>,
                                        std::vector<size_t>>> parts;
   for (size_t i = 0; i < items.size(); ++i) {
-    auto index = node_for(key_of(items[i]));
-    if (writes)
-      note_write(index);
+    auto index = writes ? writer_for(key_of(items[i]))
+                        : node_for(key_of(items[i]));
     auto& part = parts[index];
     part.first.push_back(std::move(items[i]));
     part.second.push_back(i);
@@ -185,7 +157,7 @@ cluster_state::split(Atom atom, std::vector<Item>& items, Options& opts,
     return self_->delegate(nodes_[index].cache, atom,
                            std::move(parts[index].first), std::move(opts));
   }
-  auto state = std::make_shared<split_state<Result>>();
+  auto state = std::make_shared<bulk_answers<Result>>();
   state->results.resize(items.size());
   state->left = parts.size();
   state->rp = self_->template make_response_promise<std::vector<Result>>();
@@ -207,29 +179,24 @@ cluster_state::split(Atom atom, std::vector<Item>& items, Options& opts,
 
 caf::result<std::vector<get_result>>
 cluster_state::mget(std::vector<std::string>& keys, request_options& opts) {
-  if (stopping())
-    return make_error(errc::shutting_down);
+  if (auto err = refusal(false))
+    return err;
   return split<get_result>(get_atom::value, keys, opts, false);
 }
 
 caf::result<std::vector<write_result>>
 cluster_state::mset(std::vector<key_value>& entries, set_options& opts) {
-  if (stopping())
-    return make_error(errc::shutting_down);
-  if (!opts.tags.empty())
-    return tags_refused();
+  if (auto err = refusal(!opts.tags.empty()))
+    return err;
   return split<write_result>(put_atom::value, entries, opts, true);
 }
 
 caf::result<get_result> cluster_state::get_or_load(std::string& key,
                                                    loader_actor& loader,
                                                    set_options& opts) {
-  if (stopping())
-    return make_error(errc::shutting_down);
-  if (!opts.tags.empty())
-    return tags_refused();
-  auto index = node_for(key);
-  note_write(index);
+  if (auto err = refusal(!opts.tags.empty()))
+    return err;
+  auto index = writer_for(key);
   return self_->delegate(nodes_[index].cache, load_atom::value,
                          std::move(key), std::move(loader), std::move(opts));
 }
@@ -244,9 +211,13 @@ std::vector<size_t> cluster_state::all_nodes() const {
 }
 
 std::vector<size_t> cluster_state::serving_nodes() const {
+  // From the table itself: no count to keep in step with it.
+  std::vector<bool> serving(nodes_.size(), false);
+  for (auto x : owner_)
+    serving[x] = true;
   std::vector<size_t> result;
   for (size_t i = 0; i < nodes_.size(); ++i)
-    if (nodes_[i].slots > 0)
+    if (serving[i])
       result.push_back(i);
   return result;
 }

@@ -137,8 +137,6 @@ private:
     /// "host:port", for logs and health.
     std::string name;
     cache_internal_actor cache;
-    /// Slots it owns in the current map.
-    size_t slots = 0;
   };
 
   /// The node of `address`, spawning its cache when it is new.
@@ -178,10 +176,9 @@ private:
   /// Answers the ready waiters once the node caches of the map answered.
   void settle_ready(caf::expected<bool> answer);
 
-  /// Refuses a request during shutdown (true) or lets it through.
-  bool stopping() const {
-    return stopping_;
-  }
+  /// The error that refuses a request now (shutdown, or `tagged`: a set
+  /// with tags or `invalidate_tag`), if any.
+  caf::error refusal(bool tagged) const;
 
   /// The nodes that own slots (the ones health asks).
   std::vector<size_t> serving_nodes() const;
@@ -189,9 +186,9 @@ private:
   /// Every node, also those that own no slots now (stats and metrics).
   std::vector<size_t> all_nodes() const;
 
-  /// Marks that a write may have gone to the first seed's cache before the
-  /// first map (its slots then move with a flush).
-  void note_write(size_t node_index);
+  /// The node of a write of `key`; before the first map, notes that the
+  /// first seed's cache took a write (its slots then move with a flush).
+  size_t writer_for(const std::string& key);
 
   self_pointer self_;
   config cfg_;

@@ -11,7 +11,6 @@
 #include "messages/errc.hpp"
 #include "runtime/cluster_slots.hpp"
 #include "runtime/cluster_topology.hpp"
-#include "runtime/commands.hpp"
 
 namespace cafcache {
 
@@ -183,16 +182,12 @@ size_t cluster_state::move_slots(const std::vector<uint16_t>& next,
   // Before any request routed by the new table: a node cache handles its
   // mailbox in order.
   for (size_t i = 0; i < nodes_.size(); ++i) {
-    if (!loses[i].empty()) {
-      nodes_[i].slots -= loses[i].size();
+    if (!loses[i].empty())
       self_->send(nodes_[i].cache, disown_atom::value, std::move(loses[i]));
-    }
-    if (!gains[i].empty()) {
-      nodes_[i].slots += gains[i].size();
+    if (!gains[i].empty())
       self_->send(nodes_[i].cache, own_atom::value,
                   caf::actor_cast<caf::actor>(self_), flush,
                   std::move(gains[i]));
-    }
   }
   if (moved > 0) {
     if (moved_at_.empty())
@@ -212,7 +207,7 @@ size_t cluster_state::redirect_target(const std::string& key,
   auto target = node_of(host_port{std::move(host), port});
   if (ask)
     return target;
-  auto slot = key_slot(commands::redis_key(cfg_.key_prefix, key));
+  auto slot = key_slot(cfg_.key_prefix, key);
   if (owner_[slot] != target) {
     auto next = owner_;
     next[slot] = static_cast<uint16_t>(target);

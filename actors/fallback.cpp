@@ -1,7 +1,6 @@
 #include "actors/fallback.hpp"
 
 #include "runtime/cluster_slots.hpp"
-#include "runtime/commands.hpp"
 
 #include <caf/send.hpp>
 
@@ -67,7 +66,7 @@ void fallback_state::erase_slots(const std::vector<uint16_t>& slots) {
     if (slot < cluster_slot_count)
       gone[slot] = true;
   cache_->erase_if([&](std::string_view key, std::string_view) {
-    return gone[key_slot(commands::redis_key(prefix_, key))];
+    return gone[key_slot(prefix_, key)];
   });
 }
 

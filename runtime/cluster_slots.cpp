@@ -27,8 +27,7 @@ constexpr std::array<uint16_t, 256> make_crc16_table() {
 
 constexpr auto crc16_table = make_crc16_table();
 
-constexpr uint16_t crc16_of(std::string_view data) {
-  uint16_t crc = 0;
+constexpr uint16_t crc16_of(std::string_view data, uint16_t crc = 0) {
   for (char c : data) {
     auto index = ((crc >> 8) ^ static_cast<unsigned char>(c)) & 0xFF;
     crc = static_cast<uint16_t>((crc << 8) ^ crc16_table[index]);
@@ -101,13 +100,36 @@ uint16_t crc16(std::string_view data) {
 }
 
 uint16_t key_slot(std::string_view key) {
-  auto open = key.find('{');
-  if (open != std::string_view::npos) {
-    auto close = key.find('}', open + 1);
-    if (close != std::string_view::npos && close > open + 1)
-      key = key.substr(open + 1, close - open - 1);
+  return key_slot(std::string_view{}, key);
+}
+
+uint16_t key_slot(std::string_view prefix, std::string_view key) {
+  // Positions count in prefix + key, which is never built.
+  constexpr auto npos = std::string_view::npos;
+  auto find = [&](char c, size_t from) {
+    if (from < prefix.size())
+      if (auto at = prefix.find(c, from); at != npos)
+        return at;
+    auto rest = from > prefix.size() ? from - prefix.size() : 0;
+    auto at = key.find(c, rest);
+    return at == npos ? npos : at + prefix.size();
+  };
+  size_t first = 0;
+  size_t last = prefix.size() + key.size();
+  if (auto open = find('{', 0); open != npos)
+    if (auto close = find('}', open + 1); close != npos && close > open + 1) {
+      first = open + 1;
+      last = close;
+    }
+  uint16_t crc = 0;
+  if (first < prefix.size())
+    crc = crc16_of(prefix.substr(first, std::min(last, prefix.size()) - first),
+                   crc);
+  if (last > prefix.size()) {
+    auto from = first > prefix.size() ? first - prefix.size() : 0;
+    crc = crc16_of(key.substr(from, last - prefix.size() - from), crc);
   }
-  return static_cast<uint16_t>(crc16(key) % cluster_slot_count);
+  return static_cast<uint16_t>(crc % cluster_slot_count);
 }
 
 std::optional<cluster_redirect> parse_redirect(std::string_view error_reply,

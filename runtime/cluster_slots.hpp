@@ -27,6 +27,10 @@ uint16_t crc16(std::string_view data);
 /// `foo{bar}{zap}` hashes `bar`.
 uint16_t key_slot(std::string_view key);
 
+/// `key_slot` of `prefix` followed by `key`, without building that string
+/// (the hot path of the cluster actor).
+uint16_t key_slot(std::string_view prefix, std::string_view key);
+
 /// A `MOVED` or `ASK` error reply: the node to send a key's command to.
 struct cluster_redirect {
   /// Which redirect it is.

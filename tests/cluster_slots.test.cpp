@@ -118,6 +118,19 @@ TEST_CASE("only the first non-empty hash tag is hashed") {
         == key_slot("cafcache:{tenant-7}:user:2"));
 }
 
+TEST_CASE("the slot of prefix and key is the slot of their concatenation") {
+  // Braces in the prefix, in the key, across both, and none.
+  const char* prefixes[] = {"", "cafcache:", "a{", "{", "{}", "x{ab", "t}",
+                            "{x}:"};
+  const char* keys[] = {"", "k", "}", "b}c", "{user1}:cart", "{}{z}", "q}{r}",
+                        "plain"};
+  for (auto prefix : prefixes)
+    for (auto key : keys)
+      CHECK_MESSAGE(key_slot(prefix, key)
+                      == key_slot(std::string{prefix} + key),
+                    "prefix '" << prefix << "', key '" << key << "'");
+}
+
 TEST_CASE("MOVED and ASK replies name the slot and the node") {
   auto moved = parse_redirect("MOVED 3999 127.0.0.1:6381", asked);
   REQUIRE(moved);
