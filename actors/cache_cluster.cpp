@@ -48,12 +48,16 @@ void cache_state::on_disown(std::vector<uint16_t> slots) {
 
 void cache_state::flush_slots(bool probe, caf::actor conn) {
   // Up to `parallel` slots at a time; a slot with a full page of keys is
-  // asked again (CLUSTER GETKEYSINSLOT returns at most `page` of them).
+  // asked again (CLUSTER GETKEYSINSLOT returns at most `page` of them, and
+  // has no cursor). A full page with keys of others would come back the
+  // same forever: that slot is left to a flush of the whole namespace on
+  // this node (SCAN MATCH prefix*), which deletes its keys of ours too.
   constexpr size_t parallel = 64;
   constexpr size_t page = 1000;
   struct join_state {
     size_t left = 0;
     bool ok = true;
+    bool flush_namespace = false;
     std::vector<uint16_t> done;
   };
   auto join = std::make_shared<join_state>();
@@ -68,6 +72,13 @@ void cache_state::flush_slots(bool probe, caf::actor conn) {
     for (auto x : join->done) {
       slots_to_flush_.erase(x);
       ++stats_.slots_flushed;
+    }
+    if (join->flush_namespace) {
+      // After the slots: the drain finds the log overflowed.
+      dirty_batch everything;
+      everything.overflowed = true;
+      ++dirty_since_drain_;
+      self_->send(fallback_, dirty_atom::value, std::move(everything));
     }
     if (!join->ok) {
       replay_done(probe, false, nullptr);
@@ -92,6 +103,10 @@ void cache_state::flush_slots(bool probe, caf::actor conn) {
             if (key.str.compare(0, cfg_.key_prefix.size(), cfg_.key_prefix)
                 == 0)
               keys.push_back(std::move(key.str));
+          if (!complete && keys.size() < reply.elements.size()) {
+            join->flush_namespace = true;
+            complete = true;
+          }
           if (keys.empty()) {
             finish(slot, true, complete);
             return;

@@ -281,4 +281,39 @@ TEST_CASE("Cluster: a write the failed primary acknowledged but never "
   CHECK(api.stats().slots_flushed >= 1);
 }
 
+TEST_CASE("Cluster: a slot that moves with more foreign keys than one "
+          "CLUSTER GETKEYSINSLOT page still gets flushed") {
+  redis_cluster cl;
+  cluster_cache c{cl};
+  auto& api = *c.api;
+  REQUIRE(eventually([&] { return api.health().healthy; }, 10s));
+  // 1,500 keys of another program in the slot of "{x}", and one of ours.
+  auto primary = owner_of_key(cl, "{x}k");
+  auto replica = cl.replica_of(primary);
+  REQUIRE(replica);
+  std::vector<std::string> mset{"MSET"};
+  for (int i = 0; i < 1500; ++i) {
+    mset.push_back("other:{x}:" + std::to_string(i));
+    mset.push_back("v");
+  }
+  REQUIRE_FALSE(cl.command(primary, mset).is_error());
+  auto w = api.set("{x}k", "ours");
+  REQUIRE_MESSAGE(w, why(w));
+  REQUIRE(w->target == tier::redis);
+  cl.failover(*replica);
+  // The new owner deletes our keys of the shard's slots before it reads
+  // them, and then serves from Redis again.
+  REQUIRE(eventually(
+    [&] {
+      auto r = api.set("{x}k", "again");
+      auto g = api.get("{x}k");
+      return r && r->target == tier::redis && g && g->found
+             && g->source == tier::redis && !g->stale;
+    },
+    15s));
+  CHECK(eventually([&] { return api.health().healthy; }, 5s));
+  // The other program's keys are not ours to delete.
+  CHECK(cl.command(*replica, {"DBSIZE"}).integer >= 1500);
+}
+
 } // TEST_SUITE
