@@ -101,8 +101,7 @@ public:
   void on_route(breaker_state state);
 
   /// The supervisor reports a connection slot up or down; `identity` names
-  /// the dataset the connection reached ("run_id/master_replid", empty when
-  /// unknown).
+  /// the dataset it reached ("run_id/master_replid", empty when unknown).
   void on_connection(uint32_t slot, caf::actor conn, caf::error err,
                      std::string identity);
 
@@ -479,6 +478,13 @@ private:
   /// True when `reply` to a replay's UNLINK means the keys are gone here.
   bool unlinked(const resp_value& reply);
 
+  /// invalidate_tag on a cluster node: SCAN for its per-slot sets of `tag`,
+  /// the script per set; answers {deleted, foreign} or the first error.
+  void sweep_tag(const caf::actor& conn, std::string tag,
+                 caf::timespan timeout,
+                 std::function<void(resp_value&)> on_reply,
+                 std::function<void(caf::error&)> on_error);
+
   // -- recovery --------------------------------------------------------------
 
   /// Starts a replay when one is needed and allowed.
@@ -525,9 +531,9 @@ private:
   std::vector<caf::actor> conns_;
   /// Which slot is up and which carries each key (see key_router).
   key_router router_;
-  /// The identity of the dataset the connections reached last
-  /// ("run_id/master_replid"), and what was written to it recently.
+  /// The dataset the connections reached last ("run_id/master_replid").
   std::string dataset_;
+  /// What was written to that dataset recently.
   recent_writes recent_;
   /// Coherence: this cache's id in published messages, the channel, the
   /// subscribed connection and whether its SUBSCRIBE is confirmed.
@@ -550,7 +556,6 @@ private:
   /// When spawn_cache may return.
   readiness readiness_;
   std::vector<caf::typed_response_promise<bool>> ready_waiters_;
-
   breaker_state route_ = breaker_state::closed;
   bool needs_replay_ = false;
   bool replaying_ = false;
@@ -568,17 +573,13 @@ private:
   /// window (one sweep interval) is open.
   uint64_t failures_unsent_ = 0;
   bool reporting_window_ = false;
-
   uint64_t outstanding_ = 0;
   bool stopping_ = false;
   caf::error stop_reason_;
-
   deadline_queue<operation> deadlines_;
   bool sweep_scheduled_ = false;
-
   stats_report stats_;
   latency_histogram latency_;
-
   /// Counters and histograms of `metrics` beyond `stats_`: plain state of
   /// this actor, read only when a scrape asks.
   std::array<uint64_t, metric_op_count * metric_outcome_count> requests_{};

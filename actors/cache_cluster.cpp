@@ -12,6 +12,7 @@
 #include "messages/errc.hpp"
 #include "runtime/cluster_errors.hpp"
 #include "runtime/cluster_slots.hpp"
+#include "runtime/commands.hpp"
 
 namespace cafcache {
 
@@ -182,6 +183,113 @@ bool cache_state::unlinked(const resp_value& reply) {
   return false;
 }
 
+void cache_state::sweep_tag(const caf::actor& conn, std::string tag,
+                            caf::timespan timeout,
+                            std::function<void(resp_value&)> on_reply,
+                            std::function<void(caf::error&)> on_error) {
+  // A tag has one set per slot on a cluster (commands::tag_layout): the
+  // sets of this node are found with SCAN, a page at a time, and each is
+  // invalidated by the script of a single Redis, in its own slot.
+  struct sweep {
+    std::string pattern;
+    int64_t deleted = 0;
+    int64_t foreign = 0;
+    size_t pending = 0;
+    std::string next;
+    std::optional<resp_value> refusal;
+    bool finished = false;
+    std::function<void(resp_value&)> on_reply;
+    std::function<void(caf::error&)> on_error;
+  };
+  auto state = std::make_shared<sweep>();
+  state->pattern = commands::slot_tag_sets_pattern(cfg_.key_prefix, tag);
+  state->on_reply = std::move(on_reply);
+  state->on_error = std::move(on_error);
+  auto page = std::make_shared<std::function<void(std::string)>>();
+  // The page's scripts are all answered: the next page, or the answer.
+  auto fail = [state, page](caf::error& err) {
+    // The first transport error answers; what comes after is dropped.
+    if (state->finished)
+      return;
+    state->finished = true;
+    *page = nullptr;
+    state->on_error(err);
+  };
+  auto page_done = [state, page] {
+    if (state->finished)
+      return;
+    if (state->refusal) {
+      state->on_reply(*state->refusal);
+    } else if (state->next != "0") {
+      (*page)(state->next);
+    } else {
+      resp_value answer;
+      answer.type = resp_value::kind::array;
+      answer.elements.resize(2);
+      answer.elements[0].type = resp_value::kind::integer;
+      answer.elements[0].integer = state->deleted;
+      answer.elements[1].type = resp_value::kind::integer;
+      answer.elements[1].integer = state->foreign;
+      state->on_reply(answer);
+    }
+    // The last page: the closure goes, and the cycle through it.
+    if (state->refusal || state->next == "0") {
+      state->finished = true;
+      *page = nullptr;
+    }
+  };
+  *page = [this, conn, timeout, tag = std::move(tag), state, page_done,
+           fail](std::string cursor) {
+    std::vector<std::string> argv{"SCAN",  std::move(cursor), "MATCH",
+                                  state->pattern, "COUNT", "1000"};
+    self_->request(conn, timeout, cmd_atom::value, std::move(argv))
+      .then(
+        [this, conn, timeout, tag, state, page_done,
+         fail](resp_value& reply) {
+          if (reply.type != resp_value::kind::array
+              || reply.elements.size() != 2) {
+            if (!reply.is_error()) {
+              reply.type = resp_value::kind::error;
+              reply.str = "ERR unexpected reply to SCAN";
+            }
+            state->refusal = std::move(reply);
+            page_done();
+            return;
+          }
+          state->next = std::move(reply.elements[0].str);
+          std::vector<std::string> sets;
+          for (auto& key : reply.elements[1].elements)
+            if (commands::is_slot_tag_set(cfg_.key_prefix, tag, key.str))
+              sets.push_back(std::move(key.str));
+          if (sets.empty()) {
+            page_done();
+            return;
+          }
+          state->pending = sets.size();
+          for (auto& set_key : sets)
+            self_->request(conn, timeout, cmd_atom::value,
+                           commands::invalidate_tag_set(cfg_.key_prefix,
+                                                        std::move(set_key)))
+              .then(
+                [state, page_done](resp_value& r) {
+                  if (r.is_error()) {
+                    if (!state->refusal)
+                      state->refusal = std::move(r);
+                  } else if (r.type == resp_value::kind::array
+                             && r.elements.size() == 2) {
+                    state->deleted += r.elements[0].integer;
+                    state->foreign += r.elements[1].integer;
+                  }
+                  if (--state->pending == 0)
+                    page_done();
+                },
+                fail);
+        },
+        fail);
+  };
+  (*page)("0");
+}
+
 namespace {
 
 /// The redirect of a delegated request, when it is one to follow.
@@ -247,8 +355,9 @@ cache_state::follow_redirect(write_job& job, std::string_view error_text) {
 bool cache_state::follow_redirect(const op_ptr& op,
                                   std::string_view error_text) {
   auto now = self_->clock().now();
+  // Tagged writes stay here: the node named would store no tag sets.
   if (!cluster_ || op->what == operation::kind::invalidate_tag
-      || op->redis_deadline <= now)
+      || !op->tags.empty() || op->redis_deadline <= now)
     return false;
   // The Redis deadline still stands: past it, the fallback answers here and
   // a late answer from the other node is dropped.

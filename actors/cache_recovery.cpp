@@ -17,16 +17,6 @@ namespace {
 /// Keys per UNLINK during a replay.
 constexpr uint32_t replay_batch = 1000;
 
-/// Escapes glob characters so that SCAN MATCH sees the prefix literally.
-std::string glob_escape(const std::string& x) {
-  std::string out;
-  for (char c : x) {
-    if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\')
-      out += '\\';
-    out += c;
-  }
-  return out;
-}
 
 } // namespace
 
@@ -134,32 +124,42 @@ void cache_state::replay_keys(bool probe, caf::actor conn, dirty_batch batch) {
   std::vector<std::vector<std::vector<std::string>>> commands(conns_.size());
   for (size_t slot = 0; slot < per_slot.size(); ++slot)
     commands[slot] = unlink_commands(std::move(per_slot[slot]));
-  // A tag's keys live on every connection's share; its script runs on one.
+  // A tag's keys live on every connection's share; its script runs on one
+  // (on a cluster, the sweep of its per-slot sets).
   for (auto& tag : batch.tags) {
-    commands.push_back({commands::invalidate_tag(cfg_.key_prefix, tag)});
+    if (!cluster_)
+      commands.push_back({commands::invalidate_tag(cfg_.key_prefix, tag)});
     recent_.tag(tag, self_->clock().now());
   }
   auto join = std::make_shared<join_state>();
   join->batch = std::move(batch);
   for (auto& list : commands)
     join->left += list.size();
+  if (cluster_)
+    join->left += join->batch.tags.size();
+  auto done = [=](bool ok) {
+    join->ok = join->ok && ok;
+    if (--join->left > 0)
+      return;
+    if (!join->ok) {
+      replay_done(probe, false, &join->batch);
+      return;
+    }
+    stats_.replayed_keys += join->batch.keys.size();
+    stats_.replayed_tags += join->batch.tags.size();
+    replay_step(probe, conn);
+  };
+  if (cluster_)
+    for (auto& tag : join->batch.tags)
+      sweep_tag(
+        conn, tag, cfg_.probe_timeout,
+        [=](resp_value& reply) { done(unlinked(reply)); },
+        [=](caf::error&) { done(false); });
   for (size_t slot = 0; slot < commands.size(); ++slot) {
     if (commands[slot].empty())
       continue;
     auto target = slot < conns_.size() && router_.is_up(slot) ? conns_[slot]
                                                               : conn;
-    auto done = [=](bool ok) {
-      join->ok = join->ok && ok;
-      if (--join->left > 0)
-        return;
-      if (!join->ok) {
-        replay_done(probe, false, &join->batch);
-        return;
-      }
-      stats_.replayed_keys += join->batch.keys.size();
-      stats_.replayed_tags += join->batch.tags.size();
-      replay_step(probe, conn);
-    };
     for (auto& argv : commands[slot])
       self_->request(target, cfg_.probe_timeout, cmd_atom::value,
                      std::move(argv))
@@ -177,7 +177,7 @@ void cache_state::replay_keys(bool probe, caf::actor conn, dirty_batch batch) {
 void cache_state::flush_namespace(bool probe, caf::actor conn,
                                   std::string cursor, dirty_batch batch) {
   std::vector<std::string> argv{"SCAN", std::move(cursor), "MATCH",
-                                glob_escape(cfg_.key_prefix) + "*", "COUNT",
+                                commands::glob_escape(cfg_.key_prefix) + "*", "COUNT",
                                 "1000"};
   self_->request(conn, cfg_.probe_timeout, cmd_atom::value, std::move(argv))
     .then(

@@ -300,7 +300,9 @@ std::vector<std::string> cache_state::command_of(const operation& op) const {
       return {"GET", redis_key(op.key)};
     case operation::kind::set:
       return commands::set(cfg_.key_prefix, op.key, op.stored, op.ttl,
-                           op.tags);
+                           op.tags,
+                           cluster_ ? commands::tag_layout::per_slot
+                                    : commands::tag_layout::single);
     case operation::kind::invalidate:
       return {"UNLINK", redis_key(op.key)};
     case operation::kind::invalidate_tag:
@@ -330,32 +332,38 @@ void cache_state::to_redis(const op_ptr& op, size_t slot) {
   // passed first: until then the write may still be in its pipeline.
   if (write)
     router_.pin(op->key, slot);
-  self_->request(conn, caf::infinite, cmd_atom::value, command_of(*op))
-    .then(
-      [this, op, sent, slot, write](resp_value& reply) {
-        record_latency(redis_latency_, self_->clock().now() - sent);
-        if (write)
-          router_.unpin(op->key, slot);
-        if (!op->in_redis)
-          return;
-        op->in_redis = false;
-        on_reply(op, reply);
-      },
-      [this, op, slot, write, conn](caf::error& err) {
-        if (write)
-          router_.unpin(op->key, slot);
-        on_request_failed(slot, conn, err);
-        if (!op->in_redis)
-          return;
-        op->in_redis = false;
-        // A request another connection took over is no failure of Redis:
-        // counted, the requests in flight on one dropped connection alone
-        // would open the breaker.
-        if (connection_lost(err) && retry(op))
-          return;
-        on_redis_failure(err);
-        redis_failed(op);
-      });
+  auto on_answer = [this, op, sent, slot, write](resp_value& reply) {
+    record_latency(redis_latency_, self_->clock().now() - sent);
+    if (write)
+      router_.unpin(op->key, slot);
+    if (!op->in_redis)
+      return;
+    op->in_redis = false;
+    on_reply(op, reply);
+  };
+  auto on_failure = [this, op, slot, write, conn](caf::error& err) {
+    if (write)
+      router_.unpin(op->key, slot);
+    on_request_failed(slot, conn, err);
+    if (!op->in_redis)
+      return;
+    op->in_redis = false;
+    // A request another connection took over is no failure of Redis:
+    // counted, the requests in flight on one dropped connection alone
+    // would open the breaker.
+    if (connection_lost(err) && retry(op))
+      return;
+    on_redis_failure(err);
+    redis_failed(op);
+  };
+  if (cluster_ && op->what == operation::kind::invalidate_tag)
+    // Pages and scripts get the time to the answer's deadline, with a
+    // margin: the deadline queue answers the client in time regardless.
+    sweep_tag(conn, op->key, op->deadline - sent + std::chrono::seconds(1),
+              std::move(on_answer), std::move(on_failure));
+  else
+    self_->request(conn, caf::infinite, cmd_atom::value, command_of(*op))
+      .then(std::move(on_answer), std::move(on_failure));
   switch (op->what) {
     case operation::kind::get:
       break;
@@ -390,6 +398,18 @@ void cache_state::on_reply(const op_ptr& op, resp_value& reply) {
   if (reply.is_error() && follow_redirect(op, reply.str))
     return;
   if (reply.is_error() && redirected(reply.str)) {
+    if (op->what == operation::kind::set && !op->tags.empty()) {
+      // Its slot is elsewhere now, and a tagged set is not handed on: the
+      // write was not applied, so it is refused, not acknowledged into a
+      // fallback that no longer serves the key.
+      self_->send(fallback_, delete_atom::value, op->key, false);
+      guard_.invalidated(op->key);
+      answer(op, make_error(errc::redis_unavailable,
+                            "the key's slot moved to another Redis Cluster "
+                            "node during the tagged set, which was not "
+                            "applied"));
+      return;
+    }
     // As a delegated request that met a redirect (on_handed_over).
     redis_failed(op);
     return;

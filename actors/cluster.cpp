@@ -84,11 +84,18 @@ size_t cluster_state::writer_for(const std::string& key) {
 caf::error cluster_state::refusal(bool tagged) const {
   if (stopping_)
     return make_error(errc::shutting_down);
-  if (tagged)
+  if (tagged && !hash_tag_closed(cfg_.key_prefix))
     return make_error(errc::invalid_tag,
-                      "tags are not supported on a Redis Cluster: a value "
-                      "and its tag sets would live in different slots");
+                      "tags on a Redis Cluster need a key prefix without "
+                      "'{', or with a whole hash tag: a value and its tag "
+                      "sets would live in different slots");
   return caf::none;
+}
+
+caf::timespan cluster_state::answer_limit(caf::timespan deadline) const {
+  return (deadline > caf::timespan{0} ? deadline
+                                           : cfg_.request_timeout)
+         + answer_slack;
 }
 
 // -- requests -----------------------------------------------------------------
@@ -121,9 +128,51 @@ caf::result<write_result> cluster_state::invalidate(std::string& key,
                          std::move(key), std::move(opts));
 }
 
-caf::result<write_result> cluster_state::invalidate_tag(std::string&,
-                                                        request_options&) {
-  return refusal(true);
+caf::result<write_result>
+cluster_state::invalidate_tag(std::string& tag, request_options& opts) {
+  if (auto err = refusal(true))
+    return err;
+  // A tag has sets in the slots of its values, on every primary: each node
+  // cache invalidates its own (the sets in its Redis, the entries of its
+  // fallback, its dirty-key log when its Redis cannot), and the answer is
+  // the first error, or the fallback when any node went there.
+  auto nodes = serving_nodes();
+  if (nodes.size() == 1)
+    return self_->delegate(nodes_[nodes.front()].cache, delete_atom::value,
+                           tag_atom::value, std::move(tag), std::move(opts));
+  struct join {
+    size_t left = 0;
+    write_result result{tier::redis};
+    caf::error err;
+    caf::typed_response_promise<write_result> rp;
+
+    void one_done() {
+      if (--left > 0)
+        return;
+      if (err)
+        rp.deliver(std::move(err));
+      else
+        rp.deliver(result);
+    }
+  };
+  auto state = std::make_shared<join>();
+  state->left = nodes.size();
+  state->rp = self_->make_response_promise<write_result>();
+  for (auto index : nodes)
+    self_->request(nodes_[index].cache, answer_limit(opts.deadline), delete_atom::value,
+                   tag_atom::value, tag, opts)
+      .then(
+        [state](write_result& x) {
+          if (x.target != tier::redis)
+            state->result.target = x.target;
+          state->one_done();
+        },
+        [state](caf::error& err) {
+          if (!state->err)
+            state->err = std::move(err);
+          state->one_done();
+        });
+  return state->rp;
 }
 
 namespace {
@@ -161,9 +210,7 @@ cluster_state::split(Atom atom, std::vector<Item>& items, Options& opts,
   state->results.resize(items.size());
   state->left = parts.size();
   state->rp = self_->template make_response_promise<std::vector<Result>>();
-  auto limit = (opts.deadline > caf::timespan{0} ? opts.deadline
-                                                 : cfg_.request_timeout)
-               + answer_slack;
+  auto limit = answer_limit(opts.deadline);
   for (auto& [index, part] : parts) {
     auto positions = std::move(part.second);
     self_->request(nodes_[index].cache, limit, atom, std::move(part.first),

@@ -24,8 +24,10 @@ namespace cafcache {
 /// that owns the key's slot (`delegate`: that cache answers the client).
 /// So a primary that dies or hangs affects only its slots: its breaker
 /// opens and its fallback answers, while the others keep serving from
-/// Redis. `mget`/`mset` are split by node and answered in order. Tags are
-/// refused (`invalid_tag`): a value and its tag sets would span slots.
+/// Redis. `mget`/`mset` are split by node and answered in order. A tag has
+/// one set per slot, next to its values (commands::tag_layout), so a
+/// tagged set is one script on one node, and `invalidate_tag` goes to every
+/// node cache, each sweeping its own Redis.
 ///
 /// The slot map comes from `CLUSTER SLOTS` (runtime/cluster_topology), asked
 /// of the replicas first, then the primaries, then the seeds: at start,
@@ -177,8 +179,13 @@ private:
   void settle_ready(caf::expected<bool> answer);
 
   /// The error that refuses a request now (shutdown, or `tagged`: a set
-  /// with tags or `invalidate_tag`), if any.
+  /// with tags or `invalidate_tag` under a prefix whose braces would put
+  /// the tag sets into other slots), if any.
   caf::error refusal(bool tagged) const;
+
+  /// How long a node cache has to answer a part of a request that has
+  /// `deadline` (zero: `request-timeout`).
+  caf::timespan answer_limit(caf::timespan deadline) const;
 
   /// The nodes that own slots (the ones health asks).
   std::vector<size_t> serving_nodes() const;

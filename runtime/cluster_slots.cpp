@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <string>
 
 #include <fmt/format.h>
 
@@ -130,6 +131,58 @@ uint16_t key_slot(std::string_view prefix, std::string_view key) {
     crc = crc16_of(key.substr(from, last - prefix.size() - from), crc);
   }
   return static_cast<uint16_t>(crc % cluster_slot_count);
+}
+
+namespace {
+
+// The hash tags of all slots, found once: every text of one to three
+// letters and digits in order, the first to land in a slot is its tag.
+// Three characters (62^3 texts) reach each of the 16384 slots; the unit
+// test checks all of them.
+const std::vector<std::string>& slot_hash_tags() {
+  static const auto tags = [] {
+    constexpr std::string_view alphabet
+      = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    std::vector<std::string> out(cluster_slot_count);
+    size_t found = 0;
+    std::string text;
+    auto visit = [&](auto& self, size_t length) -> void {
+      if (text.size() == length) {
+        auto& tag = out[key_slot(text)];
+        if (tag.empty()) {
+          tag = text;
+          ++found;
+        }
+        return;
+      }
+      for (char c : alphabet) {
+        text.push_back(c);
+        self(self, length);
+        text.pop_back();
+        if (found == cluster_slot_count)
+          return;
+      }
+    };
+    for (size_t length = 1; length <= 3 && found < cluster_slot_count;
+         ++length)
+      visit(visit, length);
+    return out;
+  }();
+  return tags;
+}
+
+} // namespace
+
+std::string_view slot_hash_tag(uint16_t slot) {
+  return slot_hash_tags()[slot % cluster_slot_count];
+}
+
+bool hash_tag_closed(std::string_view prefix) {
+  auto open = prefix.find('{');
+  if (open == std::string_view::npos)
+    return true;
+  auto close = prefix.find('}', open + 1);
+  return close != std::string_view::npos && close > open + 1;
 }
 
 std::optional<cluster_redirect> parse_redirect(std::string_view error_reply,

@@ -31,6 +31,20 @@ uint16_t key_slot(std::string_view key);
 /// (the hot path of the cluster actor).
 uint16_t key_slot(std::string_view prefix, std::string_view key);
 
+/// A short text of letters and digits (no brace) whose slot is `slot`: a
+/// key with `{` this `}` as its first hash tag lives in `slot`. The same
+/// text for the same slot everywhere (the shortest, the first in the order
+/// of digits, then upper, then lower letters). Used to place a tag set in
+/// the slot of the value it belongs to.
+std::string_view slot_hash_tag(uint16_t slot);
+
+/// True when every key that starts with `prefix` gets its hash tag (or none)
+/// independently of what follows the prefix' own braces: the prefix has no
+/// `{`, or its first `{` is closed inside the prefix with at least one byte
+/// between. Only then can a key built as `prefix`, other bytes, then
+/// `{slot_hash_tag(s)}` be placed in slot `s` at will.
+bool hash_tag_closed(std::string_view prefix);
+
 /// A `MOVED` or `ASK` error reply: the node to send a key's command to.
 struct cluster_redirect {
   /// Which redirect it is.

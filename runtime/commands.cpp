@@ -4,6 +4,8 @@
 #include <chrono>
 #include <cstdint>
 
+#include "runtime/cluster_slots.hpp"
+
 namespace cafcache::commands {
 
 static_assert(static_cast<unsigned char>(reserved_byte) == 255,
@@ -75,6 +77,52 @@ std::string tag_set_key(std::string_view prefix, std::string_view tag) {
   return out;
 }
 
+std::string tag_set_key(std::string_view prefix, std::string_view tag,
+                        uint16_t slot) {
+  auto hash_tag = slot_hash_tag(slot);
+  std::string out;
+  out.reserve(prefix.size() + 3 + hash_tag.size() + tag.size());
+  out.append(prefix);
+  out += reserved_byte;
+  out += '{';
+  out.append(hash_tag);
+  out += '}';
+  out.append(tag);
+  return out;
+}
+
+bool is_slot_tag_set(std::string_view prefix, std::string_view tag,
+                     std::string_view key) {
+  if (key.size() < prefix.size() + 3 || key.substr(0, prefix.size()) != prefix
+      || key[prefix.size()] != reserved_byte
+      || key[prefix.size() + 1] != '{')
+    return false;
+  auto rest = key.substr(prefix.size() + 2);
+  auto close = rest.find('}');
+  return close != std::string_view::npos && close > 0
+         && rest.substr(close + 1) == tag;
+}
+
+std::string glob_escape(std::string_view x) {
+  std::string out;
+  out.reserve(x.size());
+  for (char c : x) {
+    if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\')
+      out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+std::string slot_tag_sets_pattern(std::string_view prefix,
+                                  std::string_view tag) {
+  auto out = glob_escape(prefix);
+  out += reserved_byte;
+  out += "{*}";
+  out += glob_escape(tag);
+  return out;
+}
+
 std::string redis_key(std::string_view prefix, std::string_view key) {
   std::string out;
   out.reserve(prefix.size() + key.size());
@@ -85,7 +133,8 @@ std::string redis_key(std::string_view prefix, std::string_view key) {
 
 std::vector<std::string> set(std::string_view prefix, std::string_view key,
                              std::string stored, caf::timespan ttl,
-                             const std::vector<std::string>& tags) {
+                             const std::vector<std::string>& tags,
+                             tag_layout layout) {
   auto full = redis_key(prefix, key);
   if (tags.empty())
     return {"SET", std::move(full), std::move(stored), "PX",
@@ -96,8 +145,14 @@ std::vector<std::string> set(std::string_view prefix, std::string_view key,
   argv.emplace_back(set_tagged_script);
   argv.emplace_back(std::to_string(1 + tags.size()));
   argv.push_back(std::move(full));
-  for (auto& tag : tags)
-    argv.push_back(tag_set_key(prefix, tag));
+  if (layout == tag_layout::per_slot) {
+    auto slot = key_slot(prefix, key);
+    for (auto& tag : tags)
+      argv.push_back(tag_set_key(prefix, tag, slot));
+  } else {
+    for (auto& tag : tags)
+      argv.push_back(tag_set_key(prefix, tag));
+  }
   argv.push_back(std::move(stored));
   argv.push_back(ttl_millis(ttl));
   return argv;
@@ -105,7 +160,12 @@ std::vector<std::string> set(std::string_view prefix, std::string_view key,
 
 std::vector<std::string> invalidate_tag(std::string_view prefix,
                                         std::string_view tag) {
-  return {"EVAL", invalidate_tag_script, "1", tag_set_key(prefix, tag),
+  return invalidate_tag_set(prefix, tag_set_key(prefix, tag));
+}
+
+std::vector<std::string> invalidate_tag_set(std::string_view prefix,
+                                            std::string set_key) {
+  return {"EVAL", invalidate_tag_script, "1", std::move(set_key),
           std::string{prefix}};
 }
 

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "runtime/cluster_slots.hpp"
+#include "runtime/commands.hpp"
 #include "tests/harness/redis_cluster.hpp"
 #include "tests/support.hpp"
 
@@ -46,7 +47,7 @@ size_t owner_of_key(const redis_cluster& cl, const std::string& key) {
 TEST_SUITE("cluster") {
 
 TEST_CASE("Cluster: each primary serves its own slots from Redis; mget and "
-          "mset are split by node and answered in order; tags are refused") {
+          "mset are split by node and answered in order") {
   redis_cluster cl;
   cluster_cache c{cl};
   auto& api = *c.api;
@@ -107,19 +108,117 @@ TEST_CASE("Cluster: each primary serves its own slots from Redis; mget and "
   }
   // A hash tag keeps keys on one node, as in Redis.
   CHECK(owner_of_key(cl, "{user7}:cart") == owner_of_key(cl, "{user7}:name"));
-  // Tags would put a value and its tag sets in different slots.
-  set_options tagged;
-  tagged.tags = {"t"};
-  auto t = api.set("tagged", "x", tagged);
-  REQUIRE_FALSE(t);
-  CHECK(is(t.error(), errc::invalid_tag));
-  auto it = api.invalidate_tag("t");
-  REQUIRE_FALSE(it);
-  CHECK(is(it.error(), errc::invalid_tag));
   auto h = api.health();
   CHECK(h.healthy);
   CHECK(h.redis.rfind("redis-cluster://127.0.0.1:", 0) == 0);
   CHECK(api.stats().sets >= 230);
+}
+
+TEST_CASE("Cluster: tags: a tag's sets live in the slots of its values, and "
+          "invalidate_tag reaches every primary, also one that is stopped") {
+  redis_cluster cl;
+  cluster_cache c{cl};
+  auto& api = *c.api;
+  REQUIRE_MESSAGE(eventually([&] { return api.health().healthy; }, 10s),
+                  api.health().last_error);
+  set_options team;
+  team.tags = {"team", "all"};
+  std::map<size_t, int> per_node;
+  std::vector<std::string> tagged{"{u1}:a", "{u1}:b"};
+  for (int i = 0; i < 60; ++i)
+    tagged.push_back("t" + std::to_string(i));
+  for (auto& key : tagged) {
+    auto w = api.set(key, "v", team);
+    REQUIRE_MESSAGE(w, why(w));
+    CHECK(w->target == tier::redis);
+    ++per_node[owner_of_key(cl, key)];
+  }
+  REQUIRE(per_node.size() == 3);
+  for (int i = 0; i < 20; ++i)
+    REQUIRE(api.set("u" + std::to_string(i), "plain"));
+  // Every tag set holds members of its own slot only.
+  auto sets_of = [&](size_t node, const std::string& tag) {
+    std::vector<std::string> found;
+    std::string cursor = "0";
+    do {
+      auto page = cl.command(node, {"SCAN", cursor, "COUNT", "1000"});
+      REQUIRE(page.elements.size() == 2);
+      cursor = page.elements[0].str;
+      for (auto& key : page.elements[1].elements)
+        if (commands::is_slot_tag_set("test:", tag, key.str))
+          found.push_back(key.str);
+    } while (cursor != "0");
+    return found;
+  };
+  size_t members = 0;
+  for (size_t node = 0; node < 3; ++node)
+    for (auto& set : sets_of(node, "team")) {
+      auto slot = key_slot(set);
+      for (auto& m : cl.command(node, {"SMEMBERS", set}).elements) {
+        CHECK(key_slot(m.str) == slot);
+        ++members;
+      }
+    }
+  CHECK(members == tagged.size());
+  auto it = api.invalidate_tag("team");
+  REQUIRE_MESSAGE(it, why(it));
+  CHECK(it->target == tier::redis);
+  for (auto& key : tagged) {
+    auto r = api.get(key);
+    REQUIRE_MESSAGE(r, why(r));
+    CHECK_MESSAGE(!r->found, key << " survived invalidate_tag");
+    CHECK(cl.command(owner_of_key(cl, key), {"EXISTS", "test:" + key}).integer
+          == 0);
+  }
+  for (size_t node = 0; node < 3; ++node) {
+    CHECK(sets_of(node, "team").empty());
+    CHECK_FALSE(sets_of(node, "all").empty());
+  }
+  for (int i = 0; i < 20; ++i) {
+    auto r = api.get("u" + std::to_string(i));
+    REQUIRE_MESSAGE(r, why(r));
+    CHECK(r->found);
+  }
+  // With one primary stopped, invalidate_tag is answered in time (that
+  // node's part by its fallback and dirty-key log); once it is back, none
+  // of the tagged values is read again, from Redis or the fallback.
+  auto victim = owner_of_key(cl, "t0");
+  for (auto& key : tagged)
+    REQUIRE(api.set(key, "v2", team));
+  for (auto& key : tagged)
+    REQUIRE(api.get(key));
+  cl.node(victim).pause();
+  auto sent = std::chrono::steady_clock::now();
+  auto again = api.invalidate_tag("all");
+  auto took = std::chrono::steady_clock::now() - sent;
+  REQUIRE_MESSAGE(again, why(again));
+  CHECK(again->target == tier::fallback);
+  CHECK(took < cluster_cache::settings_for(cl).request_timeout + 50ms);
+  for (auto& key : tagged) {
+    auto r = api.get(key);
+    REQUIRE_MESSAGE(r, why(r));
+    CHECK_MESSAGE(!r->found, key << " read after invalidate_tag");
+  }
+  std::this_thread::sleep_for(500ms);
+  cl.node(victim).resume();
+  REQUIRE_MESSAGE(eventually([&] { return api.health().healthy; }, 20s),
+                  api.health().last_error);
+  for (auto& key : tagged) {
+    auto r = api.get(key);
+    REQUIRE_MESSAGE(r, why(r));
+    CHECK_MESSAGE(!r->found, key << " read after the stopped node resumed");
+  }
+  CHECK(api.stats().replayed_tags >= 1);
+  // A prefix whose '{' would be closed by the tag set's hash tag: refused.
+  auto cfg = cluster_cache::settings_for(cl);
+  cfg.key_prefix = "app{7:";
+  cache_node braces{cfg};
+  set_options one;
+  one.tags = {"t"};
+  auto refused = braces.api->set("k", "v", one);
+  REQUIRE_FALSE(refused);
+  CHECK(is(refused.error(), errc::invalid_tag));
+  CHECK(braces.api->set("k", "v"));
 }
 
 TEST_CASE("Cluster: a killed primary affects only its slots, and its replica "

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "messages/errc.hpp"
+#include "runtime/commands.hpp"
 
 using namespace cafcache;
 
@@ -129,6 +130,49 @@ TEST_CASE("the slot of prefix and key is the slot of their concatenation") {
       CHECK_MESSAGE(key_slot(prefix, key)
                       == key_slot(std::string{prefix} + key),
                     "prefix '" << prefix << "', key '" << key << "'");
+}
+
+TEST_CASE("every slot has a hash tag of at most three letters and digits") {
+  for (uint32_t slot = 0; slot < cluster_slot_count; ++slot) {
+    auto tag = std::string{slot_hash_tag(static_cast<uint16_t>(slot))};
+    REQUIRE_MESSAGE(!tag.empty(), "slot " << slot << " has no hash tag");
+    REQUIRE(tag.size() <= 3);
+    REQUIRE(tag.find_first_of("{}") == std::string::npos);
+    REQUIRE_MESSAGE(key_slot("x{" + tag + "}y") == slot, "slot " << slot);
+  }
+  // The shortest, the first in the order of the alphabet.
+  CHECK(slot_hash_tag(key_slot("0")) == "0");
+  CHECK(slot_hash_tag(key_slot("z")) == "z");
+  CHECK(slot_hash_tag(key_slot("cafcache:user:7")) == "fs");
+}
+
+TEST_CASE("a prefix places its keys' tag sets only when its braces close") {
+  CHECK(hash_tag_closed("cafcache:"));
+  CHECK(hash_tag_closed(""));
+  CHECK(hash_tag_closed("{app}:"));
+  CHECK(hash_tag_closed("a}b:"));
+  CHECK_FALSE(hash_tag_closed("app{7:"));
+  CHECK_FALSE(hash_tag_closed("a{}b:"));
+  CHECK_FALSE(hash_tag_closed("a{"));
+  // A tag set lands in the slot of its value, whatever braces the key and
+  // the tag carry, under every prefix hash_tag_closed accepts.
+  for (std::string prefix : {"cafcache:", "{app}:", "a}b:"})
+    for (std::string key : {"user:7", "{u1}:cart", "x{}y", "}{", "{{a}}"})
+      for (std::string tag : {"eu", "{t}", "}", "a{b"}) {
+        auto slot = key_slot(prefix, key);
+        auto set = commands::tag_set_key(prefix, tag, slot);
+        CHECK_MESSAGE(key_slot(set) == slot, prefix << key << " " << tag);
+        CHECK(commands::is_slot_tag_set(prefix, tag, set));
+        CHECK_FALSE(commands::is_slot_tag_set(prefix, tag + "x", set));
+        CHECK_FALSE(commands::is_slot_tag_set(prefix, "x" + tag, set));
+      }
+  // A tag with a '}' is no other tag's set: "b" does not own "{H}a}b".
+  auto set = commands::tag_set_key("p:", "a}b", 7);
+  CHECK(commands::is_slot_tag_set("p:", "a}b", set));
+  CHECK_FALSE(commands::is_slot_tag_set("p:", "b", set));
+  CHECK_FALSE(commands::is_slot_tag_set("p:", "eu", "p:\xFFeu"));
+  CHECK_FALSE(commands::is_slot_tag_set("p:", "eu", "p:\xFF{}eu"));
+  CHECK(commands::slot_tag_sets_pattern("a*:", "t?") == "a\\*:\xFF{*}t\\?");
 }
 
 TEST_CASE("MOVED and ASK replies name the slot and the node") {

@@ -17,6 +17,7 @@
 
 #include "runtime/codec.hpp"
 #include "runtime/coherence.hpp"
+#include "runtime/cluster_slots.hpp"
 #include "runtime/commands.hpp"
 #include "runtime/get_reply.hpp"
 #include "runtime/resp.hpp"
@@ -51,6 +52,8 @@ const example examples[] = {
   {"value key", role::encoded,
    "63 61 66 63 61 63 68 65 3a 75 73 65 72 3a 37"},
   {"tag-set key", role::encoded, "63 61 66 63 61 63 68 65 3a ff 65 75"},
+  {"cluster tag-set key", role::encoded,
+   "63 61 66 63 61 63 68 65 3a ff 7b 66 73 7d 65 75"},
   {"channel", role::encoded,
    "63 61 66 63 61 63 68 65 3a ff 69 6e 76 61 6c 69 64 61 74 69 6f 6e 73"},
   {"plain msgpack", role::encoded, "ca 01 81 a2 69 64 07"},
@@ -224,6 +227,13 @@ TEST_CASE("formats: keys, tag-set keys and the channel live under the prefix") {
   REQUIRE(argv.size() == 5);
   CHECK(argv[1] == ex("value key"));
   CHECK(commands::tag_set_key(prefix, "eu") == ex("tag-set key"));
+  auto slot = key_slot(prefix, "user:7");
+  CHECK(slot == 12152);
+  CHECK(commands::tag_set_key(prefix, "eu", slot) == ex("cluster tag-set key"));
+  auto tagged = commands::set(prefix, "user:7", "x", std::chrono::seconds(1),
+                              {"eu"}, commands::tag_layout::per_slot);
+  REQUIRE(tagged.size() == 7);
+  CHECK(tagged[4] == ex("cluster tag-set key"));
   CHECK(coherence::channel(prefix) == ex("channel"));
 }
 
