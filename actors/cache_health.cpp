@@ -4,9 +4,10 @@
 #include "actors/cache.hpp"
 
 #include <algorithm>
-
 #include <memory>
 #include <vector>
+
+#include <fmt/format.h>
 
 #include "messages/errc.hpp"
 
@@ -67,6 +68,18 @@ health_report cache_state::current_health() const {
   report.redis = redis_redacted_;
   auto& last = conn_error_ ? conn_error_ : last_refusal_;
   report.last_error = !last ? std::string{} : log_text(last);
+  // An unhealthy report says why, also when no error is on record.
+  if (!report.healthy && report.last_error.empty()) {
+    if (!all_up)
+      report.last_error = fmt::format("{} of {} connections to Redis are up",
+                                      router_.up_count(), router_.size());
+    else if (route_ != breaker_state::closed)
+      report.last_error = fmt::format("the breaker is {}", to_string(route_));
+    else if (needs_replay_)
+      report.last_error = "writes the fallback took wait for their replay";
+    else
+      report.last_error = "the coherence subscription is not confirmed";
+  }
   if (cfg_.backend_type() == backend_kind::memory) {
     // No Redis by design: the configured tier answers every request.
     report.healthy = true;

@@ -10,6 +10,8 @@
 #include <type_traits>
 #include <unordered_map>
 
+#include <fmt/format.h>
+
 #include "actors/bulk_answers.hpp"
 #include "actors/cache.hpp"
 #include "messages/errc.hpp"
@@ -286,8 +288,46 @@ struct gather_state {
 
 } // namespace
 
+std::vector<uint32_t> cluster_state::slot_counts() const {
+  std::vector<uint32_t> result(nodes_.size(), 0);
+  for (auto x : owner_)
+    ++result[x];
+  return result;
+}
+
+namespace {
+
+/// The status of one node from its own report.
+node_status status_of(const std::string& name, uint32_t slots,
+                      const health_report& x) {
+  return {name,        slots,
+          x.healthy,   x.connected,
+          x.breaker,   x.last_error,
+          x.stats.fallback_entries, x.stats.dirty_keys};
+}
+
+node_status status_of(const std::string& name, uint32_t slots,
+                      const metrics_report& x) {
+  return {name,        slots,
+          x.healthy,   x.connected,
+          x.breaker,   std::string{},
+          x.stats.fallback_entries, x.stats.dirty_keys};
+}
+
+/// The nodes of a report in the order of their names.
+void sort_nodes(std::vector<node_status>& nodes) {
+  std::sort(nodes.begin(), nodes.end(),
+            [](const node_status& x, const node_status& y) {
+              return x.node < y.node;
+            });
+}
+
+} // namespace
+
 caf::result<health_report> cluster_state::health() {
-  auto nodes = serving_nodes();
+  // Every node is listed; only those that serve slots decide the flags.
+  auto nodes = all_nodes();
+  auto slots = slot_counts();
   auto state = std::make_shared<gather_state<health_report>>();
   state->total = empty_health();
   state->total.redis = redis_redacted_;
@@ -298,21 +338,30 @@ caf::result<health_report> cluster_state::health() {
     state->total.last_error
       = fetch_error_ ? log_text(fetch_error_)
                      : "the slot map of the Redis Cluster is not known yet";
+  } else if (uncovered_ > 0) {
+    state->total.healthy = false;
+    state->total.last_error
+      = fmt::format("the slot map of the Redis Cluster gives {} of {} slots "
+                    "to no primary",
+                    uncovered_, cluster_slot_count);
   }
   for (auto index : nodes) {
     auto name = nodes_[index].name;
+    auto served = slots[index];
+    auto add = [state, name, served](health_report& x) {
+      if (served > 0)
+        merge_into(state->total, x, name);
+      state->total.nodes.push_back(status_of(name, served, x));
+      if (state->left == 1)
+        sort_nodes(state->total.nodes);
+      state->one_done();
+    };
     self_->request(nodes_[index].cache, answer_slack, health_atom::value)
-      .then(
-        [state, name](health_report& x) {
-          merge_into(state->total, x, name);
-          state->one_done();
-        },
-        [state, name](caf::error& err) {
-          health_report x;
-          x.last_error = log_text(err);
-          merge_into(state->total, x, name);
-          state->one_done();
-        });
+      .then(add, [add](caf::error& err) mutable {
+        health_report x;
+        x.last_error = log_text(err);
+        add(x);
+      });
   }
   return state->rp;
 }
@@ -323,22 +372,36 @@ caf::result<Report> cluster_state::gather(Atom atom, Report empty) {
   // backwards after a failover. One that does not answer adds nothing (and
   // makes a metrics report unhealthy).
   auto nodes = all_nodes();
+  auto slots = slot_counts();
   auto state = std::make_shared<gather_state<Report>>();
   state->total = std::move(empty);
   state->left = nodes.size();
   state->rp = self_->template make_response_promise<Report>();
-  for (auto index : nodes)
+  for (auto index : nodes) {
+    auto name = nodes_[index].name;
+    auto served = slots[index];
     self_->request(nodes_[index].cache, answer_slack, atom)
       .then(
-        [state](Report& x) {
+        [state, name, served](Report& x) {
           merge_into(state->total, x);
+          if constexpr (std::is_same_v<Report, metrics_report>) {
+            state->total.nodes.push_back(status_of(name, served, x));
+            if (state->left == 1)
+              sort_nodes(state->total.nodes);
+          }
           state->one_done();
         },
-        [state](caf::error&) {
-          if constexpr (std::is_same_v<Report, metrics_report>)
+        [state, name, served](caf::error&) {
+          if constexpr (std::is_same_v<Report, metrics_report>) {
             state->total.healthy = false;
+            state->total.nodes.push_back(
+              status_of(name, served, metrics_report{}));
+            if (state->left == 1)
+              sort_nodes(state->total.nodes);
+          }
           state->one_done();
         });
+  }
   return state->rp;
 }
 

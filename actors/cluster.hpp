@@ -193,6 +193,9 @@ private:
   /// Every node, also those that own no slots now (stats and metrics).
   std::vector<size_t> all_nodes() const;
 
+  /// For each node, how many slots it serves.
+  std::vector<uint32_t> slot_counts() const;
+
   /// The node of a write of `key`; before the first map, notes that the
   /// first seed's cache took a write (its slots then move with a flush).
   size_t writer_for(const std::string& key);
@@ -218,6 +221,9 @@ private:
   bool fetching_ = false;
   /// Why the last fetch found no map (none after a map).
   caf::error fetch_error_;
+  /// Slots the last map gave to no primary (they stay with their cache,
+  /// whose node answers CLUSTERDOWN for them): health is not healthy.
+  size_t uncovered_ = 0;
   /// A refresh was asked for while a fetch ran or too soon after one.
   bool refresh_wanted_ = false;
   bool refresh_scheduled_ = false;

@@ -110,6 +110,9 @@ void cluster_state::on_topology(std::vector<std::string>& hosts,
   if (stopping_)
     return;
   fetch_error_ = caf::none;
+  uncovered_ = static_cast<size_t>(
+    std::count_if(owners.begin(), owners.end(),
+                  [&](uint16_t x) { return x >= hosts.size(); }));
   // The map's primaries come first in `hosts`; the rest are replicas.
   std::vector<uint16_t> index_of(hosts.size(), no_owner);
   std::vector<bool> is_primary(hosts.size(), false);

@@ -191,6 +191,39 @@ std::vector<MetricFamily> to_families(const metrics_report& x) {
                         MetricType::Histogram);
   add_histogram(batches, x.batch_sizes, batch_bounds);
   out.push_back(std::move(batches));
+  if (x.nodes.empty())
+    return out;
+  // Redis Cluster: one series per primary, labelled "host:port".
+  auto per_node = [&](const char* name, const char* help, auto value_of) {
+    auto f = family(name, help, MetricType::Gauge);
+    for (auto& node : x.nodes)
+      add(f, static_cast<double>(value_of(node)), {{"node", node.node}});
+    out.push_back(std::move(f));
+  };
+  per_node("cluster_node_healthy",
+           "1 while every request of the primary's slots can take the Redis "
+           "path",
+           [](const node_status& n) { return n.healthy ? 1 : 0; });
+  per_node("cluster_node_connected",
+           "1 while a connection to the primary is up",
+           [](const node_status& n) { return n.connected ? 1 : 0; });
+  per_node("cluster_node_slots", "Hash slots the primary serves",
+           [](const node_status& n) { return n.slots; });
+  per_node("cluster_node_dirty_keys",
+           "Keys of the primary waiting for replay",
+           [](const node_status& n) { return n.dirty_keys; });
+  per_node("cluster_node_fallback_entries",
+           "Entries in the primary's fallback",
+           [](const node_status& n) { return n.fallback_entries; });
+  auto node_breaker = family("cluster_node_breaker_state",
+                             "1 for the state of the primary's breaker",
+                             MetricType::Gauge);
+  for (auto& node : x.nodes)
+    for (auto state : {breaker_state::closed, breaker_state::open,
+                       breaker_state::half_open})
+      add(node_breaker, node.breaker == state ? 1 : 0,
+          {{"node", node.node}, {"state", to_string(state)}});
+  out.push_back(std::move(node_breaker));
   return out;
 }
 

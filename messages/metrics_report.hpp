@@ -112,13 +112,15 @@ struct metrics_report {
   bucket_histogram redis_latency;
   /// Commands per socket write on Redis connections.
   bucket_histogram batch_sizes;
+  /// Redis Cluster: each primary, by name (no `last_error`).
+  std::vector<node_status> nodes;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, metrics_report& x) {
   return f(caf::meta::type_name("cafcache.metrics_report"), x.stats,
            x.healthy, x.connected, x.breaker, x.requests, x.errors, x.latency,
-           x.redis_latency, x.batch_sizes);
+           x.redis_latency, x.batch_sizes, x.nodes);
 }
 
 } // namespace cafcache

@@ -207,6 +207,31 @@ typename Inspector::result_type inspect(Inspector& f, stats_report& x) {
 }
 
 /// Answer to `health`.
+/// One primary of a Redis Cluster, as `health` and `metrics` show it (none
+/// on a single Redis or Sentinel).
+struct node_status {
+  /// "host:port" of the primary.
+  std::string node;
+  /// Hash slots it serves now (0: it lost them, and keeps its counters).
+  uint32_t slots = 0;
+  /// The flags of its own `health`.
+  bool healthy = false;
+  bool connected = false;
+  breaker_state breaker = breaker_state::closed;
+  /// Its last error as a sentence, empty when none (`health` only).
+  std::string last_error;
+  /// Its fallback's size and dirty-key log.
+  uint64_t fallback_entries = 0;
+  uint64_t dirty_keys = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_status& x) {
+  return f(caf::meta::type_name("cafcache.node_status"), x.node, x.slots,
+           x.healthy, x.connected, x.breaker, x.last_error, x.fallback_entries,
+           x.dirty_keys);
+}
+
 struct health_report {
   /// Every connection to Redis up, the breaker closed, no replay pending.
   bool healthy = false;
@@ -223,12 +248,15 @@ struct health_report {
   std::string last_error;
   /// Counters at the time of the report.
   stats_report stats;
+  /// Redis Cluster: each primary, by name.
+  std::vector<node_status> nodes;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, health_report& x) {
   return f(caf::meta::type_name("cafcache.health_report"), x.healthy,
-           x.connected, x.subscribed, x.breaker, x.redis, x.last_error, x.stats);
+           x.connected, x.subscribed, x.breaker, x.redis, x.last_error, x.stats,
+           x.nodes);
 }
 
 /// Size of the fallback and its dirty-key log.

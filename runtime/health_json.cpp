@@ -61,6 +61,20 @@ std::string to_json(const health_report& report) {
     {"last_error", report.last_error},
     {"stats", as_json(report.stats)},
   };
+  if (!report.nodes.empty()) {
+    auto& nodes = out["nodes"] = nlohmann::json::array();
+    for (auto& x : report.nodes)
+      nodes.push_back({
+        {"node", x.node},
+        {"slots", x.slots},
+        {"healthy", x.healthy},
+        {"connected", x.connected},
+        {"breaker", to_string(x.breaker)},
+        {"last_error", x.last_error},
+        {"fallback_entries", x.fallback_entries},
+        {"dirty_keys", x.dirty_keys},
+      });
+  }
   return out.dump();
 }
 

@@ -11,6 +11,7 @@
 
 #include "runtime/cluster_slots.hpp"
 #include "runtime/commands.hpp"
+#include "runtime/health_json.hpp"
 #include "tests/harness/redis_cluster.hpp"
 #include "tests/support.hpp"
 
@@ -111,6 +112,29 @@ TEST_CASE("Cluster: each primary serves its own slots from Redis; mget and "
   auto h = api.health();
   CHECK(h.healthy);
   CHECK(h.redis.rfind("redis-cluster://127.0.0.1:", 0) == 0);
+  // Each primary by name, with its slots; all of them add up to 16384.
+  REQUIRE(h.nodes.size() == 3);
+  uint32_t slots = 0;
+  for (size_t i = 0; i < 3; ++i) {
+    auto& n = h.nodes[i];
+    CHECK(n.healthy);
+    CHECK(n.connected);
+    CHECK(n.slots > 5000);
+    CHECK(n.breaker == breaker_state::closed);
+    if (i > 0)
+      CHECK(h.nodes[i - 1].node < n.node);
+    slots += n.slots;
+  }
+  CHECK(slots == cluster_slot_count);
+  CHECK(to_json(h).find("\"nodes\":[{") != std::string::npos);
+  metrics_report m;
+  self->request(c.cache, 5s, metrics_atom::value)
+    .receive([&](metrics_report& x) { m = std::move(x); },
+             [&](caf::error& err) { FAIL(to_sentence(err)); });
+  REQUIRE(m.nodes.size() == 3);
+  CHECK(m.nodes[0].node == h.nodes[0].node);
+  CHECK(m.nodes[0].slots == h.nodes[0].slots);
+  CHECK(m.nodes[2].connected);
   CHECK(api.stats().sets >= 230);
 }
 
@@ -282,6 +306,13 @@ TEST_CASE("Cluster: a killed primary affects only its slots, and its replica "
   }
   CHECK(late <= late_allowed(version * static_cast<int>(keys.size())));
   CHECK(older == 0);
+  // Health names the node that is down, and only that one.
+  auto h = api.health();
+  CHECK_FALSE(h.healthy);
+  REQUIRE(h.nodes.size() == 3);
+  auto victim_name = "127.0.0.1:" + std::to_string(cl.node(victim).port());
+  for (auto& n : h.nodes)
+    CHECK_MESSAGE(n.healthy == (n.node != victim_name), n.node);
   CHECK_MESSAGE(other_from_redis == other_total,
                 other_from_redis << " of " << other_total
                                  << " reads of other shards from Redis");

@@ -396,6 +396,42 @@ TEST_CASE("metric families: cumulative buckets, every name prefixed") {
   CHECK(seen);
 }
 
+TEST_CASE("metric families: a Redis Cluster's primaries, one series each") {
+  metrics_report report;
+  auto families = to_families(report);
+  for (auto& f : families)
+    CHECK(f.name.rfind("cafcache_cluster_node_", 0) == std::string::npos);
+  report.nodes.push_back({"10.0.0.1:7000", 16000, true, true,
+                          breaker_state::closed, "", 12, 0});
+  report.nodes.push_back({"10.0.0.2:7000", 384, false, false,
+                          breaker_state::open, "", 3, 9});
+  families = to_families(report);
+  auto value = [&](const std::string& name, const std::string& node,
+                   const std::string& state = {}) {
+    for (auto& f : families)
+      if (f.name == name)
+        for (auto& m : f.metric)
+          if (m.label.at(0).value == node
+              && (state.empty() || m.label.at(1).value == state))
+            return m.gauge.value;
+    FAIL("no " << name << " of " << node);
+    return -1.0;
+  };
+  CHECK(value("cafcache_cluster_node_slots", "10.0.0.1:7000") == 16000);
+  CHECK(value("cafcache_cluster_node_slots", "10.0.0.2:7000") == 384);
+  CHECK(value("cafcache_cluster_node_healthy", "10.0.0.1:7000") == 1);
+  CHECK(value("cafcache_cluster_node_healthy", "10.0.0.2:7000") == 0);
+  CHECK(value("cafcache_cluster_node_connected", "10.0.0.2:7000") == 0);
+  CHECK(value("cafcache_cluster_node_dirty_keys", "10.0.0.2:7000") == 9);
+  CHECK(value("cafcache_cluster_node_fallback_entries", "10.0.0.1:7000")
+        == 12);
+  CHECK(value("cafcache_cluster_node_breaker_state", "10.0.0.2:7000", "open")
+        == 1);
+  CHECK(value("cafcache_cluster_node_breaker_state", "10.0.0.2:7000",
+              "closed")
+        == 0);
+}
+
 TEST_CASE("per-request warnings are rate-limited; the held-back lines are "
           "counted in the next one") {
   logged_node files;
