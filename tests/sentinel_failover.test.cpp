@@ -1,12 +1,14 @@
-// A Sentinel-managed primary: 1 primary, 1 replica and 3 Sentinels on free
-// loopback ports, started and stopped by pid. The cache finds the primary
+// A Sentinel-managed primary: 1 primary, 1 or 2 replicas and 3 Sentinels on
+// free loopback ports, started and stopped by pid. The cache finds the primary
 // through the Sentinels, follows a failover without a restart, and never
 // answers a read with a value older than an acknowledged write on the way.
 
 #include <doctest/doctest.h>
 
 #include <fstream>
+#include <map>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include "runtime/codec.hpp"
@@ -24,17 +26,22 @@ bool has_line(const resp_value& info, const std::string& line) {
 
 /// The topology; Sentinels monitor the primary as "mymaster".
 struct sentinel_setup {
-  sentinel_setup()
-    // The replica loads the primary's data from the socket, so that no
+  /// With `two_replicas`, a second replica (`second`) follows the primary.
+  explicit sentinel_setup(bool two_replicas = false)
+    // A replica loads the primary's data from the socket, so that no
     // dump.rdb lands in the working directory.
-    : replica({"--replicaof", "127.0.0.1", std::to_string(primary.port()),
-               "--repl-diskless-load", "swapdb"}) {
-    REQUIRE(eventually(
-      [&] {
-        return has_line(replica.command({"INFO", "replication"}),
-                        "master_link_status:up");
-      },
-      10s));
+    : replica(replica_args()) {
+    if (two_replicas)
+      second = std::make_unique<redis_process>(replica_args());
+    replicas = two_replicas ? 2 : 1;
+    for (auto* x : {&replica, second.get()})
+      if (x != nullptr)
+        REQUIRE(eventually(
+          [&] {
+            return has_line(x->command({"INFO", "replication"}),
+                            "master_link_status:up");
+          },
+          10s));
     for (int i = 0; i < 3; ++i) {
       auto conf = dir / ("sentinel-" + std::to_string(i) + ".conf");
       std::ofstream{conf} << "sentinel monitor mymaster 127.0.0.1 "
@@ -47,21 +54,30 @@ struct sentinel_setup {
     // A forced failover needs a replica the Sentinel has seen in good
     // health: flags exactly "slave", its link to the primary "ok".
     for (auto& s : sentinels)
-      REQUIRE(eventually([&] { return replica_ready(*s); }, 20s));
+      REQUIRE(eventually([&] { return replicas_ready(*s); }, 20s));
   }
 
-  static bool replica_ready(const redis_process& sentinel) {
+  std::vector<std::string> replica_args() const {
+    return {"--replicaof", "127.0.0.1", std::to_string(primary.port()),
+            "--repl-diskless-load", "swapdb"};
+  }
+
+  bool replicas_ready(const redis_process& sentinel) const {
     auto r = sentinel.command({"SENTINEL", "replicas", "mymaster"});
-    if (r.type != resp_value::kind::array || r.elements.empty())
+    if (r.type != resp_value::kind::array || r.elements.size() != replicas)
       return false;
-    auto& fields = r.elements[0].elements;
-    auto field = [&](const std::string& name) {
-      for (size_t i = 0; i + 1 < fields.size(); i += 2)
-        if (fields[i].str == name)
-          return fields[i + 1].str;
-      return std::string{};
-    };
-    return field("flags") == "slave" && field("master-link-status") == "ok";
+    for (auto& entry : r.elements) {
+      auto& fields = entry.elements;
+      auto field = [&](const std::string& name) {
+        for (size_t i = 0; i + 1 < fields.size(); i += 2)
+          if (fields[i].str == name)
+            return fields[i + 1].str;
+        return std::string{};
+      };
+      if (field("flags") != "slave" || field("master-link-status") != "ok")
+        return false;
+    }
+    return true;
   }
 
   std::string url(const std::string& name = "mymaster") const {
@@ -99,6 +115,8 @@ struct sentinel_setup {
   std::filesystem::path dir = temp_dir();
   redis_process primary;
   redis_process replica;
+  std::unique_ptr<redis_process> second;
+  size_t replicas = 1;
   std::vector<std::unique_ptr<redis_process>> sentinels;
 };
 
@@ -204,6 +222,84 @@ TEST_CASE("Sentinel: a write the old primary acknowledged but never "
   CHECK_MESSAGE(!(r->found && r->value.data == "x1"),
                 "read x1, older than the acknowledged x2");
   CHECK(api.stats().dataset_changes >= 1);
+}
+
+TEST_CASE("Sentinel: kill -9 of the primary of two replicas under load: "
+          "every answer in time, none older than an acknowledged write, "
+          "healthy again on the promoted replica") {
+  sentinel_setup s{true};
+  cache_on c{s.url()};
+  auto& api = *c.api;
+  auto old_port = s.primary.port();
+  std::vector<std::string> keys;
+  for (int i = 0; i < 20; ++i)
+    keys.push_back("k" + std::to_string(i));
+  // Per key: the newest version acknowledged before a read was sent.
+  std::map<std::string, int> acked;
+  int version = 0;
+  int older = 0;
+  int late = 0;
+  int calls = 0;
+  auto limit = fast_config(s.url()).request_timeout + 50ms;
+  auto timed = [&](auto call) {
+    auto sent = std::chrono::steady_clock::now();
+    auto x = call();
+    ++calls;
+    if (std::chrono::steady_clock::now() - sent > limit)
+      ++late;
+    return x;
+  };
+  auto round = [&] {
+    ++version;
+    for (auto& key : keys) {
+      auto value = key + ":" + std::to_string(version);
+      auto w = timed([&] { return api.set(key, value); });
+      if (w)
+        acked[key] = version;
+      auto r = timed([&] { return api.get(key); });
+      REQUIRE_MESSAGE(r, why(r));
+      if (r->found) {
+        auto got = std::stoi(r->value.data.substr(r->value.data.find(':') + 1));
+        if (got < acked[key])
+          ++older;
+      }
+    }
+  };
+  for (int i = 0; i < 3; ++i)
+    round();
+  REQUIRE(api.health().healthy);
+  s.primary.kill();
+  auto killed = std::chrono::steady_clock::now();
+  std::optional<std::chrono::steady_clock::time_point> unhealthy;
+  auto back = eventually(
+    [&] {
+      round();
+      auto h = api.health();
+      if (!h.healthy && !unhealthy)
+        unhealthy = std::chrono::steady_clock::now();
+      auto port = s.master_port();
+      return h.healthy && port != 0 && port != old_port;
+    },
+    40s);
+  REQUIRE_MESSAGE(back, api.health().last_error);
+  auto healthy_again = std::chrono::steady_clock::now();
+  auto ms = [](auto d) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+  };
+  MESSAGE("healthy again " << ms(healthy_again - killed)
+                           << " ms after the kill (unhealthy for "
+                           << (unhealthy ? ms(healthy_again - *unhealthy) : 0)
+                           << " ms), " << calls << " requests");
+  for (int i = 0; i < 3; ++i)
+    round();
+  CHECK(older == 0);
+  CHECK(late <= late_allowed(calls));
+  // The cache writes to the replica the Sentinels promoted.
+  auto& promoted = s.master_port() == s.replica.port() ? s.replica : *s.second;
+  CHECK(stored(promoted, keys[0]) == keys[0] + ":" + std::to_string(version));
+  auto r = api.get(keys[0]);
+  REQUIRE_MESSAGE(r, why(r));
+  CHECK(r->source == tier::redis);
 }
 
 TEST_CASE("Sentinel: no Sentinel reachable and an unknown master name are "
