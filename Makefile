@@ -117,10 +117,12 @@ bench: build
 	$(BUILD)/bench/cafcache-bench --bench.suite --bench.out=bench/results.json
 	gnuplot bench/plot.gp
 
-# 60 s of mixed load while Redis is killed, stopped and restarted; exits
-# non-zero when a check fails (see tools/chaos.cpp).
+# 60 s of mixed load while Redis is killed, stopped and restarted, then 60 s
+# on a Redis Cluster whose primaries fail over, stop and die; exits non-zero
+# when a check fails (see tools/chaos.cpp).
 chaos: build
 	$(BUILD)/tools/cafcache-chaos --chaos.duration=60s
+	$(BUILD)/tools/cafcache-chaos --chaos.duration=60s --chaos.cluster
 
 # Prints the option table that README.md must contain.
 options: build

@@ -475,6 +475,9 @@ cache(cache_internal_actor::stateful_pointer<cache_state> self, config cfg) {
         std::vector<uint16_t>& slots) {
       self->state.on_own(std::move(cluster), flush, std::move(slots));
     },
+    [=](bounds_atom, uint64_t entries, uint64_t bytes) {
+      self->state.on_bounds(entries, bytes);
+    },
     [=](disown_atom, std::vector<uint16_t>& slots) {
       self->state.on_disown(std::move(slots));
     },

@@ -138,9 +138,9 @@ public:
 
   /// Redis Cluster: `slots` moved away; the fallback drops their entries.
   void on_disown(std::vector<uint16_t> slots);
-
-  /// Redis Cluster: a request another node redirected here (its deadlines
-  /// stand).
+  /// Redis Cluster: the fallback's share of the bounds from now on.
+  void on_bounds(uint64_t entries, uint64_t bytes);
+  /// Redis Cluster: a request another node redirected here (deadlines stand).
   caf::result<get_result> on_routed(get_job& job);
   caf::result<write_result> on_routed(write_job& job);
 

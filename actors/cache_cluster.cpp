@@ -135,6 +135,10 @@ void cache_state::flush_slots(bool probe, caf::actor conn) {
   }
 }
 
+void cache_state::on_bounds(uint64_t entries, uint64_t bytes) {
+  self_->send(fallback_, bounds_atom::value, entries, bytes);
+}
+
 bool cache_state::redirected(std::string_view error_text) {
   if (!slot_elsewhere(error_text))
     return false;
@@ -409,10 +413,29 @@ caf::result<get_result> cache_state::on_routed(get_job& job) {
 caf::result<write_result> cache_state::on_routed(write_job& job) {
   job.ticket = guard_.ticket();
   job.attempts = 0;
-  if (auto delegated = delegate_write(job, self_->clock().now()))
+  auto now = self_->clock().now();
+  if (auto delegated = delegate_write(job, now))
     return *delegated;
-  // Not to this fallback: the slot map may still name another node for
-  // the key, whose Redis the next read asks. Not acknowledged, so not lost.
+  if (!job.asking) {
+    // A MOVED moved the key's slot here in the slot table: the write is
+    // this node's and takes the path of any write here (to the fallback
+    // and the dirty-key log while no connection is up yet, as right after
+    // a failover, when this cache was just spawned).
+    auto what = job.stored.empty() ? operation::kind::invalidate
+                                   : operation::kind::set;
+    auto left = time_point{job.deadline} - now;
+    auto op = start(what, std::move(job.key),
+                    std::max<caf::timespan>(left, std::chrono::milliseconds(1)));
+    op->correlation_id = std::move(job.correlation_id);
+    op->write_rp = self_->make_response_promise<write_result>();
+    op->ttl = job.ttl;
+    op->stored = std::move(job.stored);
+    dispatch(op);
+    return op->write_rp;
+  }
+  // After an ASK, not to this fallback: the slot map still names another
+  // node for the key, whose Redis the next read asks. Not acknowledged, so
+  // not lost.
   auto which = job.stored.empty() ? metric_op::invalidate : metric_op::set;
   return refuse(which,
                 make_error(errc::redis_unavailable,

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <memory>
+#include <tuple>
 #include <type_traits>
 #include <unordered_map>
 
@@ -59,6 +60,8 @@ size_t cluster_state::node_of(const host_port& address) {
   x.name = address_of(address);
   auto node_cfg = cfg_;
   node_cfg.redis_url = node_url(endpoint_, address);
+  std::tie(node_cfg.fallback_max_entries, node_cfg.fallback_max_bytes)
+    = fallback_share();
   x.cache = self_->spawn<caf::linked>(cache, std::move(node_cfg));
   // The shutdown waits for every node cache to be gone.
   self_->monitor(x.cache);

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <caf/actor_clock.hpp>
@@ -155,6 +156,13 @@ private:
   /// and gain them; returns how many moved.
   size_t move_slots(const std::vector<uint16_t>& next, bool flush);
 
+  /// Splits the fallback's bounds anew when the number of primaries that
+  /// serve slots changed, and tells every node cache its share.
+  void share_fallback();
+
+  /// A node cache's share of `fallback-max-entries` and `-bytes`.
+  std::pair<uint64_t, uint64_t> fallback_share() const;
+
   /// A bulk request split by node and answered in order (`writes`: the
   /// items are writes).
   template <class Result, class Atom, class Item, class Options>
@@ -214,6 +222,8 @@ private:
   std::vector<time_point> moved_at_;
   /// The nodes of the last map (primaries, then replicas), asked next time.
   std::vector<host_port> known_hosts_;
+  /// The fallback's bounds are split over this many node caches.
+  size_t shared_by_ = 1;
   /// A map was applied.
   bool mapped_ = false;
   /// Before the first map: a write went to the first seed's cache.

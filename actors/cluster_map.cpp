@@ -201,7 +201,26 @@ size_t cluster_state::move_slots(const std::vector<uint16_t>& next,
         moved_at_[slot] = now;
   }
   owner_ = next;
+  if (moved > 0)
+    share_fallback();
   return moved;
+}
+
+void cluster_state::share_fallback() {
+  // The bounds are the whole cache's: each primary's fallback gets its
+  // part, so that more primaries do not mean more memory.
+  auto serving = std::max<size_t>(serving_nodes().size(), 1);
+  if (serving == shared_by_)
+    return;
+  shared_by_ = serving;
+  auto [entries, bytes] = fallback_share();
+  for (auto& x : nodes_)
+    self_->send(x.cache, bounds_atom::value, entries, bytes);
+}
+
+std::pair<uint64_t, uint64_t> cluster_state::fallback_share() const {
+  return {std::max<uint64_t>(cfg_.fallback_max_entries / shared_by_, 1),
+          std::max<uint64_t>(cfg_.fallback_max_bytes / shared_by_, 1)};
 }
 
 size_t cluster_state::redirect_target(const std::string& key,

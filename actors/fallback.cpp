@@ -60,6 +60,10 @@ void fallback_state::clear() {
   cache_->clear();
 }
 
+void fallback_state::set_bounds(uint64_t entries, uint64_t bytes) {
+  cache_->set_bounds(entries, bytes, clock::now());
+}
+
 void fallback_state::erase_slots(const std::vector<uint16_t>& slots) {
   std::vector<bool> gone(cluster_slot_count, false);
   for (auto slot : slots)
@@ -175,6 +179,9 @@ fallback(fallback_actor::stateful_pointer<fallback_state> self, config cfg,
       self->state.erase_tag(tag, dirty);
     },
     [=](clear_atom) { self->state.clear(); },
+    [=](bounds_atom, uint64_t entries, uint64_t bytes) {
+      self->state.set_bounds(entries, bytes);
+    },
     [=](disown_atom, const std::vector<uint16_t>& slots) {
       self->state.erase_slots(slots);
     },

@@ -67,6 +67,9 @@ public:
   /// Drops every entry; the dirty-key log stays.
   void clear();
 
+  /// New bounds; the least recently used entries beyond them go.
+  void set_bounds(uint64_t entries, uint64_t bytes);
+
   /// Redis Cluster: drops the entries of keys in `slots` (they moved to
   /// another primary's cache); the dirty-key log stays.
   void erase_slots(const std::vector<uint16_t>& slots);

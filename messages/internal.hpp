@@ -132,6 +132,11 @@ using own_atom = caf::atom_constant<caf::atom("own")>;
 /// the slots came back).
 using disown_atom = caf::atom_constant<caf::atom("disown")>;
 
+/// Cluster actor -> node cache -> fallback: the fallback's share of
+/// `fallback-max-entries` and `fallback-max-bytes` (the bounds hold for the
+/// whole cache, split over the primaries of the slot map).
+using bounds_atom = caf::atom_constant<caf::atom("bounds")>;
+
 /// Node cache -> cluster actor: Redis redirected a request (MOVED, ASK,
 /// TRYAGAIN, CLUSTERDOWN); the slot map is fetched again (rate-limited).
 /// Also the timer of the periodic fetch.
@@ -191,6 +196,8 @@ using cache_internal_actor = cache_actor::extend<
   caf::reacts_to<own_atom, caf::actor, bool, std::vector<uint16_t>>,
   // Cluster actor: these slots moved away.
   caf::reacts_to<disown_atom, std::vector<uint16_t>>,
+  // Cluster actor: the fallback's entries and bytes from now on.
+  caf::reacts_to<bounds_atom, uint64_t, uint64_t>,
   // Cluster actor: a request another node redirected here.
   caf::replies_to<routed_atom, get_job>::with<get_result>,
   caf::replies_to<routed_atom, write_job>::with<write_result>>;
@@ -235,6 +242,9 @@ using fallback_actor = caf::typed_actor<
   caf::reacts_to<delete_atom, tag_atom, std::string, bool>,
   // Drops every entry; the dirty log stays.
   caf::reacts_to<clear_atom>,
+  // Cache: new bounds (its share on a cluster); the least recently used
+  // entries beyond them go.
+  caf::reacts_to<bounds_atom, uint64_t, uint64_t>,
   // Drops the entries of keys in these cluster slots; the dirty log stays.
   caf::reacts_to<disown_atom, std::vector<uint16_t>>,
   // Takes up to n keys out of the dirty log.

@@ -106,15 +106,26 @@ bool lru_cache::put(std::string key, std::string value, time_point expires,
   slots_[slot] = x;
   link_front(x);
   bytes_ += x->payload();
-  // The new entry fits on its own, so the loop stops before reaching it.
-  while (size_ > max_entries_ || bytes_ > max_bytes_) {
+  // The new entry fits on its own, so this stops before reaching it.
+  shrink(now);
+  return true;
+}
+
+void lru_cache::set_bounds(size_t max_entries, size_t max_bytes,
+                           time_point now) {
+  max_entries_ = max_entries;
+  max_bytes_ = max_bytes;
+  shrink(now);
+}
+
+void lru_cache::shrink(time_point now) {
+  while (tail_ != nullptr && (size_ > max_entries_ || bytes_ > max_bytes_)) {
     if (expired(*tail_, now))
       ++expirations_;
     else
       ++evictions_;
     remove_at(find(tail_->key()));
   }
-  return true;
 }
 
 bool lru_cache::erase(std::string_view key) {

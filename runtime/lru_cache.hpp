@@ -104,6 +104,10 @@ public:
   /// Removes every entry without counting evictions or expirations.
   void clear();
 
+  /// Changes the bounds; entries beyond the new ones go, least recently
+  /// used first (counted as evictions, or expirations when expired).
+  void set_bounds(size_t max_entries, size_t max_bytes, time_point now);
+
 private:
   // -- member types -----------------------------------------------------------
 
@@ -167,6 +171,9 @@ private:
 
   /// Doubles the table (or allocates the first one) and reinserts every entry.
   void grow();
+
+  /// Drops the least recently used entries while a bound is exceeded.
+  void shrink(time_point now);
 
   void link_front(entry* x) noexcept;
 

@@ -245,6 +245,29 @@ TEST_CASE("Cluster: tags: a tag's sets live in the slots of its values, and "
   CHECK(braces.api->set("k", "v"));
 }
 
+TEST_CASE("Cluster: the fallback's bounds hold for the whole cache, split "
+          "over the primaries") {
+  redis_cluster cl;
+  auto cfg = cluster_cache::settings_for(cl);
+  cfg.fallback_max_entries = 30;
+  cache_node c{cfg};
+  auto& api = *c.api;
+  REQUIRE_MESSAGE(eventually([&] { return api.health().healthy; }, 10s),
+                  api.health().last_error);
+  for (int i = 0; i < 200; ++i) {
+    REQUIRE(api.set("b" + std::to_string(i), "v"));
+    REQUIRE(api.get("b" + std::to_string(i)));
+  }
+  // The mirror is batched: what it holds settles right after the reads.
+  std::this_thread::sleep_for(200ms);
+  auto h = api.health();
+  CHECK(h.stats.fallback_entries <= 30);
+  CHECK(h.stats.fallback_entries >= 15);
+  REQUIRE(h.nodes.size() == 3);
+  for (auto& n : h.nodes)
+    CHECK_MESSAGE(n.fallback_entries <= 10, n.node);
+}
+
 TEST_CASE("Cluster: a killed primary affects only its slots, and its replica "
           "takes them over without a read older than an acknowledged write") {
   redis_cluster cl;

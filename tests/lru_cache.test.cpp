@@ -66,6 +66,36 @@ TEST_CASE("lru_cache: the entry bound evicts the least recently used") {
   CHECK_EQ(cache.expirations(), 0u);
 }
 
+TEST_CASE("lru_cache: new bounds drop the least recently used beyond them") {
+  lru_cache cache{10, 1000};
+  for (auto key : {"a", "b", "c", "d", "e"})
+    CHECK(cache.put(key, "12345", never, t0));
+  CHECK(value_of(cache, "a", t0) == "12345");
+  // Entries: a (most recent), e, d, c, b (least recent).
+  cache.set_bounds(3, 1000, t0);
+  CHECK_EQ(cache.size(), 3u);
+  CHECK_EQ(cache.max_entries(), 3u);
+  CHECK_FALSE(held(cache, "b"));
+  CHECK_FALSE(held(cache, "c"));
+  CHECK(held(cache, "a"));
+  CHECK_EQ(cache.evictions(), 2u);
+  // Bytes: each entry is 6; 12 keeps two.
+  cache.set_bounds(3, 12, t0);
+  CHECK_EQ(cache.size(), 2u);
+  CHECK_EQ(cache.bytes(), 12u);
+  CHECK_FALSE(held(cache, "d"));
+  // The new bounds hold for later puts; wider ones drop nothing.
+  CHECK(cache.put("f", "12345", never, t0));
+  CHECK_EQ(cache.size(), 2u);
+  cache.set_bounds(100, 1000, t0);
+  CHECK_EQ(cache.size(), 2u);
+  CHECK(cache.put("g", "12345", never, t0));
+  CHECK_EQ(cache.size(), 3u);
+  cache.set_bounds(0, 0, t0);
+  CHECK_EQ(cache.size(), 0u);
+  CHECK_EQ(cache.bytes(), 0u);
+}
+
 TEST_CASE("lru_cache: get refreshes recency, the least recent is evicted") {
   lru_cache cache{3, 1000};
   cache.put("a", "1", never, t0);

@@ -1,15 +1,15 @@
-// cafcache-chaos: mixed load against a real redis-server while it is killed,
-// stopped and restarted, with every answer checked.
+// cafcache-chaos: mixed load against a real redis-server, or a Redis
+// Cluster, while it is killed, stopped and restarted, with every answer
+// checked.
 //
 //   build/tools/cafcache-chaos                       # 60 s, make chaos
 //   build/tools/cafcache-chaos --chaos.duration=15s  # the form make test runs
+//   build/tools/cafcache-chaos --chaos.cluster       # 3 primaries + 3 replicas
 //
-// Faults, at fixed fractions of the duration: kill -9 and restart with the
-// persisted data (three times), SIGSTOP for 2 s (twice), kill plus restart
-// with an empty dataset (once), one connection of the pool killed every
-// 150 ms for a twentieth of the run, and a restart from a copy of the data
-// taken a little earlier (an older dataset). A second node on the same Redis
-// only reads (`--chaos.readers`) until the older-dataset fault.
+// The faults, at fixed fractions of the duration, are in
+// tools/chaos_faults.hpp. A second node on the same Redis only reads
+// (`--chaos.readers`); on a single Redis it stops before the older-dataset
+// fault.
 // Checks: every request answered, none later than deadline + 50 ms, no
 // error, no read older than an acknowledged write or invalidate of the same
 // key (versioned values) on the writing node, no unmarked read on the second
@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include <caf/all.hpp>
+#include <fmt/format.h>
 #include <caf/io/all.hpp>
 
 #include "cafcache.hpp"
@@ -36,8 +37,10 @@
 #include "tests/harness/process_memory.hpp"
 #include "tests/harness/redis_process.hpp"
 #include "tests/harness/version_ledger.hpp"
+#include "tools/chaos_faults.hpp"
 
 using namespace cafcache;
+using namespace cafcache::chaos;
 using namespace std::chrono_literals;
 using steady = std::chrono::steady_clock;
 
@@ -56,6 +59,7 @@ struct chaos_config : system_config {
   uint64_t late_allowed = 0;
   bool no_faults = false;
   bool skip_rss = false;
+  bool cluster = false;
 
   chaos_config() {
     load<caf::io::middleman>();
@@ -71,7 +75,9 @@ struct chaos_config : system_config {
            "answers later than deadline + 50 ms that still pass")
       .add(no_faults, "no-faults", "the same load without faults")
       .add(skip_rss, "skip-rss",
-           "do not check RSS (runs too short for memory to level off)");
+           "do not check RSS (runs too short for memory to level off)")
+      .add(cluster, "cluster",
+           "run on a Redis Cluster of 3 primaries and 3 replicas");
   }
 };
 
@@ -250,9 +256,14 @@ caf::behavior reader(caf::event_based_actor* self, run_context ctx,
           std::optional<uint64_t> version;
           if (r.found)
             version = version_ledger::version_of(r.value.data);
-          if (!version_ledger::read_ok(version, floor))
-            ++(r.stale ? ctx.out->peer_marked_older
-                       : ctx.out->peer_unmarked_older);
+          if (!version_ledger::read_ok(version, floor)) {
+            auto n = ++(r.stale ? ctx.out->peer_marked_older
+                                : ctx.out->peer_unmarked_older);
+            if (!r.stale && n <= 3)
+              fmt::print("(second node: {} read version {} from {}, {} was "
+                         "acknowledged by Redis before)\n",
+                         key_name(k), *version, to_string(r.source), floor);
+          }
           next();
         },
         [=](caf::error&) { next(); });
@@ -265,13 +276,6 @@ double seconds_since(steady::time_point t0) {
   return std::chrono::duration<double>(steady::now() - t0).count();
 }
 
-/// One fault of the schedule, at a fraction of the run.
-struct fault {
-  double at;
-  const char* what;
-  std::function<void()> act;
-};
-
 stats_report stats_of(caf::actor_system& sys, const cache_actor& cache) {
   caf::scoped_actor self{sys};
   stats_report out;
@@ -281,31 +285,24 @@ stats_report stats_of(caf::actor_system& sys, const cache_actor& cache) {
   return out;
 }
 
-bool wait_healthy(caf::actor_system& sys, const cache_actor& cache,
-                  caf::timespan limit) {
-  caf::scoped_actor self{sys};
-  auto until = steady::now() + limit;
-  while (steady::now() < until) {
-    bool healthy = false;
-    self->request(cache, 5s, health_atom::value)
-      .receive([&](health_report& r) { healthy = r.healthy; },
-               [&](caf::error&) {});
-    if (healthy)
-      return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return false;
-}
-
 } // namespace
 
 void caf_main(caf::actor_system& sys, const chaos_config& opts) {
   auto dir = std::filesystem::temp_directory_path()
              / ("cafcache-chaos-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
-  redis_process redis{{"--dir", dir.string(), "--appendonly", "yes",
-                       "--appendfsync", "always"}};
-  auto cfg = fast_config(redis.url());
+  std::unique_ptr<redis_process> redis;
+  std::unique_ptr<redis_cluster> cl;
+  if (opts.cluster)
+    cl = std::make_unique<redis_cluster>();
+  else
+    redis = std::make_unique<redis_process>(std::vector<std::string>{
+      "--dir", dir.string(), "--appendonly", "yes", "--appendfsync",
+      "always"});
+  auto cfg = fast_config(cl ? cl->url() : redis->url());
+  // A cluster's node caches follow failovers through the fetches they ask
+  // for; the default spacing (1 s) is long against this run's faults.
+  cfg.cluster_refresh_spacing = 200ms;
   cfg.key_prefix = "chaos:";
   cfg.request_timeout = opts.deadline;
   cfg.fallback_max_entries = opts.keys / 2;
@@ -339,7 +336,7 @@ void caf_main(caf::actor_system& sys, const chaos_config& opts) {
   auto peer_ctx = ctx;
   peer_ctx.cache = *peer;
   peer_ctx.until = t0 + opts.duration * 86 / 100;
-  if (opts.no_faults)
+  if (opts.no_faults || opts.cluster)
     peer_ctx.until = ctx.until;
   std::printf("cafcache-chaos: %u requesters, %u keys, %" PRId64
               " ms deadline, %.0f s\n",
@@ -353,68 +350,9 @@ void caf_main(caf::actor_system& sys, const chaos_config& opts) {
       self->monitor(sys.spawn(requester, ctx, i));
     for (uint32_t i = 0; i < opts.readers; ++i)
       self->monitor(sys.spawn(reader, peer_ctx, i));
-    auto stop_for = [&](caf::timespan d) {
-      redis.pause();
-      std::this_thread::sleep_for(d);
-      redis.resume();
-    };
-    auto stop_time = std::min<caf::timespan>(2s, opts.duration / 10);
-    auto empty_restart = [&] {
-      redis.kill();
-      // The dataset is gone: Redis comes back empty.
-      std::filesystem::remove_all(dir / "appendonlydir");
-      std::filesystem::remove(dir / "dump.rdb");
-      std::this_thread::sleep_for(opts.duration / 40);
-      redis.restart();
-    };
-    auto down_time = opts.duration / 15;
-    auto partial_loss = [&] {
-      // One connection of the pool at a time, the others stay up; from a
-      // healthy cache, so that every write has a connection to go to.
-      wait_healthy(sys, *cache, 5s);
-      auto until = steady::now() + opts.duration / 20;
-      size_t round = 0;
-      out.partial_phase = true;
-      while (steady::now() < until) {
-        auto ids = request_client_ids(redis);
-        if (!ids.empty())
-          redis.command({"CLIENT", "KILL", "ID", ids[round++ % ids.size()]});
-        std::this_thread::sleep_for(150ms);
-      }
-      out.partial_phase = false;
-    };
-    auto older = dir / "older";
-    auto snapshot = [&] {
-      std::filesystem::remove_all(older);
-      std::filesystem::copy(dir / "appendonlydir", older,
-                            std::filesystem::copy_options::recursive);
-    };
-    auto older_restart = [&] {
-      // What appendfsync everysec, an RDB snapshot or a promoted replica
-      // give after a crash: the writes since the copy are gone.
-      redis.kill();
-      std::filesystem::remove_all(dir / "appendonlydir");
-      std::filesystem::copy(older, dir / "appendonlydir",
-                            std::filesystem::copy_options::recursive);
-      redis.restart();
-    };
-    std::vector<fault> plan{
-      {0.10, "kill -9, restart with its data",
-       [&] { redis.kill(); std::this_thread::sleep_for(down_time);
-             redis.restart(); }},
-      {0.25, "SIGSTOP", [&] { stop_for(stop_time); }},
-      {0.35, "kill -9, restart with its data",
-       [&] { redis.kill(); std::this_thread::sleep_for(down_time);
-             redis.restart(); }},
-      {0.50, "SIGSTOP", [&] { stop_for(stop_time); }},
-      {0.60, "kill -9, restart with its data",
-       [&] { redis.kill(); std::this_thread::sleep_for(down_time);
-             redis.restart(); }},
-      {0.75, "kill -9, restart empty", empty_restart},
-      {0.80, "one pool connection killed every 150 ms", partial_loss},
-      {0.87, "copy of the data taken", snapshot},
-      {0.90, "kill -9, restart from the older copy", older_restart},
-    };
+    fault_context faults{&sys, *cache, opts.duration, &out.partial_phase};
+    auto plan = cl ? cluster_faults(*cl, faults)
+                   : redis_faults(*redis, dir, faults);
     if (opts.no_faults)
       plan.clear();
     uint64_t rss_warm = 0;
@@ -431,20 +369,21 @@ void caf_main(caf::actor_system& sys, const chaos_config& opts) {
         std::printf("[%5.1fs] %s\n", seconds_since(t0), plan[next].what);
         std::fflush(stdout);
         plan[next].act();
-        std::printf("[%5.1fs] redis-server back\n", seconds_since(t0));
+        std::printf("[%5.1fs] %s\n", seconds_since(t0),
+                    cl ? "fault over" : "redis-server back");
         std::fflush(stdout);
         ++next;
       }
       if (steady::now() - last_progress >= opts.duration / 12) {
         last_progress = steady::now();
-        std::printf("[%5.1fs] %" PRIu64 " answered, %" PRIu64
-                    " from the fallback, %" PRIu64 " late, %" PRIu64
-                    " errors, %" PRIu64 " stale reads, RSS %" PRIu64
-                    " MB (heap in use %" PRIu64 " MB)\n",
-                    seconds_since(t0), out.answered.load(),
-                    out.fallback_hits.load(), out.late.load(),
-                    out.error_total(), out.stale_reads.load(),
-                    rss_bytes() >> 20, heap_in_use_bytes() >> 20);
+        fmt::print("[{:5.1f}s] {} answered, {} from the fallback, {} late, "
+                   "{} errors, {} stale reads, {} unmarked older reads on "
+                   "the second node, RSS {} MB (heap in use {} MB)\n",
+                   seconds_since(t0), out.answered.load(),
+                   out.fallback_hits.load(), out.late.load(),
+                   out.error_total(), out.stale_reads.load(),
+                   out.peer_unmarked_older.load(), rss_bytes() >> 20,
+                   heap_in_use_bytes() >> 20);
         std::fflush(stdout);
       }
       std::this_thread::sleep_for(10ms);
@@ -520,7 +459,8 @@ void caf_main(caf::actor_system& sys, const chaos_config& opts) {
     std::printf("(%" PRIu64 " dataset changes)\n", stats.dataset_changes);
     stop_cache(sys, *cache);
     stop_cache(sys, *peer);
-    redis.kill();
+    redis.reset();
+    cl.reset();
     std::filesystem::remove_all(dir);
     if (failures > 0)
       std::exit(1);
