@@ -84,6 +84,8 @@ void cache_state::arm(const op_ptr& op, time_point at) {
 void cache_state::on_sweep() {
   sweep_scheduled_ = false;
   auto now = self_->clock().now();
+  if (!resends_.empty())
+    resend_due(now);
   deadlines_.expire(now, [&](op_ptr op) { on_expired(op, now); });
   if (!deadlines_.empty()) {
     sweep_scheduled_ = true;
@@ -108,7 +110,10 @@ void cache_state::on_expired(const op_ptr& op, time_point now) {
   }
   if (op->in_redis && now >= op->redis_deadline) {
     op->in_redis = false;
-    on_redis_failure(make_error(errc::timeout));
+    // Waiting out TRYAGAIN or CLUSTERDOWN is no failure of the node.
+    if (!op->waiting)
+      on_redis_failure(make_error(errc::timeout));
+    op->waiting = false;
     redis_failed(op);
   }
 }

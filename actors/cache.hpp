@@ -8,10 +8,12 @@
 #include <random>
 #include <unordered_map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <caf/typed_response_promise.hpp>
 
+#include "actors/cache_operation.hpp"
 #include "messages/internal.hpp"
 #include "runtime/cluster_slots.hpp"
 #include "runtime/codec.hpp"
@@ -150,72 +152,9 @@ public:
 private:
   // -- request plumbing ------------------------------------------------------
 
-  struct load_flight;
-
-  /// One request in flight: what it is, its deadlines and its progress.
-  struct operation {
-    enum class kind : uint8_t { get, set, invalidate, invalidate_tag };
-    kind what = kind::get;
-    /// The key, or the tag of invalidate_tag.
-    std::string key;
-    /// Set: the value's tags.
-    std::vector<std::string> tags;
-    /// Set: the envelope to store.
-    std::string stored;
-    /// Set: time to live.
-    caf::timespan ttl{0};
-    /// The caller's correlation id, for log lines; may be empty.
-    std::string correlation_id;
-    /// Coherence: taken at the start, checked before copying into the
-    /// fallback (see coherence::mirror_guard).
-    uint64_t ticket = 0;
-    time_point start;
-    /// The answer must leave before this.
-    time_point deadline;
-    /// Redis must have answered by this, or the fallback takes over.
-    time_point redis_deadline;
-    caf::typed_response_promise<get_result> get_rp;
-    caf::typed_response_promise<write_result> write_rp;
-    /// Waiting for Redis; a reply that finds this false is ignored.
-    bool in_redis = false;
-    /// The Redis deadline is registered (once, whatever the attempts).
-    bool redis_armed = false;
-    /// Connections this operation was sent to (a lost one is retried).
-    uint8_t attempts = 0;
-    /// The slot of the connection it went to last.
-    uint32_t slot = 0;
-    /// Set: Redis refused it with this error; the key's deletion is under
-    /// way.
-    caf::error refusal;
-    /// Answered.
-    bool settled = false;
-    /// Get: the stored value was the negative-caching marker.
-    bool negative = false;
-    /// Get: the stored value is past its soft TTL.
-    bool soft_expired = false;
-    /// Started by the cache itself (a get_or_load lookup or the store of a
-    /// loaded value): its answer goes to the flight, not to a promise.
-    bool internal = false;
-    /// get_or_load: the flight this operation waits on or looks up for.
-    std::shared_ptr<load_flight> flight;
-    /// Part of a bulk request: receives the answer instead of a promise.
-    std::function<void(caf::expected<get_result>)> on_get;
-    std::function<void(caf::expected<write_result>)> on_write;
-  };
-
+  using operation = cache_operation;
+  using load_flight = cache_load_flight;
   using op_ptr = std::shared_ptr<operation>;
-
-  /// get_or_load of one key: one lookup and at most one loader call shared by
-  /// every caller that asks while it is under way (single-flight).
-  struct load_flight {
-    std::string key;
-    loader_actor loader;
-    caf::timespan ttl{0};
-    caf::timespan soft_ttl{0};
-    std::vector<std::string> tags;
-    std::vector<op_ptr> waiters;
-  };
-
   using flight_ptr = std::shared_ptr<load_flight>;
 
   /// The deadlines of a request received at `start` that asked for
@@ -452,6 +391,17 @@ private:
   /// True for a cluster redirect (`slot_elsewhere`): asks for a fresh map.
   bool redirected(std::string_view error_text);
 
+  /// On TRYAGAIN or CLUSTERDOWN with time left before its Redis deadline:
+  /// `op` waits (10 ms, doubling to 80 ms) and is sent again; false else.
+  bool retry_later(const op_ptr& op, std::string_view error_text);
+
+  /// Sends the operations whose wait after TRYAGAIN or CLUSTERDOWN is over.
+  void resend_due(time_point now);
+
+  /// The replay's `INFO replication` reply: a new replication id is a new
+  /// dataset (see on_dataset).
+  void check_dataset(std::string_view info);
+
   /// On `MOVED` or `ASK` with redirects left (`max_redirects`): hands the
   /// job to the cluster actor for the node named (a write's key leaves this
   /// fallback first); an operation's answer comes back here.
@@ -528,6 +478,10 @@ private:
   host_port node_address_;
   cluster_redirect redirect_;
   slot_set slots_to_flush_;
+  /// The slots the cluster actor gave this cache (own minus disown).
+  slot_set owned_;
+  /// Operations waiting to be sent again, and when.
+  std::vector<std::pair<time_point, op_ptr>> resends_;
   std::vector<caf::actor> conns_;
   /// Which slot is up and which carries each key (see key_router).
   key_router router_;

@@ -12,6 +12,7 @@
 #include "messages/errc.hpp"
 #include "runtime/cluster_errors.hpp"
 #include "runtime/cluster_slots.hpp"
+#include "actors/redis_connection.hpp"
 #include "runtime/commands.hpp"
 
 namespace cafcache {
@@ -21,6 +22,7 @@ void cache_state::on_own(caf::actor cluster, bool flush,
   cluster_ = caf::actor_cast<cluster_actor>(std::move(cluster));
   auto endpoint = cfg_.endpoint();
   node_address_ = host_port{endpoint.host, endpoint.port};
+  owned_.add(slots);
   if (!flush || slots.empty())
     return;
   // The slots' previous owner may have acknowledged writes this node never
@@ -40,6 +42,8 @@ void cache_state::on_own(caf::actor cluster, bool flush,
 }
 
 void cache_state::on_disown(std::vector<uint16_t> slots) {
+  for (auto slot : slots)
+    owned_.erase(slot);
   log_.write(log_level::info, "slots_released",
              {{"redis", redis_redacted_},
               {"slots", std::to_string(slots.size())}});
@@ -60,6 +64,8 @@ void cache_state::flush_slots(bool probe, caf::actor conn) {
     bool ok = true;
     bool flush_namespace = false;
     std::vector<uint16_t> done;
+    /// The first error reply, for the log.
+    std::string refusal;
   };
   auto join = std::make_shared<join_state>();
   auto batch = slots_to_flush_.peek(parallel);
@@ -82,6 +88,10 @@ void cache_state::flush_slots(bool probe, caf::actor conn) {
       self_->send(fallback_, dirty_atom::value, std::move(everything));
     }
     if (!join->ok) {
+      log_.write(log_level::warn, "slots_flush_failed",
+                 {{"redis", redis_redacted_},
+                  {"slots", std::to_string(slots_to_flush_.size())},
+                  {"error", join->refusal}});
       replay_done(probe, false, nullptr);
       return;
     }
@@ -94,6 +104,8 @@ void cache_state::flush_slots(bool probe, caf::actor conn) {
       .then(
         [=](resp_value& reply) {
           if (reply.type != resp_value::kind::array) {
+            if (join->refusal.empty())
+              join->refusal = reply.is_error() ? reply.str : "no list of keys";
             finish(slot, false, false);
             return;
           }
@@ -135,8 +147,49 @@ void cache_state::flush_slots(bool probe, caf::actor conn) {
   }
 }
 
+void cache_state::check_dataset(std::string_view info) {
+  auto replid = info_field(info, "master_replid");
+  auto slash = dataset_.find('/');
+  if (replid.empty() || slash == std::string::npos)
+    return;
+  on_dataset(dataset_.substr(0, slash + 1) + replid);
+}
+
 void cache_state::on_bounds(uint64_t entries, uint64_t bytes) {
   self_->send(fallback_, bounds_atom::value, entries, bytes);
+}
+
+bool cache_state::retry_later(const op_ptr& op, std::string_view error_text) {
+  if (!cluster_ || !try_later(error_text))
+    return false;
+  auto wait = std::chrono::milliseconds(10) * (1 << std::min<int>(op->retries, 3));
+  auto now = self_->clock().now();
+  if (now + wait >= op->redis_deadline)
+    return false;
+  ++op->retries;
+  op->waiting = true;
+  op->in_redis = true;
+  resends_.emplace_back(now + wait, op);
+  return true;
+}
+
+void cache_state::resend_due(time_point now) {
+  auto due = std::stable_partition(resends_.begin(), resends_.end(),
+                                   [now](const auto& x) {
+                                     return x.first > now;
+                                   });
+  std::vector<op_ptr> ops;
+  for (auto i = due; i != resends_.end(); ++i)
+    ops.push_back(std::move(i->second));
+  resends_.erase(due, resends_.end());
+  for (auto& op : ops) {
+    // The Redis deadline may have handed it to the fallback meanwhile.
+    if (!op->waiting || op->settled)
+      continue;
+    op->waiting = false;
+    op->in_redis = false;
+    dispatch(op);
+  }
 }
 
 bool cache_state::redirected(std::string_view error_text) {

@@ -78,15 +78,21 @@ void cache_state::replay_step(bool probe, caf::actor conn) {
           return;
         }
         // A PING proves Redis answers. Writes degraded while it travels are
-        // in the log again, so a last drain follows it.
+        // in the log again, so a last drain follows it. On a cluster it is
+        // INFO replication: a node promoted or demoted since the cache
+        // connected has another replication id, another dataset.
+        auto ping = cluster_ ? std::vector<std::string>{"INFO", "replication"}
+                             : std::vector<std::string>{"PING"};
         self_->request(conn, cfg_.probe_timeout, cmd_atom::value,
-                       std::vector<std::string>{"PING"})
+                       std::move(ping))
           .then(
             [=](resp_value& reply) {
               if (reply.is_error()) {
                 replay_done(probe, false, nullptr);
                 return;
               }
+              if (cluster_)
+                check_dataset(reply.str);
               replay_pinged_ = true;
               replay_step(probe, conn);
             },
@@ -247,6 +253,7 @@ void cache_state::replay_done(bool probe, bool ok,
   replaying_ = false;
   log_.write(ok ? log_level::info : log_level::warn, "replay",
              {{"outcome", ok ? "done" : "failed"},
+              {"redis", redis_redacted_},
               {"probe", probe ? "true" : "false"},
               {"replayed_keys_total", std::to_string(stats_.replayed_keys)},
               {"replayed_tags_total", std::to_string(stats_.replayed_tags)},

@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "messages/errc.hpp"
+#include "runtime/cluster_errors.hpp"
 #include "runtime/commands.hpp"
 
 namespace cafcache {
@@ -398,7 +399,10 @@ void cache_state::on_reply(const op_ptr& op, resp_value& reply) {
   if (reply.is_error() && follow_redirect(op, reply.str))
     return;
   if (reply.is_error() && redirected(reply.str)) {
-    if (op->what == operation::kind::set && !op->tags.empty()) {
+    if (retry_later(op, reply.str))
+      return;
+    if (op->what == operation::kind::set && !op->tags.empty()
+        && !try_later(reply.str)) {
       // Its slot is elsewhere now, and a tagged set is not handed on: the
       // write was not applied, so it is refused, not acknowledged into a
       // fallback that no longer serves the key.

@@ -92,6 +92,19 @@ void cache_state::on_dataset(const std::string& identity) {
     return;
   auto previous = std::move(dataset_);
   dataset_ = identity;
+  if (!previous.empty() && cluster_ && !owned_.empty()) {
+    // A Cluster node with another dataset (restarted, or demoted and
+    // promoted again) may hold older values for its slots than what other
+    // nodes' caches had acknowledged meanwhile, and this cache may never
+    // have seen its slots move: its keys in them go before it is read.
+    auto slots = owned_.peek(owned_.size());
+    slots_to_flush_.add(slots);
+    log_.write(log_level::warn, "slots_reacquired",
+               {{"redis", redis_redacted_},
+                {"slots", std::to_string(slots.size())}});
+    guard_.invalidated_all();
+    needs_replay_ = true;
+  }
   if (previous.empty() || !recent_.enabled())
     return;
   // Redis restarted or another node took over: it may have lost the last

@@ -44,6 +44,11 @@ void cluster_state::init(config cfg) {
   // slot: requests get answers (from its fallback, if nothing else).
   auto first = node_of(endpoint_.cluster_seeds.front());
   owner_.assign(cluster_slot_count, static_cast<uint16_t>(first));
+  std::vector<uint16_t> all(cluster_slot_count);
+  for (size_t slot = 0; slot < all.size(); ++slot)
+    all[slot] = static_cast<uint16_t>(slot);
+  self_->send(nodes_[first].cache, own_atom::value,
+              caf::actor_cast<caf::actor>(self_), false, std::move(all));
   last_fetch_ = self_->clock().now();
   fetch();
   self_->delayed_send(self_, cfg_.cluster_refresh_period,

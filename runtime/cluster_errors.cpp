@@ -12,6 +12,10 @@ bool starts_with(std::string_view text, std::string_view word) noexcept {
 
 } // namespace
 
+bool try_later(std::string_view text) noexcept {
+  return starts_with(text, "TRYAGAIN") || starts_with(text, "CLUSTERDOWN");
+}
+
 bool slot_elsewhere(std::string_view text) noexcept {
   return starts_with(text, "MOVED") || starts_with(text, "ASK")
          || starts_with(text, "TRYAGAIN") || starts_with(text, "CLUSTERDOWN");

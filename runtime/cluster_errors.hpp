@@ -14,6 +14,10 @@ namespace cafcache {
 /// is not counted against the breaker, and the slot map is fetched again.
 bool slot_elsewhere(std::string_view text) noexcept;
 
+/// True for `TRYAGAIN` and `CLUSTERDOWN`: the same node may take the same
+/// command a little later (a migration ends, a failover elects a primary).
+bool try_later(std::string_view text) noexcept;
+
 /// Redirects (MOVED, ASK) one request follows before it is answered like
 /// one Redis could not serve, as Lettuce and hiredis-cluster allow.
 constexpr uint8_t max_redirects = 5;

@@ -14,6 +14,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <thread>
 
 #include <fmt/format.h>
@@ -458,6 +459,107 @@ TEST_CASE("Cluster fake: a node that accepts TCP and never answers costs "
 } // TEST_SUITE
 
 TEST_SUITE("cluster") {
+
+TEST_CASE("Cluster fake: a tagged set that meets TRYAGAIN is sent again and "
+          "lands; under CLUSTERDOWN to its Redis deadline it goes to the "
+          "fallback in time, and neither counts against the breaker") {
+  fake_node a;
+  a.set_slots(cluster_slots_reply({{0, 16383, "127.0.0.1", a.port()}}));
+  std::atomic<int> evals{0};
+  std::atomic<bool> down{false};
+  a.set_handler([&](const std::vector<std::string>& argv) {
+    if (argv.empty() || argv[0] != "EVAL")
+      return std::string{};
+    if (down)
+      return fake_resp::error("CLUSTERDOWN The cluster is down");
+    if (++evals <= 2)
+      return fake_resp::error("TRYAGAIN Multiple keys request during "
+                              "rehashing of slot");
+    return fake_resp::ok();
+  });
+  cache_node node{settings_for({&a})};
+  auto& api = *node.api;
+  require_healthy(api);
+  set_options tagged;
+  tagged.tags = {"t"};
+  auto sent = clock_type::now();
+  auto w = api.set("k", "v", tagged);
+  auto took = clock_type::now() - sent;
+  REQUIRE_MESSAGE(w, why(w));
+  CHECK(w->target == tier::redis);
+  CHECK(evals == 3);
+  CHECK(took <= late_after);
+  down = true;
+  sent = clock_type::now();
+  auto d = api.set("k", "v2", tagged);
+  took = clock_type::now() - sent;
+  REQUIRE_MESSAGE(d, why(d));
+  CHECK(d->target == tier::fallback);
+  CHECK(a.count("EVAL") >= 5);
+  CHECK(took <= late_after);
+  auto h = api.health();
+  CHECK(h.breaker == breaker_state::closed);
+  CHECK(api.stats().redis_failures == 0);
+}
+
+TEST_CASE("Cluster fake: a node that comes back with another replication id "
+          "has its keys flushed before it is read, also by a cache that "
+          "never wrote them") {
+  fake_node a;
+  a.set_slots(cluster_slots_reply({{0, 16383, "127.0.0.1", a.port()}}));
+  auto k = std::string{"k"};
+  auto rk = redis_key(k);
+  std::atomic<bool> promoted{false};
+  std::atomic<bool> unlinked{false};
+  a.set_handler([&](const std::vector<std::string>& argv) {
+    if (argv.empty())
+      return std::string{};
+    if (argv[0] == "INFO") {
+      // The same process (run_id), and, once demoted and promoted again,
+      // another replication id.
+      auto replid = std::string(40, promoted ? 'b' : 'a');
+      return fake_resp::bulk(fmt::format("# Server\r\nrun_id:{}\r\n\r\n"
+                                         "# Replication\r\nrole:master\r\n"
+                                         "master_replid:{}\r\n",
+                                         std::string(40, 'r'), replid));
+    }
+    if (argv.size() == 4 && argv[0] == "CLUSTER"
+        && argv[1] == "GETKEYSINSLOT")
+      return argv[2] == std::to_string(slot_of(k)) && !unlinked
+               ? fake_resp::bulk_array({rk})
+               : fake_resp::array({});
+    if (argv.size() == 2 && argv[0] == "UNLINK" && argv[1] == rk)
+      unlinked = true;
+    return std::string{};
+  });
+  a.put(rk, stored("current"));
+  cache_node node{settings_for({&a})};
+  auto& api = *node.api;
+  require_healthy(api);
+  CHECK_MESSAGE(get(api, k).from_redis("current"), "before the fault");
+  // The node stops answering; meanwhile it was demoted, took an older
+  // dataset from another primary, and was promoted again.
+  a.set_silent(true);
+  for (int i = 0; i < 8; ++i)
+    CHECK_FALSE(get(api, k).late());
+  a.put(rk, stored("older"));
+  promoted = true;
+  a.set_silent(false);
+  a.close_muted();
+  int tries = 0;
+  REQUIRE(eventually(
+    [&] {
+      ++tries;
+      auto x = get(api, k);
+      CHECK_FALSE(x.late());
+      REQUIRE_MESSAGE(x.result, why(x.result));
+      CHECK_MESSAGE(!(x.result->found && x.result->value.data == "older"),
+                    "read the older dataset's value, get " << tries);
+      return x.result->source == tier::redis && !x.result->stale;
+    },
+    10s));
+  CHECK(unlinked);
+}
 
 TEST_CASE("Cluster fake: a node that refuses SUBSCRIBE makes health say "
           "why it is not healthy") {
