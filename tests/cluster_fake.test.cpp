@@ -217,6 +217,7 @@ void ping_pong_case(const std::string& kind) {
   };
   int late = 0;
   size_t most = 0;
+  size_t total = 0;
   constexpr int gets = 4;
   for (int i = 0; i < gets; ++i) {
     auto before = loops();
@@ -231,9 +232,13 @@ void ping_pong_case(const std::string& kind) {
     REQUIRE_MESSAGE(x.result, why(x.result));
     CHECK_FALSE(x.result->found);
     CHECK(x.result->source == tier::fallback);
-    CHECK(seen >= 1);
+    // A get may not reach Redis at all: after a MOVED moved the slot, the
+    // node that gained it answers from its fallback until its flush is
+    // done.
+    total += seen;
     CHECK(seen <= max_redirects + 1 + 1); // one of slack
   }
+  CHECK(total >= 1);
   if (kind == "ASK") {
     // An ASK moves no slot, so nothing stops the loop before the limit.
     CHECK(most > 2);
