@@ -32,7 +32,8 @@ void connector(caf::event_based_actor* self, caf::actor owner,
   auto conn = mm.spawn_client(redis_connection, endpoint.host, endpoint.port,
                               owner, slot, attempt, endpoint,
                               cfg.max_pending, cfg.connect_timeout,
-                              std::move(cache), cfg.key_prefix,
+                              cfg.probe_timeout, std::move(cache),
+                              cfg.key_prefix,
                               cfg.sweep_interval());
   if (!conn)
     self->send(owner, attempt_atom::value, slot, attempt,

@@ -54,10 +54,12 @@ void redis_connection_state::init(caf::io::connection_handle hdl,
                                   const redis_endpoint& endpoint,
                                   uint32_t max_pending,
                                   caf::timespan handshake_timeout,
+                                  caf::timespan stall_timeout,
                                   cache_internal_actor cache,
                                   std::string key_prefix,
                                   caf::timespan sweep_interval) {
   hdl_ = hdl;
+  stall_timeout_ = stall_timeout;
   relay_ = job_relay{self_, std::move(cache)};
   key_prefix_ = std::move(key_prefix);
   channel_ = coherence::channel(key_prefix_);
@@ -119,7 +121,9 @@ redis_connection_state::on_command(const std::vector<std::string>& argv) {
   count_batch();
   waiting x;
   x.reply = rp;
+  x.sent = self_->clock().now();
   pending_.push_back(std::move(x));
+  schedule_sweep();
   return rp;
 }
 
@@ -187,7 +191,9 @@ job_relay::write_promise redis_connection_state::on_write(write_job& job) {
   enqueue(std::move(x));
   if (announce) {
     ++batch_;
-    pending_.emplace_back().what = waiting::kind::ignored;
+    auto& published = pending_.emplace_back();
+    published.what = waiting::kind::ignored;
+    published.sent = self_->clock().now();
   }
   return rp;
 }
@@ -197,7 +203,9 @@ void redis_connection_state::ask_next() {
   // the reply to ASKING is dropped.
   write(std::vector<std::string>{"ASKING"});
   ++batch_;
-  pending_.emplace_back().what = waiting::kind::ignored;
+  auto& asking = pending_.emplace_back();
+  asking.what = waiting::kind::ignored;
+  asking.sent = self_->clock().now();
 }
 
 void redis_connection_state::schedule_sweep() {
@@ -213,8 +221,24 @@ void redis_connection_state::schedule_sweep() {
 void redis_connection_state::on_sweep() {
   sweep_scheduled_ = false;
   relay_.flush();
-  if (jobs_ == 0)
+  if (pending_.empty())
     return;
+  // Replies come in order: while the oldest command waits, nothing came.
+  auto waited = self_->clock().now() - pending_.front().sent;
+  if (stall_timeout_ > caf::timespan{0} && waited >= stall_timeout_) {
+    on_lost(make_error(
+      errc::redis_unavailable,
+      fmt::format("no reply from {} for {} ms with {} commands waiting",
+                  address_,
+                  std::chrono::duration_cast<std::chrono::milliseconds>(waited)
+                    .count(),
+                  pending_.size())));
+    return;
+  }
+  if (jobs_ == 0) {
+    schedule_sweep();
+    return;
+  }
   // Requests carry different deadlines, so every waiting one is looked at;
   // there are at most max_pending of them, once per tick.
   auto now = self_->clock().now().time_since_epoch();
@@ -233,8 +257,7 @@ void redis_connection_state::on_sweep() {
       relay_.hand_over(x.writer, job, make_error(errc::timeout));
     }
   }
-  if (jobs_ > 0)
-    schedule_sweep();
+  schedule_sweep();
 }
 
 bool redis_connection_state::on_report_asked() {
@@ -484,11 +507,11 @@ redis_connection(caf::io::stateful_broker<redis_connection_state>* self,
                  caf::io::connection_handle hdl, caf::actor supervisor,
                  uint32_t slot, uint64_t attempt, redis_endpoint endpoint,
                  uint32_t max_pending, caf::timespan handshake_timeout,
-                 cache_internal_actor cache, std::string key_prefix,
-                 caf::timespan sweep_interval) {
+                 caf::timespan stall_timeout, cache_internal_actor cache,
+                 std::string key_prefix, caf::timespan sweep_interval) {
   self->state.init(hdl, std::move(supervisor), slot, attempt, endpoint,
-                   max_pending, handshake_timeout, std::move(cache),
-                   std::move(key_prefix), sweep_interval);
+                   max_pending, handshake_timeout, stall_timeout,
+                   std::move(cache), std::move(key_prefix), sweep_interval);
   // The supervisor went away (it is monitored in init). CAF 0.17 hands down
   // messages to this handler only, never to the behavior below: without it
   // a connection that finished connecting after its supervisor quit stayed

@@ -78,12 +78,14 @@ public:
   /// slot, attempt, handle, error, identity)`, `identity` being
   /// `redis_info::identity()`. A handshake still unanswered after
   /// `handshake_timeout` fails with `errc::redis_unavailable` and closes the
-  /// socket.
+  /// socket. After the handshake, a connection whose oldest command waits
+  /// `stall_timeout` for its reply is dropped as lost: a server that hangs,
+  /// or a socket a middlebox forgot, sends no reset.
   void init(caf::io::connection_handle hdl, caf::actor supervisor,
             uint32_t slot, uint64_t attempt, const redis_endpoint& endpoint,
             uint32_t max_pending, caf::timespan handshake_timeout,
-            cache_internal_actor cache, std::string key_prefix,
-            caf::timespan sweep_interval);
+            caf::timespan stall_timeout, cache_internal_actor cache,
+            std::string key_prefix, caf::timespan sweep_interval);
 
   // -- callbacks for the behavior -------------------------------------------
 
@@ -214,6 +216,7 @@ private:
   job_relay relay_;
   std::string key_prefix_;
   caf::timespan sweep_interval_{0};
+  caf::timespan stall_timeout_{0};
   bool sweep_scheduled_ = false;
   /// Commands written since CAF last took the write buffer to the socket.
   uint32_t batch_ = 0;
@@ -240,7 +243,7 @@ redis_connection(caf::io::stateful_broker<redis_connection_state>* self,
                  caf::io::connection_handle hdl, caf::actor supervisor,
                  uint32_t slot, uint64_t attempt, redis_endpoint endpoint,
                  uint32_t max_pending, caf::timespan handshake_timeout,
-                 cache_internal_actor cache, std::string key_prefix,
-                 caf::timespan sweep_interval);
+                 caf::timespan stall_timeout, cache_internal_actor cache,
+                 std::string key_prefix, caf::timespan sweep_interval);
 
 } // namespace cafcache

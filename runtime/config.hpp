@@ -123,7 +123,9 @@ struct config {
   double backoff_factor = 2.0;
   /// +- fraction of random jitter on open periods and reconnect delays.
   double jitter = 0.2;
-  /// Deadline of the half-open probe (dirty-key replay plus PING).
+  /// Deadline of the half-open probe (dirty-key replay plus PING), and how
+  /// long a connection's oldest command waits for its reply before the
+  /// connection is dropped as lost (a hung server, a forgotten socket).
   caf::timespan probe_timeout = std::chrono::seconds(2);
   /// Longest time in half-open before giving up and reopening.
   caf::timespan max_half_open = std::chrono::seconds(10);
@@ -256,7 +258,9 @@ void config::for_each_field(F&& f) {
   f("jitter", &config::jitter,
     "+- random fraction on open periods and reconnect delays");
   f("probe-timeout", &config::probe_timeout,
-    "deadline of the half-open probe (replay + PING)");
+    "deadline of the half-open probe (replay + PING); also how long a "
+    "connection's oldest command waits for its reply before the connection "
+    "is dropped as lost");
   f("max-half-open", &config::max_half_open,
     "longest time in half-open before reopening");
   f("port", &config::port,

@@ -270,7 +270,7 @@ TEST_CASE("a connection stopped after its handshake closes its socket") {
     auto conn = sys.middleman().spawn_client(redis_connection, endpoint.host,
                                              endpoint.port, caf::actor{self},
                                              0u, attempt, endpoint, 10u, 5s,
-                                             cache_internal_actor{},
+                                             5s, cache_internal_actor{},
                                              std::string{}, 1ms);
     REQUIRE(conn);
     caf::error err{errc::redis_unavailable};
@@ -306,7 +306,7 @@ TEST_CASE("a handshake the peer never answers ends after the timeout") {
     auto conn = sys.middleman().spawn_client(redis_connection, endpoint.host,
                                              endpoint.port, caf::actor{self},
                                              4u, attempt, endpoint, 10u,
-                                             100ms, cache_internal_actor{},
+                                             100ms, 5s, cache_internal_actor{},
                                              std::string{}, 1ms);
     REQUIRE(conn);
     caf::error err;
@@ -352,7 +352,7 @@ TEST_CASE("a Sentinel-managed connection refuses a server that is a replica, "
     auto conn = sys.middleman().spawn_client(redis_connection, endpoint.host,
                                              endpoint.port, caf::actor{self},
                                              0u, uint64_t{1}, endpoint, 10u,
-                                             5s, cache_internal_actor{},
+                                             5s, 5s, cache_internal_actor{},
                                              std::string{}, 1ms);
     REQUIRE(conn);
     caf::error err{errc::shutting_down};

@@ -174,10 +174,6 @@ void fake_node::put(const std::string& key, std::string value) {
   store_[key] = std::move(value);
 }
 
-void fake_node::close_muted() {
-  close_muted_ = true;
-}
-
 void fake_node::set_silent(bool on) {
   silent_ = on;
 }
@@ -296,13 +292,6 @@ void fake_node::run() {
   std::vector<pollfd> fds;
   char buf[16 * 1024];
   while (!stopping_) {
-    if (close_muted_.exchange(false))
-      for (auto& c : clients)
-        if (c->muted)
-          close_fd(c->fd);
-    clients.erase(std::remove_if(clients.begin(), clients.end(),
-                                 [](auto& c) { return c->fd < 0; }),
-                  clients.end());
     fds.clear();
     fds.push_back({wake_[0], POLLIN, 0});
     fds.push_back({listen_fd_, POLLIN, 0});

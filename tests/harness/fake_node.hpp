@@ -116,10 +116,6 @@ public:
   /// never is (its replies would be out of step).
   void set_silent(bool on);
 
-  /// Closes the connections that silence muted (what a partition that
-  /// ends with a reset does): their clients connect again.
-  void close_muted();
-
   /// Closes the listening socket and every connection and ends the thread:
   /// from then on nothing listens on the port. Idempotent.
   void stop();
@@ -153,7 +149,6 @@ private:
   uint16_t port_ = 0;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> silent_{false};
-  std::atomic<bool> close_muted_{false};
   std::atomic<size_t> accepted_{0};
   std::thread thread_;
   mutable std::mutex mtx_;
