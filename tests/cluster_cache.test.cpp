@@ -28,6 +28,17 @@ struct cluster_cache : cache_node {
     // nop
   }
 
+  explicit cluster_cache(const config& cfg) : cache_node(cfg) {
+    // nop
+  }
+
+  /// The client, once health says every node is up.
+  client& healthy() {
+    REQUIRE_MESSAGE(eventually([&] { return api->health().healthy; }, 10s),
+                    api->health().last_error);
+    return *api;
+  }
+
   static config settings_for(const redis_cluster& cl) {
     // The default period (10 s) is longer than any test waits for a
     // failover: the cache follows through the fetches its node caches ask
@@ -51,9 +62,7 @@ TEST_CASE("Cluster: each primary serves its own slots from Redis; mget and "
           "mset are split by node and answered in order") {
   redis_cluster cl;
   cluster_cache c{cl};
-  auto& api = *c.api;
-  REQUIRE_MESSAGE(eventually([&] { return api.health().healthy; }, 10s),
-                  api.health().last_error);
+  auto& api = c.healthy();
   for (int i = 0; i < 200; ++i) {
     auto w = api.set("k" + std::to_string(i), "v" + std::to_string(i));
     REQUIRE_MESSAGE(w, why(w));
@@ -142,9 +151,7 @@ TEST_CASE("Cluster: tags: a tag's sets live in the slots of its values, and "
           "invalidate_tag reaches every primary, also one that is stopped") {
   redis_cluster cl;
   cluster_cache c{cl};
-  auto& api = *c.api;
-  REQUIRE_MESSAGE(eventually([&] { return api.health().healthy; }, 10s),
-                  api.health().last_error);
+  auto& api = c.healthy();
   set_options team;
   team.tags = {"team", "all"};
   std::map<size_t, int> per_node;
@@ -250,10 +257,8 @@ TEST_CASE("Cluster: the fallback's bounds hold for the whole cache, split "
   redis_cluster cl;
   auto cfg = cluster_cache::settings_for(cl);
   cfg.fallback_max_entries = 30;
-  cache_node c{cfg};
-  auto& api = *c.api;
-  REQUIRE_MESSAGE(eventually([&] { return api.health().healthy; }, 10s),
-                  api.health().last_error);
+  cluster_cache c{cfg};
+  auto& api = c.healthy();
   for (int i = 0; i < 200; ++i) {
     REQUIRE(api.set("b" + std::to_string(i), "v"));
     REQUIRE(api.get("b" + std::to_string(i)));
@@ -272,9 +277,7 @@ TEST_CASE("Cluster: a killed primary affects only its slots, and its replica "
           "takes them over without a read older than an acknowledged write") {
   redis_cluster cl;
   cluster_cache c{cl};
-  auto& api = *c.api;
-  REQUIRE_MESSAGE(eventually([&] { return api.health().healthy; }, 10s),
-                  api.health().last_error);
+  auto& api = c.healthy();
   std::vector<std::string> keys;
   for (int i = 0; i < 60; ++i)
     keys.push_back("k" + std::to_string(i));
@@ -366,9 +369,7 @@ TEST_CASE("Cluster: a write the failed primary acknowledged but never "
           "replicated does not come back as an older value from its replica") {
   redis_cluster cl;
   cluster_cache c{cl};
-  auto& api = *c.api;
-  REQUIRE_MESSAGE(eventually([&] { return api.health().healthy; }, 10s),
-                  api.health().last_error);
+  auto& api = c.healthy();
   auto primary = owner_of_key(cl, "x");
   auto replica = cl.replica_of(primary);
   REQUIRE(replica);
@@ -438,8 +439,7 @@ TEST_CASE("Cluster: a slot that moves with more foreign keys than one "
           "CLUSTER GETKEYSINSLOT page still gets flushed") {
   redis_cluster cl;
   cluster_cache c{cl};
-  auto& api = *c.api;
-  REQUIRE(eventually([&] { return api.health().healthy; }, 10s));
+  auto& api = c.healthy();
   // 1,500 keys of another program in the slot of "{x}", and one of ours.
   auto primary = owner_of_key(cl, "{x}k");
   auto replica = cl.replica_of(primary);

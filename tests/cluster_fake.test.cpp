@@ -187,21 +187,34 @@ void moved_case(const std::function<std::string(uint16_t port)>& target) {
   CHECK(late <= late_allowed(took + 1));
 }
 
+/// Two fake nodes, `a` with slots 0 to 8191 and `b` with the rest, each
+/// holding a key of its own slots: `on_a` ("from-a") and `on_b` ("from-b").
+struct two_nodes {
+  two_nodes() {
+    auto slots = cluster_slots_reply({{0, 8191, "127.0.0.1", a.port()},
+                                      {8192, 16383, "127.0.0.1", b.port()}});
+    a.set_slots(slots);
+    b.set_slots(slots);
+    a.put(redis_key(on_a), stored("from-a"));
+    b.put(redis_key(on_b), stored("from-b"));
+  }
+
+  fake_node a;
+  fake_node b;
+  std::string on_a = key_in("a", 0, 8191);
+  std::string on_b = key_in("b", 8192, 16383);
+};
+
 /// Two nodes `a` (slots 0 to 8191) and `b` (the rest) that answer a get of
 /// `k`, a key of a's slots, with `kind` (MOVED or ASK) naming the other:
 /// the redirects stop at max_redirects, and each get is answered in time.
 void ping_pong_case(const std::string& kind) {
-  fake_node a;
-  fake_node b;
-  auto slots = cluster_slots_reply(
-    {{0, 8191, "127.0.0.1", a.port()}, {8192, 16383, "127.0.0.1", b.port()}});
-  a.set_slots(slots);
-  b.set_slots(slots);
+  two_nodes f;
+  auto& a = f.a;
+  auto& b = f.b;
+  auto& on_a = f.on_a;
+  auto& on_b = f.on_b;
   auto k = key_in("loop", 0, 8191);
-  auto on_a = key_in("a", 0, 8191);
-  auto on_b = key_in("b", 8192, 16383);
-  a.put(redis_key(on_a), stored("from-a"));
-  b.put(redis_key(on_b), stored("from-b"));
   auto bounce = [&](const fake_node& other) {
     return answer_get(redis_key(k),
                       fake_resp::error(fmt::format(
@@ -404,16 +417,11 @@ TEST_CASE("Cluster fake: health does not report a slot map of half the "
 TEST_CASE("Cluster fake: a node that accepts TCP and never answers costs "
           "its keys no more than the deadline, and the other node serves "
           "from Redis") {
-  fake_node a;
-  fake_node b;
-  auto slots = cluster_slots_reply(
-    {{0, 8191, "127.0.0.1", a.port()}, {8192, 16383, "127.0.0.1", b.port()}});
-  a.set_slots(slots);
-  b.set_slots(slots);
-  auto on_a = key_in("a", 0, 8191);
-  auto on_b = key_in("b", 8192, 16383);
-  a.put(redis_key(on_a), stored("from-a"));
-  b.put(redis_key(on_b), stored("from-b"));
+  two_nodes f;
+  auto& a = f.a;
+  auto& b = f.b;
+  auto& on_a = f.on_a;
+  auto& on_b = f.on_b;
   // Silent from the start: b takes connections and the handshake, and
   // answers none of it.
   b.set_silent(true);
