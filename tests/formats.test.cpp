@@ -1,6 +1,7 @@
 // The bytes docs/formats.md documents: every hex dump of the document is one
 // of the examples below, and every example is in the document, so a change
-// of format or of the document fails here.
+// of format or of the document fails here; the same for the two scripts of
+// docs/commands.md.
 
 #include <doctest/doctest.h>
 
@@ -161,9 +162,10 @@ get_reading read_get(const std::string& stored) {
   return read_get_reply(reply);
 }
 
-std::string read_document() {
-  std::ifstream in{CAFCACHE_SOURCE_DIR "/docs/formats.md"};
-  REQUIRE(in.good());
+/// docs/formats.md (the bytes) or docs/commands.md (the scripts).
+std::string read_document(const char* name = "formats.md") {
+  std::ifstream in{std::string{CAFCACHE_SOURCE_DIR "/docs/"} + name};
+  REQUIRE_MESSAGE(in.good(), name);
   std::stringstream buf;
   buf << in.rdbuf();
   return buf.str();
@@ -383,8 +385,8 @@ TEST_CASE("formats: coherence messages are node id, scope byte, name") {
                     std::string{x.name});
 }
 
-TEST_CASE("formats: docs/formats.md shows exactly these examples and "
-          "scripts") {
+TEST_CASE("formats: docs/formats.md shows exactly these examples, "
+          "docs/commands.md these scripts") {
   auto doc = read_document();
   std::set<std::string> documented;
   for (auto& dump : dumps_of(doc)) {
@@ -405,7 +407,9 @@ TEST_CASE("formats: docs/formats.md shows exactly these examples and "
   for (auto& dump : dumps_of(doc))
     CHECK_MESSAGE(tested.count(bytes_of(dump)) == 1,
                   "docs/formats.md shows bytes no test checks: " << dump);
-  auto scripts = scripts_of(doc);
+  CHECK(scripts_of(doc).empty());
+  auto scripts = scripts_of(read_document("commands.md"));
+  CHECK(dumps_of(read_document("commands.md")).empty());
   REQUIRE(scripts.size() == 2);
   // The scripts' source starts with a newline after R"lua(.
   CHECK(scripts[0] == std::string{commands::set_tagged_script}.substr(1));
