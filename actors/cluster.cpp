@@ -281,7 +281,21 @@ std::vector<size_t> cluster_state::serving_nodes() const {
 
 namespace {
 
-/// Folds the reports of several node caches into one answer.
+/// The status of one node from its own report (`last_error` only in
+/// health).
+template <class Report>
+node_status status_of(const std::string& name, uint32_t slots,
+                      const Report& x) {
+  node_status out{name,      slots,      x.healthy,
+                  x.connected, x.breaker, std::string{},
+                  x.stats.fallback_entries, x.stats.dirty_keys};
+  if constexpr (std::is_same_v<Report, health_report>)
+    out.last_error = x.last_error;
+  return out;
+}
+
+/// Folds the reports of several node caches into one answer; health and
+/// metrics list the nodes in the order of their names.
 template <class Report>
 struct gather_state {
   Report total;
@@ -289,8 +303,14 @@ struct gather_state {
   caf::typed_response_promise<Report> rp;
 
   void one_done() {
-    if (--left == 0)
-      rp.deliver(std::move(total));
+    if (--left > 0)
+      return;
+    if constexpr (!std::is_same_v<Report, stats_report>)
+      std::sort(total.nodes.begin(), total.nodes.end(),
+                [](const node_status& x, const node_status& y) {
+                  return x.node < y.node;
+                });
+    rp.deliver(std::move(total));
   }
 };
 
@@ -302,35 +322,6 @@ std::vector<uint32_t> cluster_state::slot_counts() const {
     ++result[x];
   return result;
 }
-
-namespace {
-
-/// The status of one node from its own report.
-node_status status_of(const std::string& name, uint32_t slots,
-                      const health_report& x) {
-  return {name,        slots,
-          x.healthy,   x.connected,
-          x.breaker,   x.last_error,
-          x.stats.fallback_entries, x.stats.dirty_keys};
-}
-
-node_status status_of(const std::string& name, uint32_t slots,
-                      const metrics_report& x) {
-  return {name,        slots,
-          x.healthy,   x.connected,
-          x.breaker,   std::string{},
-          x.stats.fallback_entries, x.stats.dirty_keys};
-}
-
-/// The nodes of a report in the order of their names.
-void sort_nodes(std::vector<node_status>& nodes) {
-  std::sort(nodes.begin(), nodes.end(),
-            [](const node_status& x, const node_status& y) {
-              return x.node < y.node;
-            });
-}
-
-} // namespace
 
 caf::result<health_report> cluster_state::health() {
   // Every node is listed; only those that serve slots decide the flags.
@@ -360,8 +351,6 @@ caf::result<health_report> cluster_state::health() {
       if (served > 0)
         merge_into(state->total, x, name);
       state->total.nodes.push_back(status_of(name, served, x));
-      if (state->left == 1)
-        sort_nodes(state->total.nodes);
       state->one_done();
     };
     self_->request(nodes_[index].cache, answer_slack, health_atom::value)
@@ -392,11 +381,8 @@ caf::result<Report> cluster_state::gather(Atom atom, Report empty) {
       .then(
         [state, name, served](Report& x) {
           merge_into(state->total, x);
-          if constexpr (std::is_same_v<Report, metrics_report>) {
+          if constexpr (std::is_same_v<Report, metrics_report>)
             state->total.nodes.push_back(status_of(name, served, x));
-            if (state->left == 1)
-              sort_nodes(state->total.nodes);
-          }
           state->one_done();
         },
         [state, name, served](caf::error&) {
@@ -404,8 +390,6 @@ caf::result<Report> cluster_state::gather(Atom atom, Report empty) {
             state->total.healthy = false;
             state->total.nodes.push_back(
               status_of(name, served, metrics_report{}));
-            if (state->left == 1)
-              sort_nodes(state->total.nodes);
           }
           state->one_done();
         });
