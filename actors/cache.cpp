@@ -34,6 +34,7 @@ void cache_state::init(config cfg) {
   channel_ = coherence::channel(cfg_.key_prefix);
   coherent_ = cfg_.coherence && cfg_.backend_type() == backend_kind::redis;
   conns_.resize(cfg_.pool_size);
+  outbox_.resize(cfg_.pool_size);
   router_ = key_router{cfg_.pool_size};
   recent_ = recent_writes{cfg_.recent_write_window,
                           cfg_.recent_write_max_keys};
@@ -371,6 +372,12 @@ void cache_state::fallback_get(const op_ptr& op, bool redis_failed) {
 }
 
 void cache_state::on_redis_failure(const caf::error& err) {
+  // A connection shedding this cache's own backlog (max-pending) is no
+  // failure of Redis: counted, a burst of requests on a healthy Redis would
+  // open the breaker and send every read to the fallback for the whole open
+  // period. The shed request is served like a failed one all the same.
+  if (is(err, errc::overloaded))
+    return;
   ++stats_.redis_failures;
   conn_error_ = is(err, errc::auth_failed) ? err : conn_error_;
   failure_run_ = true;
@@ -491,6 +498,7 @@ cache(cache_internal_actor::stateful_pointer<cache_state> self, config cfg) {
     [=](sweep_atom) { self->state.on_sweep(); },
     [=](report_atom) { self->state.on_report_window(); },
     [=](served_atom, served_batch& batch) { self->state.on_served(batch); },
+    [=](flush_atom) { self->state.on_flush(); },
     [=](get_atom, get_job& job, caf::error& err, caf::actor& conn) {
       return self->state.on_handed_over(job, err, conn);
     },

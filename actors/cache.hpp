@@ -122,6 +122,8 @@ public:
   void on_report_window();
   /// A connection reports the delegated gets it answered.
   void on_served(served_batch& batch);
+  /// The round of the mailbox in which gets were collected is over.
+  void on_flush();
   /// A connection hands back a delegated get it could not serve with `err`.
   caf::result<get_result> on_handed_over(get_job& job, caf::error& err,
                                          caf::actor& conn);
@@ -168,6 +170,12 @@ private:
   /// nullopt when reads do not go to Redis or time is short.
   std::optional<caf::delegated<get_result>> delegate_get(get_job& job,
                                                          time_point now);
+  /// Hands the get being handled, with its client's promise, to the
+  /// connection in `slot`: at once when nothing else waits in the mailbox,
+  /// else with the other gets for that connection when the round ends.
+  void collect_get(size_t slot, get_job& job);
+  /// Sends every connection the gets collected for it.
+  void flush_gets();
   /// Delegates a get to the fallback, which answers the client itself;
   /// `redis_failed` marks a miss stale.
   caf::delegated<get_result> delegate_to_fallback(get_job& job,
@@ -450,6 +458,8 @@ private:
   /// goes on with the replay.
   void flush_slots(bool probe, caf::actor conn);
 
+  /// Notes a replay command's error that is no failure of Redis.
+  void excuse_replay(const caf::error& err);
   void replay_done(bool probe, bool ok, const dirty_batch* unreplayed);
 
   caf::actor any_connection() const;
@@ -469,12 +479,13 @@ private:
   fallback_actor fallback_;
   breaker_actor breaker_;
   caf::actor supervisor_;
-  /// Redis Cluster: the cluster actor; whether the running replay met a
-  /// redirect it cannot follow (ASK, TRYAGAIN, CLUSTERDOWN: no failure of
-  /// this node); this node's address; the slots whose keys are still to be
-  /// deleted here before it is read.
+  /// Whether the running replay failed for no failure of Redis: a redirect
+  /// it cannot follow (Redis Cluster: ASK, TRYAGAIN, CLUSTERDOWN), or a
+  /// command the connection shed with this cache's own backlog.
+  bool replay_excused_ = false;
+  /// Redis Cluster: the cluster actor; this node's address; the slots whose
+  /// keys are still to be deleted here before it is read.
   cluster_actor cluster_;
-  bool replay_redirected_ = false;
   host_port node_address_;
   cluster_redirect redirect_;
   slot_set slots_to_flush_;
@@ -483,6 +494,11 @@ private:
   /// Operations waiting to be sent again, and when.
   std::vector<std::pair<time_point, op_ptr>> resends_;
   std::vector<caf::actor> conns_;
+  /// Gets for each connection collected during this round of the mailbox
+  /// (see collect_get).
+  std::vector<get_batch> outbox_;
+  /// A flush_atom is on its way to this actor.
+  bool flush_due_ = false;
   /// Which slot is up and which carries each key (see key_router).
   key_router router_;
   /// The dataset the connections reached last ("run_id/master_replid").

@@ -236,7 +236,7 @@ bool cache_state::unlinked(const resp_value& reply) {
   auto hop = parse_redirect(reply.str, node_address_);
   if (hop && hop->what == cluster_redirect::kind::moved)
     return true;
-  replay_redirected_ = true;
+  replay_excused_ = true;
   return false;
 }
 

@@ -96,7 +96,10 @@ void cache_state::replay_step(bool probe, caf::actor conn) {
               replay_pinged_ = true;
               replay_step(probe, conn);
             },
-            [=](caf::error&) { replay_done(probe, false, nullptr); });
+            [=](caf::error& err) {
+              excuse_replay(err);
+              replay_done(probe, false, nullptr);
+            });
       },
       [=](caf::error&) {
         // The fallback may have drained the log and answered too late: those
@@ -160,7 +163,10 @@ void cache_state::replay_keys(bool probe, caf::actor conn, dirty_batch batch) {
       sweep_tag(
         conn, tag, cfg_.probe_timeout,
         [=](resp_value& reply) { done(unlinked(reply)); },
-        [=](caf::error&) { done(false); });
+        [=](caf::error& err) {
+          excuse_replay(err);
+          done(false);
+        });
   for (size_t slot = 0; slot < commands.size(); ++slot) {
     if (commands[slot].empty())
       continue;
@@ -170,7 +176,10 @@ void cache_state::replay_keys(bool probe, caf::actor conn, dirty_batch batch) {
       self_->request(target, cfg_.probe_timeout, cmd_atom::value,
                      std::move(argv))
         .then([=](resp_value& reply) { done(unlinked(reply)); },
-              [=](caf::error&) { done(false); });
+              [=](caf::error& err) {
+                excuse_replay(err);
+                done(false);
+              });
     // Other nodes drop what this node changed while it could not publish.
     if (slot < published.size())
       for (auto key : published[slot])
@@ -243,9 +252,19 @@ void cache_state::flush_namespace(bool probe, caf::actor conn,
           self_->request(conn, cfg_.probe_timeout, cmd_atom::value,
                          std::move(argv))
             .then([=](resp_value& r) { done(unlinked(r)); },
-                  [=](caf::error&) { done(false); });
+                  [=](caf::error& err) {
+                    excuse_replay(err);
+                    done(false);
+                  });
       },
       [=](caf::error&) mutable { replay_done(probe, false, &batch); });
+}
+
+void cache_state::excuse_replay(const caf::error& err) {
+  // The connection shed the replay's command with this cache's own backlog
+  // (max-pending): the replay is tried again, and Redis did not fail.
+  if (is(err, errc::overloaded))
+    replay_excused_ = true;
 }
 
 void cache_state::replay_done(bool probe, bool ok,
@@ -268,11 +287,11 @@ void cache_state::replay_done(bool probe, bool ok,
   if (probe) {
     self_->send(breaker_, probe_atom::value, ok);
   } else if (!ok) {
-    if (!replay_redirected_)
+    if (!replay_excused_)
       on_redis_failure(make_error(errc::redis_unavailable, "replay failed"));
     self_->delayed_send(self_, cfg_.reconnect_min, recover_atom::value);
   }
-  replay_redirected_ = false;
+  replay_excused_ = false;
   if (ok)
     maybe_recover();
 }

@@ -6,6 +6,8 @@
 
 #include <algorithm>
 
+#include <caf/send.hpp>
+
 #include "messages/errc.hpp"
 #include "runtime/cluster_errors.hpp"
 #include "runtime/commands.hpp"
@@ -99,8 +101,55 @@ cache_state::delegate_get(get_job& job, time_point now) {
   auto slot = take_slot(job, readable(), now);
   if (!slot)
     return std::nullopt;
-  self_->delegate(conns_[*slot], get_atom::value, std::move(job));
+  collect_get(*slot, job);
   return caf::delegated<get_result>{};
+}
+
+void cache_state::collect_get(size_t slot, get_job& job) {
+  auto& out = outbox_[slot];
+  if (out.empty() && self_->mailbox().empty()) {
+    // Nothing else to wait for: as a plain delegation, one message.
+    self_->delegate(conns_[slot], get_atom::value, std::move(job));
+    return;
+  }
+  // Under load a connection gets one message per round of this mailbox,
+  // not one per get: the connection actors share CAF's one I/O thread, and
+  // each message to a broker that went idle wakes that thread.
+  out.push_back({self_->make_response_promise(), std::move(job)});
+  if (self_->mailbox().empty()) {
+    flush_gets();
+  } else if (!flush_due_) {
+    // Behind everything waiting now, so the round ends before it.
+    flush_due_ = true;
+    self_->send(self_, flush_atom::value);
+  }
+}
+
+void cache_state::flush_gets() {
+  for (size_t slot = 0; slot < outbox_.size(); ++slot) {
+    auto& out = outbox_[slot];
+    if (out.empty())
+      continue;
+    if (!conns_[slot]) {
+      // The connection went away during the round: the fallback answers
+      // (each get is already counted outstanding once).
+      for (auto& x : out) {
+        x.job.redis_failed = true;
+        x.client.delegate(fallback_, get_atom::value, std::move(x.job));
+      }
+    } else if (out.size() == 1) {
+      out.front().client.delegate(conns_[slot], get_atom::value,
+                                  std::move(out.front().job));
+    } else {
+      caf::unsafe_send_as(self_, conns_[slot], get_atom::value, std::move(out));
+    }
+    out.clear();
+  }
+}
+
+void cache_state::on_flush() {
+  flush_due_ = false;
+  flush_gets();
 }
 
 caf::delegated<get_result> cache_state::delegate_to_fallback(get_job& job,

@@ -54,6 +54,8 @@ void cache_state::on_connection(uint32_t slot, caf::actor conn,
   }
   if (slot >= conns_.size())
     return;
+  // What was collected for the connection this replaces goes to it first.
+  flush_gets();
   auto slot_name = std::to_string(slot);
   if (!conn)
     ask_for_slot_map();

@@ -7,6 +7,15 @@
 
 namespace cafcache {
 
+job_relay::promise_type job_relay::promise_of(caf::local_actor* self,
+                                              batched_get& x) {
+  // The cache made the promise; answered with the cache as its sender, the
+  // answer would also be enqueued in the cache's execution context, which
+  // belongs to another thread.
+  return {caf::actor_cast<caf::strong_actor_ptr>(self), x.client.source(),
+          x.client.stages(), x.client.id()};
+}
+
 void job_relay::complete(promise_type& rp, get_job& job, resp_value& reply,
                          time_point sent) {
   auto reading = read_get_reply(reply);

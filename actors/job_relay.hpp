@@ -35,7 +35,9 @@ namespace cafcache {
 ///   write's own entry, later in the same or a later batch.
 class job_relay {
 public:
-  using promise_type = caf::typed_response_promise<get_result>;
+  /// A get's client, answered with a `get_result`. Untyped, so that the
+  /// promise of a get that came in a `get_batch` can be answered too.
+  using promise_type = caf::response_promise;
   using write_promise = caf::typed_response_promise<write_result>;
   using time_point = caf::actor_clock::time_point;
 
@@ -45,6 +47,10 @@ public:
     : self_(self), cache_(std::move(cache)) {
     // Nothing to do.
   }
+
+  /// The promise of a get in a batch, answered by `self` (the connection)
+  /// instead of the cache that collected it, as a delegated get would be.
+  static promise_type promise_of(caf::local_actor* self, batched_get& x);
 
   /// Prepares the answer to the client of `job` from Redis' `reply` to its
   /// GET written at `sent` (it leaves at `end_read`), or hands the job over

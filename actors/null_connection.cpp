@@ -161,13 +161,18 @@ null_connection(caf::stateful_actor<null_connection_state>* self,
     // Reports every get at once: nothing is held back.
     [=](served_atom) { return true; },
     [=](get_atom, get_job& job) {
-      auto rp = self->make_response_promise<get_result>();
-      auto now = self->clock().now();
-      auto& st = self->state;
-      auto reply = st.store->on_command({"GET", st.key_prefix + job.key}, now);
-      st.relay.complete(rp, job, reply, now);
-      st.relay.end_read(0);
+      auto rp = self->make_response_promise();
+      self->state.get(rp, job, self->clock().now());
+      self->state.relay.end_read(0);
       return rp;
+    },
+    [=](get_atom, get_batch& batch) {
+      auto now = self->clock().now();
+      for (auto& x : batch) {
+        auto rp = job_relay::promise_of(self, x);
+        self->state.get(rp, x.job, now);
+      }
+      self->state.relay.end_read(0);
     },
     [=](write_atom, write_job& job) {
       auto rp = self->make_response_promise<write_result>();

@@ -59,6 +59,13 @@ struct null_connection_state {
   job_relay relay;
   std::string key_prefix;
 
+  /// Answers the get of `job` for `rp` from the store.
+  void get(job_relay::promise_type& rp, get_job& job,
+           caf::actor_clock::time_point now) {
+    auto reply = store->on_command({"GET", key_prefix + job.key}, now);
+    relay.complete(rp, job, reply, now);
+  }
+
   /// The name CAF shows for this actor.
   static inline const char* name = "cafcache.null_connection";
 };

@@ -110,7 +110,7 @@ redis_connection_state::on_command(const std::vector<std::string>& argv) {
     rp.deliver(lost_);
     return rp;
   }
-  if (pending_.size() >= max_pending_) {
+  if (requests() >= max_pending_) {
     rp.deliver(make_error(errc::overloaded));
     return rp;
   }
@@ -133,7 +133,7 @@ bool redis_connection_state::admit(Promise& rp, Job& job) {
     rp.deliver(make_error(errc::redis_unavailable, "no cache to report to"));
     return false;
   }
-  if (lost_ || pending_.size() >= max_pending_) {
+  if (lost_ || requests() >= max_pending_) {
     relay_.hand_over(rp, job, lost_ ? lost_ : make_error(errc::overloaded));
     return false;
   }
@@ -143,27 +143,45 @@ bool redis_connection_state::admit(Promise& rp, Job& job) {
 
 void redis_connection_state::enqueue(waiting x) {
   ++batch_;
-  self_->flush(hdl_);
-  count_batch();
   x.sent = self_->clock().now();
   pending_.push_back(std::move(x));
   ++jobs_;
-  schedule_sweep();
 }
 
-job_relay::promise_type redis_connection_state::on_get(get_job& job) {
-  auto rp = self_->make_response_promise<get_result>();
+void redis_connection_state::write_get(job_relay::promise_type& rp,
+                                       get_job& job) {
   if (!admit(rp, job))
-    return rp;
+    return;
   if (job.asking)
     ask_next();
   append_get(self_->wr_buf(hdl_), key_prefix_, job.key);
   waiting x;
   x.what = waiting::kind::get;
-  x.client = rp;
+  x.client = std::move(rp);
   x.job = std::move(job);
   enqueue(std::move(x));
+}
+
+job_relay::promise_type redis_connection_state::on_get(get_job& job) {
+  auto rp = self_->make_response_promise();
+  write_get(rp, job);
+  written();
   return rp;
+}
+
+void redis_connection_state::on_gets(get_batch& batch) {
+  for (auto& x : batch) {
+    auto rp = job_relay::promise_of(self_, x);
+    write_get(rp, x.job);
+  }
+  written();
+}
+
+void redis_connection_state::written() {
+  self_->flush(hdl_);
+  count_batch();
+  if (!pending_.empty())
+    schedule_sweep();
 }
 
 job_relay::write_promise redis_connection_state::on_write(write_job& job) {
@@ -191,10 +209,12 @@ job_relay::write_promise redis_connection_state::on_write(write_job& job) {
   enqueue(std::move(x));
   if (announce) {
     ++batch_;
+    ++ignored_;
     auto& published = pending_.emplace_back();
     published.what = waiting::kind::ignored;
     published.sent = self_->clock().now();
   }
+  written();
   return rp;
 }
 
@@ -203,6 +223,7 @@ void redis_connection_state::ask_next() {
   // the reply to ASKING is dropped.
   write(std::vector<std::string>{"ASKING"});
   ++batch_;
+  ++ignored_;
   auto& asking = pending_.emplace_back();
   asking.what = waiting::kind::ignored;
   asking.sent = self_->clock().now();
@@ -288,6 +309,7 @@ void redis_connection_state::fail_pending(const caf::error& reason) {
   }
   pending_.clear();
   jobs_ = 0;
+  ignored_ = 0;
   relay_.flush();
 }
 
@@ -361,7 +383,9 @@ void redis_connection_state::on_data(const std::vector<char>& buf) {
               relay_.complete(x.writer, x.write, reply, x.sent);
               break;
             case waiting::kind::handed_over_get:
+              break;
             case waiting::kind::ignored:
+              --ignored_;
               break;
             case waiting::kind::handed_over_write:
               relay_.released(x.write);
@@ -523,6 +547,7 @@ redis_connection(caf::io::stateful_broker<redis_connection_state>* self,
       return self->state.on_command(argv);
     },
     [=](get_atom, get_job& job) { return self->state.on_get(job); },
+    [=](get_atom, get_batch& batch) { self->state.on_gets(batch); },
     [=](write_atom, write_job& job) { return self->state.on_write(job); },
     [=](sweep_atom) { self->state.on_sweep(); },
     [=](served_atom) { return self->state.on_report_asked(); },

@@ -95,6 +95,10 @@ public:
   /// Sends a delegated get; its client is answered from the reply.
   job_relay::promise_type on_get(get_job& job);
 
+  /// The gets the cache collected for this connection in one round of its
+  /// mailbox: written together, answered like delegated gets.
+  void on_gets(get_batch& batch);
+
   /// Sends a delegated write; its client is answered once Redis applied it.
   job_relay::write_promise on_write(write_job& job);
 
@@ -189,6 +193,18 @@ private:
   /// Queues a delegated request written just now.
   void enqueue(waiting x);
 
+  /// Requests waiting for their reply (max-pending bounds them).
+  size_t requests() const {
+    return pending_.size() - ignored_;
+  }
+
+  /// Sends what was written since the last call.
+  void written();
+
+  /// Writes `job`'s GET and queues it for `rp`, or hands it over when it
+  /// cannot be written now; leaves the flush to the caller.
+  void write_get(job_relay::promise_type& rp, get_job& job);
+
   /// Reports what was served, fails the cache's commands still waiting
   /// with `reason` and hands their delegated requests back to the cache.
   void fail_pending(const caf::error& reason);
@@ -213,6 +229,9 @@ private:
   std::deque<waiting> pending_;
   /// Delegated requests in `pending_` not handed over yet.
   size_t jobs_ = 0;
+  /// Commands in pending_ written behind a request (PUBLISH, ASKING), whose
+  /// replies are dropped: max-pending counts requests, not these.
+  size_t ignored_ = 0;
   job_relay relay_;
   std::string key_prefix_;
   caf::timespan sweep_interval_{0};

@@ -33,6 +33,10 @@ using cmd_atom = caf::atom_constant<caf::atom("cmd")>;
 /// a delegated write handed back.
 using write_atom = caf::atom_constant<caf::atom("write")>;
 
+/// Cache -> itself: its mailbox round is over, the gets it collected go to
+/// their connections (`get_batch`).
+using flush_atom = caf::atom_constant<caf::atom("flush")>;
+
 /// Connection -> cache: the delegated requests it finished, in a batch;
 /// cache -> connection or fallback: send what you finished so far.
 using served_atom = caf::atom_constant<caf::atom("served")>;
@@ -183,6 +187,8 @@ using cache_internal_actor = cache_actor::extend<
   caf::reacts_to<batch_sizes_atom, bucket_histogram>,
   // Connection: the delegated requests it finished, in Redis' order.
   caf::reacts_to<served_atom, served_batch>,
+  // Itself: the gets collected in this mailbox round go out.
+  caf::reacts_to<flush_atom>,
   // Connection: a delegated get it could not serve (Redis failed, ran out of
   // time, or the connection is lost), still the client's request.
   caf::replies_to<get_atom, get_job, caf::error, caf::actor>::with<

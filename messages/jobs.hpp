@@ -4,7 +4,9 @@
 #include <string>
 #include <vector>
 
+#include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/meta/type_name.hpp>
+#include <caf/response_promise.hpp>
 #include <caf/timespan.hpp>
 
 namespace cafcache {
@@ -42,6 +44,19 @@ typename Inspector::result_type inspect(Inspector& f, get_job& x) {
            x.ticket, x.start, x.redis_deadline, x.deadline, x.slot,
            x.attempts, x.redis_failed, x.redirects, x.asking);
 }
+
+/// A get in a batch the cache hands to a connection: the client's promise
+/// travels with the job, and the connection answers it as if the request had
+/// been delegated to it.
+struct batched_get {
+  caf::response_promise client;
+  get_job job;
+};
+
+/// The gets for one connection that reached the cache in one round of its
+/// mailbox: one message instead of one per get. Local only (a promise cannot
+/// cross the network).
+using get_batch = std::vector<batched_get>;
 
 /// A plain `set` (untagged) or `invalidate` the cache delegated to the key's
 /// connection: the connection answers the client itself once Redis applied
@@ -145,3 +160,5 @@ typename Inspector::result_type inspect(Inspector& f, mirror_entry& x) {
 }
 
 } // namespace cafcache
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cafcache::get_batch)

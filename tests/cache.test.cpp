@@ -586,3 +586,72 @@ TEST_CASE("overload: 10,000 requests in flight against a stalled Redis are "
   // than a bounded amount.
   CHECK(rss_after < rss_before + (64u << 20));
 }
+
+TEST_CASE("overload: a burst of writes past max-pending on a healthy Redis "
+          "leaves the breaker closed, and Redis serves reads right after") {
+  fixture f{{}, [](config& c) {
+              c.pool_size = 1;
+              c.max_pending = 20;
+              c.request_timeout = 2s;
+            }};
+  auto& api = *f.api;
+  constexpr int total = 500;
+  {
+    caf::scoped_actor self{f.sys};
+    for (int i = 0; i < total; ++i)
+      caf::anon_send(f.cache, put_atom::value, "b" + std::to_string(i),
+                     cache_value{codec_kind::raw, "v"}, set_options{});
+    // Behind the burst in the cache's mailbox.
+    REQUIRE(api.set("last", "v")->target != tier::none);
+  }
+  // Shedding its own backlog is not Redis failing: the breaker, whose open
+  // period sends every read to the fallback for reset-timeout, stays closed.
+  auto stats = api.stats();
+  CHECK(stats.redis_failures == 0);
+  CHECK(api.health().breaker == breaker_state::closed);
+  // The replay deletes the shed writes' keys in Redis (they went to the
+  // fallback), and Redis serves reads and writes again.
+  REQUIRE(api.wait_for([](const health_report& h) { return h.healthy; }));
+  REQUIRE(api.set("after", "v")->target == tier::redis);
+  auto r = api.get("after");
+  REQUIRE(r);
+  CHECK(r->found);
+  CHECK(r->source == tier::redis);
+  CHECK_FALSE(r->stale);
+}
+
+TEST_CASE("overload: max-pending counts requests, not the PUBLISH behind "
+          "each write") {
+  fixture f{{}, [](config& c) {
+              c.pool_size = 1;
+              c.max_pending = 8;
+              c.request_timeout = 3s;
+            }};
+  auto& api = *f.api;
+  REQUIRE(api.set("warm", "v")->target == tier::redis);
+  std::atomic<int> to_redis{0};
+  std::atomic<int> answered{0};
+  f.redis.pause();
+  {
+    caf::scoped_actor self{f.sys};
+    auto burst = f.sys.spawn([&, cache = f.cache](caf::event_based_actor* a) {
+      // Exactly max-pending writes in flight on the one connection.
+      for (int i = 0; i < 8; ++i)
+        a->request(cache, 10s, put_atom::value, "p" + std::to_string(i),
+                   cache_value{codec_kind::raw, "v"}, set_options{})
+          .then(
+            [&](write_result& r) {
+              if (r.target == tier::redis)
+                ++to_redis;
+              ++answered;
+            },
+            [&](caf::error&) { ++answered; });
+    });
+    std::this_thread::sleep_for(300ms);
+    f.redis.resume();
+    self->monitor(burst);
+    self->receive([](const caf::down_msg&) {});
+  }
+  CHECK(answered == 8);
+  CHECK(to_redis == 8);
+}

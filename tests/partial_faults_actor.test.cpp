@@ -76,29 +76,39 @@ resp_value lookup(script* s, const std::string& key) {
 caf::behavior scripted_connection(caf::event_based_actor* self, script* s,
                                   cache_internal_actor cache) {
   auto relay = std::make_shared<job_relay>(self, cache);
+  auto serve_get = [=](job_relay::promise_type& rp, get_job& job) {
+    auto key = "p:" + job.key;
+    s->seen.push_back({"GET", key});
+    if (s->lost) {
+      relay->hand_over(rp, job, make_error(errc::redis_unavailable,
+                                           "connection to Redis lost"));
+    } else if (s->errors) {
+      resp_value reply;
+      reply.type = resp_value::kind::error;
+      reply.str = "ERR failing";
+      relay->complete(rp, job, reply, self->clock().now());
+      relay->end_read(0);
+    } else if (s->hold_gets) {
+      s->held_gets.push_back({rp, std::move(job), lookup(s, key)});
+    } else {
+      auto reply = lookup(s, key);
+      relay->complete(rp, job, reply, self->clock().now());
+      relay->end_read(0);
+    }
+  };
   return {
     [=](served_atom) { return true; },
     [=](get_atom, get_job& job) {
-      auto rp = self->make_response_promise<get_result>();
-      auto key = "p:" + job.key;
-      s->seen.push_back({"GET", key});
-      if (s->lost) {
-        relay->hand_over(rp, job, make_error(errc::redis_unavailable,
-                                             "connection to Redis lost"));
-      } else if (s->errors) {
-        resp_value reply;
-        reply.type = resp_value::kind::error;
-        reply.str = "ERR failing";
-        relay->complete(rp, job, reply, self->clock().now());
-        relay->end_read(0);
-      } else if (s->hold_gets) {
-        s->held_gets.push_back({rp, std::move(job), lookup(s, key)});
-      } else {
-        auto reply = lookup(s, key);
-        relay->complete(rp, job, reply, self->clock().now());
-        relay->end_read(0);
-      }
+      job_relay::promise_type rp = self->make_response_promise();
+      serve_get(rp, job);
       return rp;
+    },
+    // The gets the cache collected in one round of its mailbox.
+    [=](get_atom, get_batch& batch) {
+      for (auto& x : batch) {
+        auto rp = job_relay::promise_of(self, x);
+        serve_get(rp, x.job);
+      }
     },
     [=](write_atom, write_job& job) {
       auto rp = self->make_response_promise<write_result>();
