@@ -376,8 +376,10 @@ void cache_state::on_redis_failure(const caf::error& err) {
   // failure of Redis: counted, a burst of requests on a healthy Redis would
   // open the breaker and send every read to the fallback for the whole open
   // period. The shed request is served like a failed one all the same.
-  if (is(err, errc::overloaded))
+  if (is(err, errc::overloaded)) {
+    ++stats_.shed_requests;
     return;
+  }
   ++stats_.redis_failures;
   conn_error_ = is(err, errc::auth_failed) ? err : conn_error_;
   failure_run_ = true;

@@ -483,6 +483,8 @@ private:
   /// it cannot follow (Redis Cluster: ASK, TRYAGAIN, CLUSTERDOWN), or a
   /// command the connection shed with this cache's own backlog.
   bool replay_excused_ = false;
+  /// No replay on the closed route starts before this (one failed).
+  time_point replay_retry_at_{};
   /// Redis Cluster: the cluster actor; this node's address; the slots whose
   /// keys are still to be deleted here before it is read.
   cluster_actor cluster_;

@@ -137,13 +137,17 @@ void cache_state::flush_slots(bool probe, caf::actor conn) {
                   if (--*left == 0)
                     finish(slot, *ok, complete);
                 },
-                [=](caf::error&) {
+                [=](caf::error& err) {
+                  excuse_replay(err);
                   *ok = false;
                   if (--*left == 0)
                     finish(slot, false, false);
                 });
         },
-        [=](caf::error&) { finish(slot, false, false); });
+        [=](caf::error& err) {
+          excuse_replay(err);
+          finish(slot, false, false);
+        });
   }
 }
 

@@ -37,7 +37,10 @@ void cache_state::maybe_recover() {
     replay_step(true, conn);
     return;
   }
-  if (route_ == breaker_state::closed && needs_replay_) {
+  // After a failed replay the next one waits for the recover timer: while
+  // the connections shed load, each degraded write would start another.
+  if (route_ == breaker_state::closed && needs_replay_
+      && self_->clock().now() >= replay_retry_at_) {
     if (auto conn = any_connection()) {
       replaying_ = true;
       replay_pinged_ = false;
@@ -257,14 +260,19 @@ void cache_state::flush_namespace(bool probe, caf::actor conn,
                     done(false);
                   });
       },
-      [=](caf::error&) mutable { replay_done(probe, false, &batch); });
+      [=](caf::error& err) mutable {
+        excuse_replay(err);
+        replay_done(probe, false, &batch);
+      });
 }
 
 void cache_state::excuse_replay(const caf::error& err) {
   // The connection shed the replay's command with this cache's own backlog
   // (max-pending): the replay is tried again, and Redis did not fail.
-  if (is(err, errc::overloaded))
+  if (is(err, errc::overloaded)) {
+    ++stats_.shed_requests;
     replay_excused_ = true;
+  }
 }
 
 void cache_state::replay_done(bool probe, bool ok,
@@ -289,6 +297,7 @@ void cache_state::replay_done(bool probe, bool ok,
   } else if (!ok) {
     if (!replay_excused_)
       on_redis_failure(make_error(errc::redis_unavailable, "replay failed"));
+    replay_retry_at_ = self_->clock().now() + cfg_.reconnect_min;
     self_->delayed_send(self_, cfg_.reconnect_min, recover_atom::value);
   }
   replay_excused_ = false;

@@ -130,14 +130,9 @@ void cache_state::flush_gets() {
     auto& out = outbox_[slot];
     if (out.empty())
       continue;
-    if (!conns_[slot]) {
-      // The connection went away during the round: the fallback answers
-      // (each get is already counted outstanding once).
-      for (auto& x : out) {
-        x.job.redis_failed = true;
-        x.client.delegate(fallback_, get_atom::value, std::move(x.job));
-      }
-    } else if (out.size() == 1) {
+    // A slot's connection is only replaced after this ran (on_connection),
+    // so conns_[slot] is the live connection the gets were collected for.
+    if (out.size() == 1) {
       out.front().client.delegate(conns_[slot], get_atom::value,
                                   std::move(out.front().job));
     } else {
@@ -213,7 +208,7 @@ void cache_state::on_served(served_batch& batch) {
                 x.latency, x.correlation_id);
         // The client has its answer; the fallback gets the value unless a
         // write of the key was answered since the request came in.
-        if (guard_.may_mirror(x.key, x.ticket))
+        if (!x.unchanged && guard_.may_mirror(x.key, x.ticket))
           mirror.push_back(mirror_of(std::move(x.key), x.kind,
                                      std::move(x.stored)));
     }

@@ -33,8 +33,8 @@ void connector(caf::event_based_actor* self, caf::actor owner,
                               owner, slot, attempt, endpoint,
                               cfg.max_pending, cfg.connect_timeout,
                               cfg.probe_timeout, std::move(cache),
-                              cfg.key_prefix,
-                              cfg.sweep_interval());
+                              cfg.key_prefix, cfg.sweep_interval(),
+                              cfg.mirror_refresh());
   if (!conn)
     self->send(owner, attempt_atom::value, slot, attempt,
                make_error(errc::redis_unavailable,

@@ -28,10 +28,14 @@ void job_relay::complete(promise_type& rp, get_job& job, resp_value& reply,
   a.get = std::move(rp);
   a.got = std::move(reading.answer);
   served_request x;
-  x.key = std::move(job.key);
   if (reading.kind == served_kind::hit
-      || reading.kind == served_kind::negative)
-    x.stored = std::move(reply.str);
+      || reading.kind == served_kind::negative) {
+    if (memo_.sent_lately(job.key, reply.str, now))
+      x.unchanged = true;
+    else
+      x.stored = std::move(reply.str);
+  }
+  x.key = std::move(job.key);
   x.correlation_id = std::move(job.correlation_id);
   x.ticket = job.ticket;
   x.kind = reading.kind;
@@ -52,6 +56,8 @@ void job_relay::complete(write_promise& rp, write_job& job, resp_value& reply,
                                           : "unexpected reply to SET"));
     return;
   }
+  // What the fallback holds under the key changes with the write.
+  memo_.forget(job.key);
   auto now = self_->clock().now();
   auto& a = answers_.emplace_back();
   a.is_write = true;
@@ -86,6 +92,7 @@ void job_relay::hand_over(promise_type& rp, get_job& job, caf::error reason) {
 
 void job_relay::hand_over(write_promise& rp, write_job& job,
                           caf::error reason) {
+  memo_.forget(job.key);
   rp.delegate(cache_, write_atom::value, std::move(job), std::move(reason),
               caf::actor_cast<caf::actor>(self_));
 }

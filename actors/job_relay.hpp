@@ -8,6 +8,7 @@
 #include <caf/typed_response_promise.hpp>
 
 #include "messages/internal.hpp"
+#include "runtime/mirror_memo.hpp"
 #include "runtime/resp.hpp"
 
 namespace cafcache {
@@ -43,9 +44,14 @@ public:
 
   job_relay() = default;
 
-  job_relay(caf::local_actor* self, cache_internal_actor cache)
-    : self_(self), cache_(std::move(cache)) {
-    // Nothing to do.
+  /// Reports to `cache`; a value sent for the fallback is not sent again
+  /// within `mirror_refresh` while unchanged (0: always sent).
+  job_relay(caf::local_actor* self, cache_internal_actor cache,
+            caf::timespan mirror_refresh = caf::timespan{0})
+    : self_(self),
+      cache_(std::move(cache)),
+      memo_(mirror_refresh.count() > 0 ? memo_slots : 0, mirror_refresh) {
+    // Nothing else to do.
   }
 
   /// The promise of a get in a batch, answered by `self` (the connection)
@@ -93,6 +99,9 @@ public:
   /// Most requests reported in one message.
   static constexpr size_t max_batch = 256;
 
+  /// Keys whose last value sent for the fallback a relay remembers.
+  static constexpr size_t memo_slots = 4096;
+
   /// Whether this relay reports to a cache (a connection spawned without
   /// one, in tests, serves only commands).
   explicit operator bool() const {
@@ -113,6 +122,8 @@ private:
   cache_internal_actor cache_;
   served_batch batch_;
   std::vector<answer> answers_;
+  /// The values sent for the fallback lately.
+  mirror_memo memo_;
   /// A write was completed since the last end_read.
   bool wrote_ = false;
 };

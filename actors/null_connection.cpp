@@ -153,9 +153,9 @@ resp_value null_store::invalidate_tag(const std::string& tag_key,
 caf::behavior
 null_connection(caf::stateful_actor<null_connection_state>* self,
                 std::shared_ptr<null_store> store, cache_internal_actor cache,
-                std::string key_prefix) {
+                std::string key_prefix, caf::timespan mirror_refresh) {
   self->state.store = std::move(store);
-  self->state.relay = job_relay{self, std::move(cache)};
+  self->state.relay = job_relay{self, std::move(cache), mirror_refresh};
   self->state.key_prefix = std::move(key_prefix);
   return {
     // Reports every get at once: nothing is held back.

@@ -74,6 +74,6 @@ struct null_connection_state {
 caf::behavior
 null_connection(caf::stateful_actor<null_connection_state>* self,
                 std::shared_ptr<null_store> store, cache_internal_actor cache,
-                std::string key_prefix);
+                std::string key_prefix, caf::timespan mirror_refresh);
 
 } // namespace cafcache

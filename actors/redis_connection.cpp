@@ -57,10 +57,11 @@ void redis_connection_state::init(caf::io::connection_handle hdl,
                                   caf::timespan stall_timeout,
                                   cache_internal_actor cache,
                                   std::string key_prefix,
-                                  caf::timespan sweep_interval) {
+                                  caf::timespan sweep_interval,
+                                  caf::timespan mirror_refresh) {
   hdl_ = hdl;
   stall_timeout_ = stall_timeout;
-  relay_ = job_relay{self_, std::move(cache)};
+  relay_ = job_relay{self_, std::move(cache), mirror_refresh};
   key_prefix_ = std::move(key_prefix);
   channel_ = coherence::channel(key_prefix_);
   sweep_interval_ = sweep_interval;
@@ -532,10 +533,12 @@ redis_connection(caf::io::stateful_broker<redis_connection_state>* self,
                  uint32_t slot, uint64_t attempt, redis_endpoint endpoint,
                  uint32_t max_pending, caf::timespan handshake_timeout,
                  caf::timespan stall_timeout, cache_internal_actor cache,
-                 std::string key_prefix, caf::timespan sweep_interval) {
+                 std::string key_prefix, caf::timespan sweep_interval,
+                 caf::timespan mirror_refresh) {
   self->state.init(hdl, std::move(supervisor), slot, attempt, endpoint,
                    max_pending, handshake_timeout, stall_timeout,
-                   std::move(cache), std::move(key_prefix), sweep_interval);
+                   std::move(cache), std::move(key_prefix), sweep_interval,
+                   mirror_refresh);
   // The supervisor went away (it is monitored in init). CAF 0.17 hands down
   // messages to this handler only, never to the behavior below: without it
   // a connection that finished connecting after its supervisor quit stayed

@@ -85,7 +85,8 @@ public:
             uint32_t slot, uint64_t attempt, const redis_endpoint& endpoint,
             uint32_t max_pending, caf::timespan handshake_timeout,
             caf::timespan stall_timeout, cache_internal_actor cache,
-            std::string key_prefix, caf::timespan sweep_interval);
+            std::string key_prefix, caf::timespan sweep_interval,
+            caf::timespan mirror_refresh);
 
   // -- callbacks for the behavior -------------------------------------------
 
@@ -263,6 +264,7 @@ redis_connection(caf::io::stateful_broker<redis_connection_state>* self,
                  uint32_t slot, uint64_t attempt, redis_endpoint endpoint,
                  uint32_t max_pending, caf::timespan handshake_timeout,
                  caf::timespan stall_timeout, cache_internal_actor cache,
-                 std::string key_prefix, caf::timespan sweep_interval);
+                 std::string key_prefix, caf::timespan sweep_interval,
+                 caf::timespan mirror_refresh);
 
 } // namespace cafcache

@@ -55,7 +55,7 @@ void supervisor_state::connect(uint32_t slot) {
       null_store_ = std::make_shared<null_store>();
     on_hello(slot, s.attempt,
              self_->spawn(null_connection, null_store_, cache_,
-                          cfg_.key_prefix),
+                          cfg_.key_prefix, cfg_.mirror_refresh()),
              caf::error{}, std::string{});
     return;
   }

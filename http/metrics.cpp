@@ -117,6 +117,9 @@ std::vector<MetricFamily> to_families(const metrics_report& x) {
   out.push_back(counter("redis_failures_total",
                         "Redis calls that failed or ran out of time",
                         s.redis_failures));
+  out.push_back(counter("shed_requests_total",
+                        "Requests a connection shed past max-pending",
+                        s.shed_requests));
   out.push_back(counter("decode_errors_total",
                         "Values in Redis that did not decode",
                         s.decode_errors));

@@ -135,12 +135,17 @@ struct served_request {
   /// Writes: the pool slot of the connection (the key is bound to it while
   /// the write is in flight).
   uint32_t slot = 0;
+  /// kind hit or negative: the connection sent this very envelope for the
+  /// fallback less than `mirror_refresh` ago (runtime/mirror_memo), so
+  /// `stored` is empty and there is nothing to copy.
+  bool unchanged = false;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, served_request& x) {
   return f(caf::meta::type_name("cafcache.served_request"), x.key, x.stored,
-           x.correlation_id, x.ticket, x.kind, x.latency, x.redis_latency);
+           x.ttl, x.correlation_id, x.ticket, x.kind, x.latency,
+           x.redis_latency, x.slot, x.unchanged);
 }
 
 using served_batch = std::vector<served_request>;

@@ -150,6 +150,10 @@ struct stats_report {
   uint64_t errors = 0;
   /// Redis calls that failed or ran past their share of the deadline.
   uint64_t redis_failures = 0;
+  /// Requests (and replay commands) a connection shed because `max-pending`
+  /// were in flight on it: served like failed ones, not counted as Redis
+  /// failures.
+  uint64_t shed_requests = 0;
   /// Values in Redis that did not decode (answered as misses).
   uint64_t decode_errors = 0;
   /// Answers served from the fallback because Redis failed.
@@ -197,7 +201,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, stats_report& x) {
   return f(caf::meta::type_name("cafcache.stats_report"), x.gets, x.sets,
            x.invalidations, x.tag_invalidations, x.hits_redis, x.hits_fallback, x.misses, x.errors,
-           x.redis_failures, x.decode_errors, x.stale_served,
+           x.redis_failures, x.shed_requests, x.decode_errors, x.stale_served,
            x.degraded_writes, x.replayed_keys, x.replayed_tags, x.namespace_flushes, x.slots_flushed,
            x.get_or_loads, x.loads, x.coalesced,
            x.breaker_opened, x.breaker_half_opened, x.breaker_closed,

@@ -142,6 +142,11 @@ caf::timespan config::sweep_interval() const {
                                    std::chrono::milliseconds(5));
 }
 
+caf::timespan config::mirror_refresh() const {
+  return std::min<caf::timespan>(fallback_read_ttl / 2,
+                                 std::chrono::seconds(1));
+}
+
 breaker_settings config::breaker() const {
   using std::chrono::duration_cast;
   using std::chrono::milliseconds;

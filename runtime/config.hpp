@@ -59,8 +59,9 @@ struct config {
   std::string key_prefix = "cafcache:";
   /// Connections to Redis; each is pipelined, so a few are plenty.
   uint32_t pool_size = 2;
-  /// Bound on requests in flight per connection; beyond it requests are
-  /// answered from the fallback (reads) or with `overloaded` (writes).
+  /// Bound on requests in flight per connection; beyond it the connection
+  /// sheds them: reads are answered from the fallback, writes go to it (and
+  /// the dirty log), and neither counts as a Redis failure.
   uint32_t max_pending = 10000;
   /// How long one connection attempt (TCP connect plus AUTH/SELECT) may take.
   caf::timespan connect_timeout = std::chrono::seconds(2);
@@ -184,6 +185,11 @@ struct config {
   /// enough that the fallback still has most of its reserve left when Redis
   /// runs out of time (a quarter of `fallback-reserve`, 1 to 5 ms).
   caf::timespan sweep_interval() const;
+
+  /// How long a connection does not send the fallback a value again that it
+  /// sent it already (runtime/mirror_memo): half of `fallback-read-ttl`, at
+  /// most 1 s, so a value read all the time never expires there.
+  caf::timespan mirror_refresh() const;
 
   /// Reads every `cafcache.*` key from `cfg`, keeping defaults for absent keys.
   static config from(const caf::actor_system_config& cfg);

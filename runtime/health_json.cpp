@@ -24,6 +24,7 @@ nlohmann::json as_json(const stats_report& x) {
                                   / static_cast<double>(lookups)},
     {"errors", x.errors},
     {"redis_failures", x.redis_failures},
+    {"shed_requests", x.shed_requests},
     {"decode_errors", x.decode_errors},
     {"stale_served", x.stale_served},
     {"degraded_writes", x.degraded_writes},

@@ -271,7 +271,7 @@ TEST_CASE("a connection stopped after its handshake closes its socket") {
                                              endpoint.port, caf::actor{self},
                                              0u, attempt, endpoint, 10u, 5s,
                                              5s, cache_internal_actor{},
-                                             std::string{}, 1ms);
+                                             std::string{}, 1ms, 0ms);
     REQUIRE(conn);
     caf::error err{errc::redis_unavailable};
     std::string identity;
@@ -307,7 +307,7 @@ TEST_CASE("a handshake the peer never answers ends after the timeout") {
                                              endpoint.port, caf::actor{self},
                                              4u, attempt, endpoint, 10u,
                                              100ms, 5s, cache_internal_actor{},
-                                             std::string{}, 1ms);
+                                             std::string{}, 1ms, 0ms);
     REQUIRE(conn);
     caf::error err;
     self->receive(
@@ -353,7 +353,7 @@ TEST_CASE("a Sentinel-managed connection refuses a server that is a replica, "
                                              endpoint.port, caf::actor{self},
                                              0u, uint64_t{1}, endpoint, 10u,
                                              5s, 5s, cache_internal_actor{},
-                                             std::string{}, 1ms);
+                                             std::string{}, 1ms, 0ms);
     REQUIRE(conn);
     caf::error err{errc::shutting_down};
     self->receive(

@@ -38,6 +38,9 @@ struct script {
   bool hold_gets = false;
   /// Every command fails as a lost connection would.
   bool lost = false;
+  /// Messages with gets received: one get each, or a batch of them.
+  int single_gets = 0;
+  int batches = 0;
   /// Every GET gets an error reply (Redis failing, not the connection).
   bool errors = false;
   /// Non-empty: every delegated write gets this error reply.
@@ -99,12 +102,14 @@ caf::behavior scripted_connection(caf::event_based_actor* self, script* s,
   return {
     [=](served_atom) { return true; },
     [=](get_atom, get_job& job) {
+      ++s->single_gets;
       job_relay::promise_type rp = self->make_response_promise();
       serve_get(rp, job);
       return rp;
     },
     // The gets the cache collected in one round of its mailbox.
     [=](get_atom, get_batch& batch) {
+      ++s->batches;
       for (auto& x : batch) {
         auto rp = job_relay::promise_of(self, x);
         serve_get(rp, x.job);
@@ -367,6 +372,38 @@ TEST_CASE("a get Redis serves is answered by its connection, not by the "
   CHECK(stale.source == tier::fallback);
   CHECK(text(stale) == "v1");
   CHECK(stale.stale);
+}
+
+TEST_CASE("gets that reach the cache in one round of its mailbox go to "
+          "their connection in one message, and each client gets its own "
+          "answer from it") {
+  fixture f{1};
+  constexpr int n = 10;
+  for (int i = 0; i < n; ++i)
+    REQUIRE(f.put("k" + std::to_string(i), "v" + std::to_string(i)).target
+            == tier::redis);
+  f.scripts[0].single_gets = 0;
+  // All ten requests are in the cache's mailbox before it runs.
+  std::vector<std::shared_ptr<answer_slot<get_result>>> answers;
+  for (int i = 0; i < n; ++i)
+    answers.push_back(f.ask<get_result>(get_atom::value,
+                                        "k" + std::to_string(i),
+                                        request_options{}));
+  f.sched.run();
+  CHECK(f.scripts[0].batches == 1);
+  CHECK(f.scripts[0].single_gets == 0);
+  for (int i = 0; i < n; ++i) {
+    REQUIRE(answers[i]->value.has_value());
+    REQUIRE(*answers[i]->value);
+    CHECK((*answers[i]->value)->source == tier::redis);
+    CHECK(text(**answers[i]->value) == "v" + std::to_string(i));
+  }
+  // A lone get finds the mailbox empty and is delegated by itself.
+  CHECK(text(f.get("k3")) == "v3");
+  CHECK(f.scripts[0].single_gets == 1);
+  CHECK(f.scripts[0].batches == 1);
+  CHECK(f.run(f.ask<stats_report>(stats_atom::value)).hits_redis
+        == static_cast<uint64_t>(n + 1));
 }
 
 TEST_CASE("a get whose connection is lost goes to another connection of "
