@@ -264,7 +264,7 @@ void redis_connection_state::on_sweep() {
   // Requests carry different deadlines, so every waiting one is looked at;
   // there are at most max_pending of them, once per tick.
   auto now = self_->clock().now().time_since_epoch();
-  for (auto& x : pending_) {
+  pending_.for_each([&](waiting& x) {
     if (x.what == waiting::kind::get && now >= x.job.redis_deadline) {
       x.what = waiting::kind::handed_over_get;
       --jobs_;
@@ -278,7 +278,7 @@ void redis_connection_state::on_sweep() {
       auto job = x.write;
       relay_.hand_over(x.writer, job, make_error(errc::timeout));
     }
-  }
+  });
   schedule_sweep();
 }
 
@@ -289,7 +289,7 @@ bool redis_connection_state::on_report_asked() {
 
 void redis_connection_state::fail_pending(const caf::error& reason) {
   relay_.flush();
-  for (auto& x : pending_) {
+  pending_.for_each([&](waiting& x) {
     switch (x.what) {
       case waiting::kind::command:
         x.reply.deliver(reason);
@@ -307,7 +307,7 @@ void redis_connection_state::fail_pending(const caf::error& reason) {
         relay_.released(x.write);
         break;
     }
-  }
+  });
   pending_.clear();
   jobs_ = 0;
   ignored_ = 0;

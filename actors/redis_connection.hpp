@@ -15,6 +15,7 @@
 #include "messages/metrics_report.hpp"
 #include "runtime/redis_url.hpp"
 #include "runtime/resp.hpp"
+#include "runtime/ring_queue.hpp"
 
 namespace cafcache {
 
@@ -227,7 +228,7 @@ private:
   /// The handshake replies still to come, in order.
   std::deque<handshake_step> handshake_;
   redis_info info_;
-  std::deque<waiting> pending_;
+  ring_queue<waiting> pending_;
   /// Delegated requests in `pending_` not handed over yet.
   size_t jobs_ = 0;
   /// Commands in pending_ written behind a request (PUBLISH, ASKING), whose
