@@ -100,7 +100,7 @@ public:
   static constexpr size_t max_batch = 256;
 
   /// Keys whose last value sent for the fallback a relay remembers.
-  static constexpr size_t memo_slots = 4096;
+  static constexpr size_t memo_slots = 16384;
 
   /// Whether this relay reports to a cache (a connection spawned without
   /// one, in tests, serves only commands).

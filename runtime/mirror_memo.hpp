@@ -20,14 +20,20 @@ namespace cafcache {
 /// costs is freshness of the fallback's copy: an entry the fallback evicted
 /// or dropped comes back at the next read after `refresh` at the latest.
 ///
-/// Direct-mapped: a key has one of `slots` entries; a collision only costs a
-/// copy sent again.
+/// Set-associative: a key has one set of `ways` entries, and a key new to a
+/// full set takes the place of the one sent longest ago. Keys pushed out
+/// only cost a copy sent again. (Direct-mapped, two keys read in turn that
+/// share a slot push each other out at every read: with 5,000 keys in 16,384
+/// slots, a quarter of the keys were copied at every read.)
 class mirror_memo {
 public:
   using time_point = std::chrono::steady_clock::time_point;
 
-  /// Remembers up to `slots` keys (rounded up to a power of two; 0: off)
-  /// for `refresh` each.
+  /// Entries of one set.
+  static constexpr size_t ways = 4;
+
+  /// Remembers up to `slots` keys (rounded up to a power of two, at least
+  /// `ways`; 0: off) for `refresh` each.
   explicit mirror_memo(size_t slots = 4096,
                        std::chrono::nanoseconds refresh
                        = std::chrono::seconds(1));
@@ -49,7 +55,8 @@ private:
     int64_t sent = 0;
   };
 
-  entry* find(std::string_view key, uint64_t& hash);
+  /// The first entry of the set of `hash`, or nullptr when off.
+  entry* set_of(uint64_t hash);
 
   std::vector<entry> entries_;
   uint64_t mask_ = 0;
