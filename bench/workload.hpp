@@ -33,6 +33,9 @@ struct requester_stats {
   std::atomic<uint64_t> done{0};
   uint64_t errors = 0;
   uint64_t hits = 0;
+  /// Gets the fallback answered: in a run that measures Redis, any is a
+  /// sign that Redis was not what answered (the breaker opened).
+  uint64_t from_fallback = 0;
   latency_histogram get_latency;
   latency_histogram set_latency;
 };
@@ -69,6 +72,7 @@ void requester(caf::event_based_actor* self, Cache cache, requester_stats* out,
         .then(
           [=](get_result& r) {
             out->hits += r.found ? 1 : 0;
+            out->from_fallback += r.source == tier::fallback ? 1 : 0;
             finish(true, true);
           },
           [=](caf::error&) { finish(false, true); });
@@ -128,6 +132,7 @@ struct run_result {
   std::array<uint64_t, 3> set_us{};
   uint64_t gets = 0;
   uint64_t hits = 0;
+  uint64_t from_fallback = 0;
   uint64_t sets = 0;
   /// CPU time (user + system) of this process and of redis-server per
   /// request, in microseconds.
@@ -185,6 +190,7 @@ run_result drive(caf::actor_system& sys, const Cache& cache,
     out.ops += s->done.load();
     out.errors += s->errors;
     out.hits += s->hits;
+    out.from_fallback += s->from_fallback;
     gets.merge(s->get_latency);
     sets.merge(s->set_latency);
   }
