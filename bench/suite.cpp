@@ -200,9 +200,9 @@ void run_suite(const bench_config& cfg, const std::string& self_exe) {
                 sc.lower_is_better ? "<=" : ">=", sc.goal,
                 sc.goal <= 0 ? "" : (met ? "met" : "MISSED"));
     if (auto n = fallback_runs(runs, "cafcache"); n > 0 && sc.name != "down_50")
-      std::printf("%-18s warning: the fallback answered gets in %zu of %zu "
-                  "runs\n",
-                  sc.name.c_str(), n, runs.size());
+      fmt::print("{:<18} warning: the fallback answered gets in {} of {} "
+                 "runs\n",
+                 sc.name, n, runs.size());
     std::fflush(stdout);
   }
   // Realistic settings: cafcache's default key prefix (keys beyond the
