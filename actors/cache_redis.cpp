@@ -106,19 +106,17 @@ cache_state::delegate_get(get_job& job, time_point now) {
 }
 
 void cache_state::collect_get(size_t slot, get_job& job) {
-  auto& out = outbox_[slot];
-  if (out.empty() && self_->mailbox().empty()) {
-    // Nothing else to wait for: as a plain delegation, one message.
+  // Gets are only collected while a flush_atom waits in the mailbox, so
+  // with the mailbox empty nothing is collected and this get goes alone.
+  if (self_->mailbox().empty()) {
     self_->delegate(conns_[slot], get_atom::value, std::move(job));
     return;
   }
   // Under load a connection gets one message per round of this mailbox,
   // not one per get: the connection actors share CAF's one I/O thread, and
   // each message to a broker that went idle wakes that thread.
-  out.push_back({self_->make_response_promise(), std::move(job)});
-  if (self_->mailbox().empty()) {
-    flush_gets();
-  } else if (!flush_due_) {
+  outbox_[slot].push_back({self_->make_response_promise(), std::move(job)});
+  if (!flush_due_) {
     // Behind everything waiting now, so the round ends before it.
     flush_due_ = true;
     self_->send(self_, flush_atom::value);

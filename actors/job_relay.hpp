@@ -54,9 +54,16 @@ public:
     // Nothing else to do.
   }
 
-  /// The promise of a get in a batch, answered by `self` (the connection)
-  /// instead of the cache that collected it, as a delegated get would be.
-  static promise_type promise_of(caf::local_actor* self, batched_get& x);
+  /// Calls `serve(promise, job)` for each get of `batch`, with the promise
+  /// answered by `self` (the connection) instead of the cache that
+  /// collected it, as a delegated get would be.
+  template <class F>
+  static void each_get(caf::local_actor* self, get_batch& batch, F serve) {
+    for (auto& x : batch) {
+      auto rp = promise_of(self, x);
+      serve(rp, x.job);
+    }
+  }
 
   /// Prepares the answer to the client of `job` from Redis' `reply` to its
   /// GET written at `sent` (it leaves at `end_read`), or hands the job over
@@ -109,6 +116,8 @@ public:
   }
 
 private:
+  static promise_type promise_of(caf::local_actor* self, batched_get& x);
+
   /// An answer prepared during a read: to a get, or to a write.
   struct answer {
     bool is_write = false;

@@ -168,10 +168,9 @@ null_connection(caf::stateful_actor<null_connection_state>* self,
     },
     [=](get_atom, get_batch& batch) {
       auto now = self->clock().now();
-      for (auto& x : batch) {
-        auto rp = job_relay::promise_of(self, x);
-        self->state.get(rp, x.job, now);
-      }
+      job_relay::each_get(self, batch, [&](auto& rp, get_job& job) {
+        self->state.get(rp, job, now);
+      });
       self->state.relay.end_read(0);
     },
     [=](write_atom, write_job& job) {

@@ -171,10 +171,8 @@ job_relay::promise_type redis_connection_state::on_get(get_job& job) {
 }
 
 void redis_connection_state::on_gets(get_batch& batch) {
-  for (auto& x : batch) {
-    auto rp = job_relay::promise_of(self_, x);
-    write_get(rp, x.job);
-  }
+  job_relay::each_get(self_, batch,
+                      [this](auto& rp, get_job& job) { write_get(rp, job); });
   written();
 }
 

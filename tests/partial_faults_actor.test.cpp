@@ -110,10 +110,7 @@ caf::behavior scripted_connection(caf::event_based_actor* self, script* s,
     // The gets the cache collected in one round of its mailbox.
     [=](get_atom, get_batch& batch) {
       ++s->batches;
-      for (auto& x : batch) {
-        auto rp = job_relay::promise_of(self, x);
-        serve_get(rp, x.job);
-      }
+      job_relay::each_get(self, batch, serve_get);
     },
     [=](write_atom, write_job& job) {
       auto rp = self->make_response_promise<write_result>();
