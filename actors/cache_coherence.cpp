@@ -66,18 +66,26 @@ void cache_state::on_push(const std::string& channel,
   auto msg = coherence::decode(payload);
   if (!msg || msg->node == node_id_)
     return;
-  ++stats_.peer_invalidations;
   switch (msg->scope) {
-    case coherence::scope::key:
-      guard_.invalidated(msg->name);
-      self_->send(fallback_, delete_atom::value, std::move(msg->name), false);
+    case coherence::scope::key: {
+      // One message may name many keys (written together on one node).
+      stats_.peer_invalidations += msg->names.size();
+      std::vector<mirror_entry> erased(msg->names.size());
+      for (size_t i = 0; i < msg->names.size(); ++i) {
+        guard_.invalidated(msg->names[i]);
+        erased[i].key = std::move(msg->names[i]);
+      }
+      self_->send(fallback_, put_atom::value, std::move(erased));
       break;
+    }
     case coherence::scope::tag:
+      ++stats_.peer_invalidations;
       guard_.invalidated_all();
       self_->send(fallback_, delete_atom::value, tag_atom::value,
-                  std::move(msg->name), false);
+                  std::move(msg->names.front()), false);
       break;
     case coherence::scope::all:
+      ++stats_.peer_invalidations;
       guard_.invalidated_all();
       self_->send(fallback_, clear_atom::value);
       break;

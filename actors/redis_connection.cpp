@@ -195,26 +195,63 @@ job_relay::write_promise redis_connection_state::on_write(write_job& job) {
   else
     append_set(buf, key_prefix_, job.key, job.stored,
                commands::ttl_ms(job.ttl));
-  // Published right behind the write, so Redis runs it after the write.
-  auto announce = job.announce_as != 0;
-  if (announce)
-    append_publish(buf, channel_,
-                   coherence::encode(job.announce_as, coherence::scope::key,
-                                     job.key));
+  auto announce_as = job.announce_as;
+  std::string announced;
+  if (announce_as != 0)
+    announced = job.key;
   waiting x;
   x.what = waiting::kind::write;
   x.writer = rp;
   x.write = std::move(job);
   enqueue(std::move(x));
-  if (announce) {
-    ++batch_;
-    ++ignored_;
-    auto& published = pending_.emplace_back();
-    published.what = waiting::kind::ignored;
-    published.sent = self_->clock().now();
-  }
+  if (announce_as != 0)
+    announce_later(announce_as, std::move(announced));
   written();
   return rp;
+}
+
+void redis_connection_state::announce_later(uint64_t node, std::string key) {
+  // Several writes in one round of this mailbox are published in one
+  // message: under load one PUBLISH per write cost Redis a command and
+  // every subscribed node (this one too) a message to read.
+  if (node != announce_as_)
+    announce();
+  announce_as_ = node;
+  unannounced_bytes_ += key.size();
+  unannounced_.push_back(std::move(key));
+  if (self_->mailbox().empty() || unannounced_.size() >= max_announced
+      || unannounced_bytes_ >= max_announced_bytes) {
+    announce();
+    return;
+  }
+  if (!announce_due_) {
+    // Behind everything waiting now, so the round ends before it.
+    announce_due_ = true;
+    self_->send(self_, announce_atom::value);
+  }
+}
+
+void redis_connection_state::on_announce() {
+  announce_due_ = false;
+  if (unannounced_.empty())
+    return;
+  announce();
+  written();
+}
+
+void redis_connection_state::announce() {
+  if (unannounced_.empty())
+    return;
+  // Written behind the writes it names, so Redis runs it after them.
+  append_publish(self_->wr_buf(hdl_), channel_,
+                 coherence::encode_keys(announce_as_, unannounced_));
+  unannounced_.clear();
+  unannounced_bytes_ = 0;
+  ++batch_;
+  ++ignored_;
+  auto& published = pending_.emplace_back();
+  published.what = waiting::kind::ignored;
+  published.sent = self_->clock().now();
 }
 
 void redis_connection_state::ask_next() {
@@ -287,6 +324,10 @@ bool redis_connection_state::on_report_asked() {
 
 void redis_connection_state::fail_pending(const caf::error& reason) {
   relay_.flush();
+  // Writes whose outcome is unknown go back to the cache, whose replay
+  // publishes them once Redis takes them.
+  unannounced_.clear();
+  unannounced_bytes_ = 0;
   pending_.for_each([&](waiting& x) {
     switch (x.what) {
       case waiting::kind::command:
@@ -550,6 +591,7 @@ redis_connection(caf::io::stateful_broker<redis_connection_state>* self,
     [=](get_atom, get_job& job) { return self->state.on_get(job); },
     [=](get_atom, get_batch& batch) { self->state.on_gets(batch); },
     [=](write_atom, write_job& job) { return self->state.on_write(job); },
+    [=](announce_atom) { self->state.on_announce(); },
     [=](sweep_atom) { self->state.on_sweep(); },
     [=](served_atom) { return self->state.on_report_asked(); },
     [=](batch_sizes_atom) { return self->state.take_batch_sizes(); },

@@ -104,6 +104,10 @@ public:
   /// Sends a delegated write; its client is answered once Redis applied it.
   job_relay::write_promise on_write(write_job& job);
 
+  /// The round of the mailbox that wrote the keys waiting to be published
+  /// is over: publishes them.
+  void on_announce();
+
   /// Timer: hands over the delegated requests whose Redis deadline passed.
   void on_sweep();
 
@@ -156,6 +160,18 @@ private:
   enum class handshake_step : uint8_t { setup, info_server, info_replication };
 
   void write(const std::vector<std::string>& argv);
+
+  /// A delegated write of `key` was written for node `node`: the key is
+  /// published now when nothing else waits in the mailbox, else with the
+  /// other keys written in this round (announce_atom).
+  void announce_later(uint64_t node, std::string key);
+
+  /// Writes one PUBLISH (its reply ignored) for the keys not published yet.
+  void announce();
+
+  /// Most keys, and bytes of keys, in one published message.
+  static constexpr size_t max_announced = 256;
+  static constexpr size_t max_announced_bytes = 64 * 1024;
 
   /// Writes `ASKING` (its reply ignored) for the command that follows.
   void ask_next();
@@ -246,6 +262,12 @@ private:
   /// a subscribed channel.
   caf::actor subscriber_;
   uint64_t own_node_ = 0;
+  /// Keys written but not published yet, the node to publish them as, and
+  /// whether an announce_atom waits in the mailbox.
+  std::vector<std::string> unannounced_;
+  size_t unannounced_bytes_ = 0;
+  uint64_t announce_as_ = 0;
+  bool announce_due_ = false;
   /// The endpoint is Sentinel-managed: a READONLY reply means a failover
   /// demoted this server, and the handshake checks the role.
   bool follow_failover_ = false;

@@ -37,6 +37,10 @@ using write_atom = caf::atom_constant<caf::atom("write")>;
 /// their connections (`get_batch`).
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
 
+/// Connection -> itself: its mailbox round is over, the keys written in it
+/// are published in one coherence message.
+using announce_atom = caf::atom_constant<caf::atom("announce")>;
+
 /// Connection -> cache: the delegated requests it finished, in a batch;
 /// cache -> connection or fallback: send what you finished so far.
 using served_atom = caf::atom_constant<caf::atom("served")>;

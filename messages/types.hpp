@@ -178,7 +178,8 @@ struct stats_report {
   uint64_t breaker_opened = 0;
   uint64_t breaker_half_opened = 0;
   uint64_t breaker_closed = 0;
-  /// Coherence: invalidations received from other nodes, and times the
+  /// Coherence: invalidations received from other nodes (a key, a tag or
+  /// "everything" each; one message may carry many keys), and times the
   /// subscription to them was lost.
   uint64_t peer_invalidations = 0;
   uint64_t coherence_gaps = 0;

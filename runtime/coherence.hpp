@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace cafcache {
 
@@ -28,7 +29,9 @@ enum class scope : uint8_t {
 struct message {
   uint64_t node = 0;
   coherence::scope scope = scope::key;
-  std::string name;
+  /// The keys (one or more) of a key message, the tag of a tag message;
+  /// empty for "everything".
+  std::vector<std::string> names;
 };
 
 /// The channel of the caches under `prefix`.
@@ -36,6 +39,11 @@ std::string channel(std::string_view prefix);
 
 /// Node id (8 bytes, big-endian), scope byte, then the key or tag.
 std::string encode(uint64_t node, scope what, std::string_view name);
+
+/// One message for several keys written together (one `PUBLISH` instead of
+/// one per write): node id, the byte `K`, then for each key its length (4
+/// bytes, big-endian) and its bytes. A single key gets the `k` form.
+std::string encode_keys(uint64_t node, const std::vector<std::string>& keys);
 
 /// The message in `payload`, or nullopt for anything malformed.
 std::optional<message> decode(std::string_view payload);

@@ -13,7 +13,7 @@ TEST_CASE("coherence messages round-trip and reject garbage") {
   REQUIRE(msg.has_value());
   CHECK(msg->node == 0x0102030405060708);
   CHECK(msg->scope == coherence::scope::key);
-  CHECK(msg->name == "user:\0\xFF"s);
+  CHECK(msg->names == std::vector<std::string>{"user:\0\xFF"s});
   auto all = coherence::decode(coherence::encode(7, coherence::scope::all, ""));
   REQUIRE(all.has_value());
   CHECK(all->scope == coherence::scope::all);
@@ -21,12 +21,38 @@ TEST_CASE("coherence messages round-trip and reject garbage") {
                                                  "t"));
   REQUIRE(tag.has_value());
   CHECK(tag->scope == coherence::scope::tag);
-  CHECK(tag->name == "t");
+  CHECK(tag->names == std::vector<std::string>{"t"});
   CHECK_FALSE(coherence::decode("").has_value());
   CHECK_FALSE(coherence::decode("12345678").has_value());
   CHECK_FALSE(coherence::decode("12345678x" "key").has_value());
   CHECK_FALSE(coherence::decode("12345678k").has_value()); // no key
   CHECK(coherence::channel("app:") == "app:\xFFinvalidations"s);
+}
+
+TEST_CASE("several keys written together travel in one message") {
+  std::vector<std::string> keys{"a", "user:\0\xFF"s, std::string(300, 'x')};
+  auto payload = coherence::encode_keys(0x0102030405060708, keys);
+  CHECK(payload.substr(0, 13) == "\x01\x02\x03\x04\x05\x06\x07\x08K\0\0\0\x01"s);
+  auto msg = coherence::decode(payload);
+  REQUIRE(msg.has_value());
+  CHECK(msg->node == 0x0102030405060708);
+  CHECK(msg->scope == coherence::scope::key);
+  CHECK(msg->names == keys);
+  CHECK(coherence::sent_by(payload, 0x0102030405060708));
+  // One key takes the one-key form that every node reads.
+  CHECK(coherence::encode_keys(7, {"k"})
+        == coherence::encode(7, coherence::scope::key, "k"));
+  // An entry that is empty or runs past the end spoils the whole message.
+  auto head = "12345678K"s;
+  CHECK_FALSE(coherence::decode(head).has_value());
+  CHECK_FALSE(coherence::decode(head + "\0\0\0"s).has_value());
+  CHECK_FALSE(coherence::decode(head + "\0\0\0\0"s).has_value());
+  CHECK_FALSE(coherence::decode(head + "\0\0\0\x02" "a").has_value());
+  CHECK_FALSE(
+    coherence::decode(head + "\0\0\0\x01" "a" "\0\0"s).has_value());
+  auto two = coherence::decode(head + "\0\0\0\x01" "a\0\0\0\x01" "b"s);
+  REQUIRE(two.has_value());
+  CHECK(two->names == std::vector<std::string>{"a", "b"});
 }
 
 TEST_CASE("sent_by tells a node's own messages from the others'") {

@@ -95,12 +95,16 @@ const example examples[] = {
    "01 23 45 67 89 ab cd ef 6b 75 73 65 72 3a 37"},
   {"tag message", role::encoded, "01 23 45 67 89 ab cd ef 74 65 75"},
   {"everything message", role::encoded, "01 23 45 67 89 ab cd ef 61"},
+  {"keys message", role::encoded,
+   "01 23 45 67 89 ab cd ef 4b 00 00 00 06 75 73 65 72 3a 37 00 00 00 01 78"},
   {"hand key message", role::hand_message,
    "00 00 00 00 00 00 00 02 6b 75 73 65 72 3a 37"},
   {"no scope", role::ignored, "01 23 45 67 89 ab cd ef"},
   {"key message without key", role::ignored, "01 23 45 67 89 ab cd ef 6b"},
   {"tag message without tag", role::ignored, "01 23 45 67 89 ab cd ef 74"},
   {"unknown scope", role::ignored, "01 23 45 67 89 ab cd ef 78 6b 31"},
+  {"keys message with a short key", role::ignored,
+   "01 23 45 67 89 ab cd ef 4b 00 00 00 02 78"},
 };
 
 /// The bytes of a hex dump: pairs of hex digits separated by white space; a
@@ -369,16 +373,21 @@ TEST_CASE("formats: coherence messages are node id, scope byte, name") {
         == ex("tag message"));
   CHECK(coherence::encode(node, coherence::scope::all, "")
         == ex("everything message"));
+  CHECK(coherence::encode_keys(node, {"user:7", "x"}) == ex("keys message"));
+  auto keys = coherence::decode(ex("keys message"));
+  REQUIRE(keys.has_value());
+  CHECK(keys->scope == coherence::scope::key);
+  CHECK(keys->names == std::vector<std::string>{"user:7", "x"});
   auto key = coherence::decode(ex("hand key message"));
   REQUIRE(key.has_value());
   CHECK(key->node == 2);
   CHECK(key->scope == coherence::scope::key);
-  CHECK(key->name == "user:7");
+  CHECK(key->names == std::vector<std::string>{"user:7"});
   auto all = coherence::decode(ex("everything message"));
   REQUIRE(all.has_value());
   CHECK(all->node == node);
   CHECK(all->scope == coherence::scope::all);
-  CHECK(all->name.empty());
+  CHECK(all->names.empty());
   for (auto& x : examples)
     if (x.what == role::ignored)
       CHECK_MESSAGE(!coherence::decode(bytes_of(x.hex)).has_value(),

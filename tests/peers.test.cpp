@@ -4,6 +4,9 @@
 
 #include <doctest/doctest.h>
 
+#include <atomic>
+
+#include "actors/redis_connection.hpp"
 #include "runtime/coherence.hpp"
 #include "tests/support.hpp"
 
@@ -37,6 +40,16 @@ set_options with_tag(std::string tag) {
   set_options opts;
   opts.tags = {std::move(tag)};
   return opts;
+}
+
+/// How many PUBLISH commands `redis` ran since its stats were reset.
+uint64_t publishes(redis_process& redis) {
+  auto stats = redis.command({"INFO", "commandstats"}).str;
+  auto line = info_field(stats, "cmdstat_publish");
+  auto calls = line.find("calls=");
+  if (calls == std::string::npos)
+    return 0;
+  return std::stoull(line.substr(calls + 6));
 }
 
 } // namespace
@@ -113,4 +126,56 @@ TEST_CASE("with coherence off nothing is published or subscribed") {
   REQUIRE(channels.type == resp_value::kind::array);
   REQUIRE(channels.elements.size() == 2);
   CHECK(channels.elements[1].integer == 0);
+}
+
+TEST_CASE("writes sent together are published together, and the other node "
+          "drops every key they name") {
+  module_fixture f;
+  peer b{f};
+  auto& a = *f.api;
+  REQUIRE(a.wait_for(subscribed));
+  REQUIRE(b.api->wait_for(subscribed));
+  constexpr int n = 300;
+  auto key = [](int i) { return "burst" + std::to_string(i); };
+  // A holds each key's old value in its fallback.
+  for (int i = 0; i < n; ++i)
+    REQUIRE(a.set(key(i), "old")->target == tier::redis);
+  REQUIRE(a.set("control", "kept")->target == tier::redis);
+  auto heard_before = a.stats().peer_invalidations;
+  f.redis.command({"CONFIG", "RESETSTAT"});
+  // B takes n writes at once, from one actor that does not wait between.
+  std::atomic<int> in_redis{0};
+  {
+    caf::scoped_actor self{b.sys};
+    auto burst = b.sys.spawn([&, cache = b.cache](caf::event_based_actor* x) {
+      for (int i = 0; i < n; ++i)
+        x->request(cache, 10s, put_atom::value, key(i),
+                   cache_value{codec_kind::raw, "new"}, set_options{})
+          .then(
+            [&](write_result& r) {
+              if (r.target == tier::redis)
+                ++in_redis;
+            },
+            [](caf::error&) {});
+    });
+    self->monitor(burst);
+    self->receive([](const caf::down_msg&) {});
+  }
+  REQUIRE(in_redis == n);
+  // Fewer messages than writes, and A hears every key.
+  auto messages = publishes(f.redis);
+  CHECK(messages >= 1);
+  CHECK(messages < n);
+  MESSAGE(messages << " PUBLISH commands for " << n << " writes");
+  REQUIRE(heard(a, heard_before + n));
+  CHECK(a.stats().peer_invalidations == heard_before + n);
+  // Without Redis, A has no old value left to serve, and kept the rest.
+  f.redis.kill();
+  REQUIRE(a.wait_for([](const health_report& h) { return !h.connected; }));
+  for (int i = 0; i < n; ++i)
+    REQUIRE_MESSAGE(text(a.get(key(i))) == "<miss>", key(i));
+  auto control = a.get("control");
+  REQUIRE(control);
+  CHECK(control->found);
+  CHECK(control->stale);
 }
