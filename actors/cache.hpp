@@ -372,6 +372,11 @@ private:
 
   void degrade_write(std::string key, std::string stored, caf::timespan ttl);
 
+  /// A set (`stored` non-empty) or invalidate while writes do not go to
+  /// Redis: into the fallback and the dirty-key log, answered at once.
+  write_result degraded(metric_op which, std::string key, std::string stored,
+                        caf::timespan ttl, const std::string& correlation_id);
+
   /// invalidate_tag without Redis: erase in the fallback, log the tag.
   void degrade_tag(std::string tag);
 

@@ -26,7 +26,11 @@ caf::result<write_result> cache_state::set(std::string& key,
     return refuse(metric_op::set, std::move(err), opts.correlation_id);
   auto ttl = jittered(opts.ttl > caf::timespan{0} ? opts.ttl
                                                    : cfg_.default_ttl);
-  if (opts.tags.empty() && writable() && local_sender()) {
+  if (!writable())
+    return degraded(metric_op::set, std::move(key),
+                    encode_tagged(encode_envelope(value), opts.tags), ttl,
+                    opts.correlation_id);
+  if (opts.tags.empty() && local_sender()) {
     // The hot path: the key's connection answers the client itself.
     auto now = self_->clock().now();
     auto job = write_job_of(key, encode_envelope(value), ttl, opts.deadline,
@@ -61,7 +65,10 @@ cache_state::invalidate(std::string& key, const request_options& opts) {
   ++stats_.invalidations;
   if (auto err = admit(key))
     return refuse(metric_op::invalidate, std::move(err), opts.correlation_id);
-  if (writable() && local_sender()) {
+  if (!writable())
+    return degraded(metric_op::invalidate, std::move(key), {},
+                    caf::timespan{0}, opts.correlation_id);
+  if (local_sender()) {
     auto now = self_->clock().now();
     auto job = write_job_of(key, {}, caf::timespan{0}, opts.deadline,
                             opts.correlation_id, now);
@@ -95,6 +102,18 @@ cache_state::invalidate_tag(std::string& tag, const request_options& opts) {
   op->write_rp = self_->make_response_promise<write_result>();
   dispatch(op);
   return op->write_rp;
+}
+
+write_result cache_state::degraded(metric_op which, std::string key,
+                                   std::string stored, caf::timespan ttl,
+                                   const std::string& correlation_id) {
+  // Answered now, so nothing of the request outlives this call: an
+  // operation would stay allocated until its deadline's sweep, which
+  // under a stream of writes to a fallback-only cache held more memory
+  // than the fallback's own bookkeeping.
+  degrade_write(std::move(key), std::move(stored), ttl);
+  observe(which, metric_outcome::fallback, caf::timespan{0}, correlation_id);
+  return write_result{tier::fallback};
 }
 
 void cache_state::degrade_tag(std::string tag) {
