@@ -205,6 +205,14 @@ system_config::system_config() {
   // and config file still override it.
   set("scheduler.max-threads",
       std::max<size_t>(1, std::thread::hardware_concurrency()));
+  // After its short spin, an idle CAF 0.17 worker sleeps 50 us at a time
+  // for 500 rounds before it waits on its condition variable, which an
+  // enqueue signals; a message arriving in that phase waits out the sleep.
+  // Waiting on the condition variable at once took the p50 of one request
+  // in flight from 144 to 104-112 us, with less CPU per request (78 against
+  // 92-103 us; docs/benchmarks.md). Command line and config file still
+  // override it.
+  set("work-stealing.moderate-poll-attempts", size_t{0});
 }
 
 std::string options_markdown() {

@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <caf/defaults.hpp>
+
 #include <fstream>
 #include <sstream>
 
@@ -54,6 +56,20 @@ TEST_CASE("every field is read from CAF's config, command line included") {
   CHECK(c.jitter == doctest::Approx(0.5));
   // Untouched fields keep their defaults.
   CHECK(c.default_ttl == 3600s);
+}
+
+TEST_CASE("an idle worker sleeps until woken, unless told otherwise") {
+  auto polls = [](std::vector<std::string> args) {
+    system_config cfg;
+    std::vector<char*> argv{const_cast<char*>("test")};
+    for (auto& a : args)
+      argv.push_back(a.data());
+    cfg.parse(static_cast<int>(argv.size()), argv.data());
+    return caf::get_or(cfg, "work-stealing.moderate-poll-attempts",
+                       caf::defaults::work_stealing::moderate_poll_attempts);
+  };
+  CHECK(polls({}) == 0u);
+  CHECK(polls({"--work-stealing.moderate-poll-attempts=500"}) == 500u);
 }
 
 TEST_CASE("the README option table is the generated one") {
