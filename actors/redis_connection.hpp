@@ -169,7 +169,8 @@ private:
   /// Writes one PUBLISH (its reply ignored) for the keys not published yet.
   void announce();
 
-  /// Most keys, and bytes of keys, in one published message.
+  /// Most keys in one published message, and most bytes of keys (unless
+  /// one key alone is longer).
   static constexpr size_t max_announced = 256;
   static constexpr size_t max_announced_bytes = 64 * 1024;
 
