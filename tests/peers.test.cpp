@@ -42,6 +42,33 @@ set_options with_tag(std::string tag) {
   return opts;
 }
 
+/// Two nodes on one Redis, both subscribed: `a` (the fixture's cache) and
+/// `b`.
+struct two_nodes : module_fixture {
+  two_nodes() {
+    REQUIRE(a.wait_for(subscribed));
+    REQUIRE(b.api->wait_for(subscribed));
+  }
+
+  /// Kills Redis and waits until A noticed: A answers from its fallback.
+  void lose_redis() {
+    redis.kill();
+    REQUIRE(a.wait_for([](const health_report& h) { return !h.connected; }));
+  }
+
+  /// A still serves `key`, which no node changed, from its fallback.
+  void kept(const std::string& key) {
+    auto x = a.get(key);
+    REQUIRE(x);
+    CHECK(x->found);
+    CHECK(x->source == tier::fallback);
+    CHECK(x->stale);
+  }
+
+  peer b{*this};
+  client& a = *api;
+};
+
 /// How many PUBLISH commands `redis` ran since its stats were reset.
 uint64_t publishes(redis_process& redis) {
   auto stats = redis.command({"INFO", "commandstats"}).str;
@@ -54,13 +81,8 @@ uint64_t publishes(redis_process& redis) {
 
 } // namespace
 
-TEST_CASE("a write or invalidate on one node leaves no old value in another "
-          "node's fallback") {
-  module_fixture f;
-  peer b{f};
-  auto& a = *f.api;
-  REQUIRE(a.wait_for(subscribed));
-  REQUIRE(b.api->wait_for(subscribed));
+TEST_CASE_FIXTURE(two_nodes, "a write or invalidate on one node leaves no "
+                             "old value in another node's fallback") {
   // A holds old values in its fallback (mirrored from its reads).
   REQUIRE(a.set("doomed", "old")->target == tier::redis);
   REQUIRE(a.set("changed", "old")->target == tier::redis);
@@ -76,27 +98,19 @@ TEST_CASE("a write or invalidate on one node leaves no old value in another "
   CHECK(b.api->stats().peer_invalidations == 4);
   // Redis goes away: A answers from its fallback, and only with what is
   // still true.
-  f.redis.kill();
-  REQUIRE(a.wait_for([](const health_report& h) { return !h.connected; }));
+  lose_redis();
   CHECK(text(a.get("doomed")) == "<miss>");
   CHECK(text(a.get("changed")) == "<miss>");
   CHECK(text(a.get("tagged")) == "<miss>");
-  auto control = a.get("control");
-  REQUIRE(control);
-  CHECK(control->found);
-  CHECK(control->source == tier::fallback);
-  CHECK(control->stale);
+  kept("control");
 }
 
-TEST_CASE("a gap in the subscription drops the fallback once it is back") {
-  module_fixture f;
-  peer b{f};
-  auto& a = *f.api;
-  REQUIRE(a.wait_for(subscribed));
+TEST_CASE_FIXTURE(two_nodes, "a gap in the subscription drops the fallback "
+                             "once it is back") {
   REQUIRE(a.set("k", "old")->target == tier::redis);
   REQUIRE(a.stats().fallback_entries >= 1);
   // Only the subscriptions die; Redis and the data connections stay up.
-  f.redis.command({"CLIENT", "KILL", "TYPE", "pubsub"});
+  redis.command({"CLIENT", "KILL", "TYPE", "pubsub"});
   CHECK(b.api->set("k", "new")->target == tier::redis);
   REQUIRE(a.wait_for([&](const health_report& h) {
     return h.subscribed && h.stats.coherence_gaps >= 1;
@@ -110,8 +124,7 @@ TEST_CASE("a gap in the subscription drops the fallback once it is back") {
   auto before = a.stats().peer_invalidations;
   CHECK(b.api->invalidate("after")->target == tier::redis);
   REQUIRE(heard(a, before + 1));
-  f.redis.kill();
-  REQUIRE(a.wait_for([](const health_report& h) { return !h.connected; }));
+  lose_redis();
   CHECK(text(a.get("after")) == "<miss>");
   CHECK(text(a.get("k")) == "new");
 }
@@ -128,13 +141,8 @@ TEST_CASE("with coherence off nothing is published or subscribed") {
   CHECK(channels.elements[1].integer == 0);
 }
 
-TEST_CASE("writes sent together are published together, and the other node "
-          "drops every key they name") {
-  module_fixture f;
-  peer b{f};
-  auto& a = *f.api;
-  REQUIRE(a.wait_for(subscribed));
-  REQUIRE(b.api->wait_for(subscribed));
+TEST_CASE_FIXTURE(two_nodes, "writes sent together are published together, "
+                             "and the other node drops every key they name") {
   constexpr int n = 300;
   auto key = [](int i) { return "burst" + std::to_string(i); };
   // A holds each key's old value in its fallback.
@@ -142,7 +150,7 @@ TEST_CASE("writes sent together are published together, and the other node "
     REQUIRE(a.set(key(i), "old")->target == tier::redis);
   REQUIRE(a.set("control", "kept")->target == tier::redis);
   auto heard_before = a.stats().peer_invalidations;
-  f.redis.command({"CONFIG", "RESETSTAT"});
+  redis.command({"CONFIG", "RESETSTAT"});
   // B takes n writes at once, from one actor that does not wait between.
   std::atomic<int> in_redis{0};
   {
@@ -163,19 +171,15 @@ TEST_CASE("writes sent together are published together, and the other node "
   }
   REQUIRE(in_redis == n);
   // Fewer messages than writes, and A hears every key.
-  auto messages = publishes(f.redis);
+  auto messages = publishes(redis);
   CHECK(messages >= 1);
   CHECK(messages < n);
   MESSAGE(messages << " PUBLISH commands for " << n << " writes");
   REQUIRE(heard(a, heard_before + n));
   CHECK(a.stats().peer_invalidations == heard_before + n);
   // Without Redis, A has no old value left to serve, and kept the rest.
-  f.redis.kill();
-  REQUIRE(a.wait_for([](const health_report& h) { return !h.connected; }));
+  lose_redis();
   for (int i = 0; i < n; ++i)
     REQUIRE_MESSAGE(text(a.get(key(i))) == "<miss>", key(i));
-  auto control = a.get("control");
-  REQUIRE(control);
-  CHECK(control->found);
-  CHECK(control->stale);
+  kept("control");
 }

@@ -60,7 +60,19 @@ public:
                      const std::vector<std::string>& auth = {}) const;
 
 private:
+  /// Starts the server and waits until it answers; a second attempt
+  /// follows one that timed out, and the error names what the server
+  /// logged.
   void start();
+
+  /// One attempt: false when the server did not answer in time (it is
+  /// killed then); throws when it exited.
+  bool try_start();
+
+  /// The last lines the server logged.
+  std::string log_tail() const;
+
+  std::string log_file() const;
 
   std::string config_file_;
   std::vector<std::string> extra_args_;
