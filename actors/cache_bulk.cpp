@@ -55,6 +55,14 @@ cache_state::mset(std::vector<key_value>& entries, const set_options& opts) {
   bulk->rp = self_->make_response_promise<std::vector<write_result>>();
   auto ttl = opts.ttl > caf::timespan{0} ? opts.ttl : cfg_.default_ttl;
   for (size_t i = 0; i < entries.size(); ++i) {
+    if (!writable()) {
+      // As a lone set: answered at once, no operation left to its sweep.
+      bulk->set(i, degraded(metric_op::set, std::move(entries[i].key),
+                            encode_tagged(encode_envelope(entries[i].value),
+                                          opts.tags),
+                            jittered(ttl), opts.correlation_id));
+      continue;
+    }
     auto op = start(operation::kind::set, std::move(entries[i].key),
                     opts.deadline);
     op->correlation_id = opts.correlation_id;

@@ -481,6 +481,40 @@ TEST_CASE("mset and mget answer per key, in order") {
   CHECK(is(err, errc::invalid_key));
 }
 
+TEST_CASE("mset while Redis is unreachable goes to the fallback, per key, "
+          "in order, and mget reads it back marked stale") {
+  fixture f;
+  f.redis.kill();
+  REQUIRE(f.api->wait_for([](const health_report& h) { return !h.connected; }));
+  caf::scoped_actor self{f.sys};
+  std::vector<key_value> entries{{"a", cache_value{codec_kind::raw, "1"}},
+                                 {"b", cache_value{codec_kind::raw, "2"}}};
+  set_options tagged;
+  tagged.tags = {"t"};
+  std::vector<write_result> written;
+  self->request(f.cache, 5s, put_atom::value, entries, tagged)
+    .receive([&](std::vector<write_result>& r) { written = r; },
+             [](caf::error& e) { FAIL(to_sentence(e)); });
+  REQUIRE(written.size() == 2);
+  for (auto& w : written)
+    CHECK(w.target == tier::fallback);
+  std::vector<std::string> keys{"b", "missing", "a"};
+  std::vector<get_result> got;
+  self->request(f.cache, 5s, get_atom::value, keys, request_options{})
+    .receive([&](std::vector<get_result>& r) { got = r; },
+             [](caf::error& e) { FAIL(to_sentence(e)); });
+  REQUIRE(got.size() == 3);
+  CHECK(got[0].value.data == "2");
+  CHECK(got[0].source == tier::fallback);
+  CHECK(got[0].stale);
+  CHECK_FALSE(got[1].found);
+  CHECK(got[2].value.data == "1");
+  CHECK(f.api->stats().degraded_writes == 2);
+  // The tag reached the fallback with the values.
+  CHECK(f.api->invalidate_tag("t")->target == tier::fallback);
+  CHECK(text(f.api->get("a")) == "<miss>");
+}
+
 TEST_CASE("Redis error replies (OOM, READONLY) are typed errors and never "
           "leave an older value readable") {
   fixture f;
