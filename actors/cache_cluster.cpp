@@ -13,6 +13,7 @@
 #include "runtime/cluster_errors.hpp"
 #include "runtime/cluster_slots.hpp"
 #include "actors/redis_connection.hpp"
+#include "runtime/redis_info.hpp"
 #include "runtime/commands.hpp"
 
 namespace cafcache {

@@ -6,7 +6,7 @@
 
 #include <atomic>
 
-#include "actors/redis_connection.hpp"
+#include "runtime/redis_info.hpp"
 #include "runtime/coherence.hpp"
 #include "tests/support.hpp"
 
