@@ -391,6 +391,14 @@ private:
   void publish(const caf::actor& conn, coherence::scope what,
                const std::string& name);
 
+  /// Publishes `keys` in as few messages as the bounds allow (runtime/
+  /// coherence: message_full).
+  void publish_keys(const caf::actor& conn,
+                    const std::vector<const std::string*>& keys);
+
+  /// PUBLISH of one encoded message over `conn`, when coherence is on.
+  void send_publish(const caf::actor& conn, std::string payload);
+
   /// The subscriber slot is up (valid handle) or down.
   void on_subscriber(caf::actor conn);
 

@@ -10,12 +10,32 @@ namespace cafcache {
 
 void cache_state::publish(const caf::actor& conn, coherence::scope what,
                           const std::string& name) {
+  send_publish(conn, coherence::encode(node_id_, what, name));
+}
+
+void cache_state::publish_keys(const caf::actor& conn,
+                               const std::vector<const std::string*>& keys) {
+  std::vector<std::string> message;
+  size_t bytes = 0;
+  for (auto key : keys) {
+    if (coherence::message_full(message.size(), bytes, key->size())) {
+      send_publish(conn, coherence::encode_keys(node_id_, message));
+      message.clear();
+      bytes = 0;
+    }
+    message.push_back(*key);
+    bytes += key->size();
+  }
+  if (!message.empty())
+    send_publish(conn, coherence::encode_keys(node_id_, message));
+}
+
+void cache_state::send_publish(const caf::actor& conn, std::string payload) {
   if (!coherent_mode())
     return;
   // Sent right behind the write on the same connection, so Redis runs it
   // after the write; the reply carries nothing the cache needs.
-  std::vector<std::string> argv{"PUBLISH", channel_,
-                                coherence::encode(node_id_, what, name)};
+  std::vector<std::string> argv{"PUBLISH", channel_, std::move(payload)};
   self_->request(conn, caf::infinite, cmd_atom::value, std::move(argv))
     .then([](resp_value&) {}, [](caf::error&) {});
 }

@@ -185,8 +185,7 @@ void cache_state::replay_keys(bool probe, caf::actor conn, dirty_batch batch) {
               });
     // Other nodes drop what this node changed while it could not publish.
     if (slot < published.size())
-      for (auto key : published[slot])
-        publish(target, coherence::scope::key, *key);
+      publish_keys(target, published[slot]);
   }
   for (auto& tag : join->batch.tags)
     publish(conn, coherence::scope::tag, tag);

@@ -192,12 +192,14 @@ void redis_connection_state::announce_later(uint64_t node, std::string key) {
   // message: under load one PUBLISH per write cost Redis a command and
   // every subscribed node (this one too) a message to read.
   if (node != announce_as_
-      || unannounced_bytes_ + key.size() > max_announced_bytes)
+      || coherence::message_full(unannounced_.size(), unannounced_bytes_,
+                                 key.size()))
     announce();
   announce_as_ = node;
   unannounced_bytes_ += key.size();
   unannounced_.push_back(std::move(key));
-  if (self_->mailbox().empty() || unannounced_.size() >= max_announced) {
+  if (self_->mailbox().empty()
+      || unannounced_.size() >= coherence::max_keys_per_message) {
     announce();
     return;
   }

@@ -151,11 +151,6 @@ private:
   /// Writes one PUBLISH (its reply ignored) for the keys not published yet.
   void announce();
 
-  /// Most keys in one published message, and most bytes of keys (unless
-  /// one key alone is longer).
-  static constexpr size_t max_announced = 256;
-  static constexpr size_t max_announced_bytes = 64 * 1024;
-
   /// Writes `ASKING` (its reply ignored) for the command that follows.
   void ask_next();
 

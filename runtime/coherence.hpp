@@ -40,6 +40,18 @@ std::string channel(std::string_view prefix);
 /// Node id (8 bytes, big-endian), scope byte, then the key or tag.
 std::string encode(uint64_t node, scope what, std::string_view name);
 
+/// Most keys in one message of several keys, and most bytes of keys in it
+/// (unless one key alone is longer).
+constexpr size_t max_keys_per_message = 256;
+constexpr size_t max_key_bytes_per_message = 64 * 1024;
+
+/// Whether a message already naming `keys` keys of `bytes` bytes must be
+/// sent before a key of `next_bytes` bytes joins it.
+constexpr bool message_full(size_t keys, size_t bytes, size_t next_bytes) {
+  return keys >= max_keys_per_message
+         || (keys > 0 && bytes + next_bytes > max_key_bytes_per_message);
+}
+
 /// One message for several keys written together (one `PUBLISH` instead of
 /// one per write): node id, the byte `K`, then for each key its length (4
 /// bytes, big-endian) and its bytes. A single key gets the `k` form.
