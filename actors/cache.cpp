@@ -18,8 +18,11 @@ namespace cafcache {
 
 // -- initialization -----------------------------------------------------------
 
-void cache_state::init(config cfg) {
+void cache_state::init(config cfg, uint16_t index,
+                       std::function<void(const caf::error&)> stopped) {
   cfg_ = std::move(cfg);
+  index_ = index;
+  stopped_ = std::move(stopped);
   auto level = log_level::info;
   parse_log_level(cfg_.log_level, level);
   log_ = logger{level};
@@ -45,7 +48,10 @@ void cache_state::init(config cfg) {
   breaker_ = self_->spawn<caf::linked>(breaker, cfg_, self_handle);
   supervisor_ = self_->spawn<caf::linked>(supervisor, cfg_, self_handle,
                                           breaker_);
-  self_->set_exit_handler([this](caf::exit_msg& msg) { on_exit(msg); });
+}
+
+std::vector<caf::actor_addr> cache_state::own_actors() const {
+  return {fallback_.address(), breaker_.address(), supervisor_.address()};
 }
 
 // -- request plumbing ---------------------------------------------------------
@@ -78,7 +84,8 @@ void cache_state::arm(const op_ptr& op, time_point at) {
   deadlines_.push(at, op);
   if (!sweep_scheduled_) {
     sweep_scheduled_ = true;
-    self_->delayed_send(self_, cfg_.sweep_interval(), sweep_atom::value);
+    self_->delayed_send(self_, cfg_.sweep_interval(), sweep_atom::value,
+                        index_);
   }
 }
 
@@ -90,7 +97,8 @@ void cache_state::on_sweep() {
   deadlines_.expire(now, [&](op_ptr op) { on_expired(op, now); });
   if (!deadlines_.empty()) {
     sweep_scheduled_ = true;
-    self_->delayed_send(self_, cfg_.sweep_interval(), sweep_atom::value);
+    self_->delayed_send(self_, cfg_.sweep_interval(), sweep_atom::value,
+                        index_);
   }
 }
 
@@ -175,7 +183,7 @@ void cache_state::done_one() {
 void cache_state::done(size_t n) {
   outstanding_ -= n;
   if (outstanding_ == 0 && stopping_)
-    self_->quit(stop_reason_);
+    stopped_(stop_reason_);
 }
 
 bool cache_state::local_sender() const {
@@ -390,7 +398,8 @@ void cache_state::on_redis_failure(const caf::error& err) {
   if (!reporting_window_) {
     reporting_window_ = true;
     report_failures(false);
-    self_->delayed_send(self_, cfg_.sweep_interval(), report_atom::value);
+    self_->delayed_send(self_, cfg_.sweep_interval(), report_atom::value,
+                      index_);
   }
 }
 
@@ -409,7 +418,8 @@ void cache_state::on_report_window() {
     return;
   }
   report_failures(false);
-  self_->delayed_send(self_, cfg_.sweep_interval(), report_atom::value);
+  self_->delayed_send(self_, cfg_.sweep_interval(), report_atom::value,
+                      index_);
 }
 
 void cache_state::report_failures(bool then_success) {
@@ -419,21 +429,22 @@ void cache_state::report_failures(bool then_success) {
   self_->send(breaker_, outcome_atom::value, n, then_success);
 }
 
-void cache_state::on_exit(const caf::exit_msg& msg) {
+void cache_state::stop(const caf::error& reason) {
   if (stopping_)
     return;
   stopping_ = true;
-  stop_reason_ = msg.reason;
+  stop_reason_ = reason;
   if (outstanding_ == 0) {
-    self_->quit(stop_reason_);
+    stopped_(stop_reason_);
     return;
   }
   // Every outstanding request ends by its deadline; this is a safety net.
-  self_->delayed_send(self_, cfg_.request_timeout * 4, quit_atom::value);
+  self_->delayed_send(self_, cfg_.request_timeout * 4, quit_atom::value,
+                      index_);
 }
 
 void cache_state::on_quit_timer() {
-  self_->quit(stop_reason_);
+  stopped_(stop_reason_);
 }
 
 void cache_state::on_recover_timer() {
@@ -441,76 +452,6 @@ void cache_state::on_recover_timer() {
   // would only delay the quit.
   if (!stopping_)
     maybe_recover();
-}
-
-// -- behavior -----------------------------------------------------------------
-
-cache_internal_actor::behavior_type
-cache(cache_internal_actor::stateful_pointer<cache_state> self, config cfg) {
-  self->state.init(std::move(cfg));
-  return {
-    [=](get_atom, std::string& key, const request_options& opts) {
-      return self->state.get(key, opts);
-    },
-    [=](put_atom, std::string& key, cache_value& value,
-        const set_options& opts) { return self->state.set(key, value, opts); },
-    [=](delete_atom, std::string& key, const request_options& opts) {
-      return self->state.invalidate(key, opts);
-    },
-    [=](delete_atom, tag_atom, std::string& tag,
-        const request_options& opts) {
-      return self->state.invalidate_tag(tag, opts);
-    },
-    [=](get_atom, std::vector<std::string>& keys,
-        const request_options& opts) { return self->state.mget(keys, opts); },
-    [=](put_atom, std::vector<key_value>& entries, const set_options& opts) {
-      return self->state.mset(entries, opts);
-    },
-    [=](load_atom, std::string& key, loader_actor& loader,
-        const set_options& opts) {
-      return self->state.get_or_load(key, loader, opts);
-    },
-    [=](health_atom) { return self->state.health(); },
-    [=](stats_atom) { return self->state.stats(); },
-    [=](ready_atom) { return self->state.ready(); },
-    [=](metrics_atom) { return self->state.metrics(); },
-    [=](batch_sizes_atom, const bucket_histogram& counts) {
-      self->state.on_batch_sizes(counts);
-    },
-    [=](route_atom, breaker_state state) { self->state.on_route(state); },
-    [=](conn_atom, uint32_t slot, caf::actor& conn, caf::error& err,
-        std::string& identity) {
-      self->state.on_connection(slot, std::move(conn), std::move(err),
-                                std::move(identity));
-    },
-    [=](recover_atom) { self->state.on_recover_timer(); },
-    [=](quit_atom) { self->state.on_quit_timer(); },
-    [=](own_atom, caf::actor& cluster, bool flush,
-        std::vector<uint16_t>& slots) {
-      self->state.on_own(std::move(cluster), flush, std::move(slots));
-    },
-    [=](bounds_atom, uint64_t entries, uint64_t bytes) {
-      self->state.on_bounds(entries, bytes);
-    },
-    [=](disown_atom, std::vector<uint16_t>& slots) {
-      self->state.on_disown(std::move(slots));
-    },
-    [=](routed_atom, get_job& job) { return self->state.on_routed(job); },
-    [=](routed_atom, write_job& job) { return self->state.on_routed(job); },
-    [=](sweep_atom) { self->state.on_sweep(); },
-    [=](report_atom) { self->state.on_report_window(); },
-    [=](served_atom, served_batch& batch) { self->state.on_served(batch); },
-    [=](flush_atom) { self->state.on_flush(); },
-    [=](get_atom, get_job& job, caf::error& err, caf::actor& conn) {
-      return self->state.on_handed_over(job, err, conn);
-    },
-    [=](write_atom, write_job& job, caf::error& err, caf::actor& conn) {
-      return self->state.on_handed_over(job, err, conn);
-    },
-    [=](push_atom, const std::string& channel, const std::string& payload) {
-      self->state.on_push(channel, payload);
-    },
-  };
 }
 
 } // namespace cafcache

@@ -32,7 +32,12 @@
 
 namespace cafcache {
 
-/// State of the cache actor, the only actor users talk to.
+/// The cache of one Redis node (a single Redis, the master Sentinel names,
+/// or one primary of a Cluster): its connections, breaker, fallback and
+/// dirty-key log. Not an actor of its own: the cache actor (actors/front.hpp)
+/// hosts one per node and calls it for the requests and signals that are
+/// this node's, so a request costs no hop to reach it. It sends and
+/// delegates as the cache actor, and its timers carry its index.
 ///
 /// Routing: Redis is used only while the breaker is closed, a connection is
 /// up and no dirty key waits for replay; otherwise the fallback answers. Every
@@ -58,7 +63,7 @@ class cache_state {
 public:
   // -- member types ---------------------------------------------------------
 
-  using self_pointer = cache_internal_actor::stateful_pointer<cache_state>;
+  using self_pointer = cache_internal_actor::pointer;
 
   using time_point = caf::actor_clock::time_point;
 
@@ -68,8 +73,15 @@ public:
     // Nothing to do.
   }
 
-  /// Spawns fallback, breaker and supervisor (linked to this actor).
-  void init(config cfg);
+  /// Spawns fallback, breaker and supervisor (linked to the cache actor).
+  /// `index` goes with this node cache's timers; `stopped` is called once
+  /// a shutdown answered every request this node cache held.
+  void init(config cfg, uint16_t index,
+            std::function<void(const caf::error&)> stopped);
+
+  /// The fallback, breaker and supervisor of this node cache: their
+  /// messages to the cache actor are this node cache's.
+  std::vector<caf::actor_addr> own_actors() const;
 
   // -- callbacks for the behavior -------------------------------------------
 
@@ -132,8 +144,9 @@ public:
   caf::result<write_result> on_handed_over(write_job& job, caf::error& err,
                                            caf::actor& conn);
 
-  /// Shutdown: refuse new requests, answer pending ones, then quit.
-  void on_exit(const caf::exit_msg& msg);
+  /// Shutdown: refuse new requests, answer pending ones, then report
+  /// `stopped`.
+  void stop(const caf::error& reason);
 
   /// Redis Cluster (actors/cache_cluster.cpp): `slots` moved here; with
   /// `flush` their keys are deleted on this node before it is read again
@@ -147,9 +160,6 @@ public:
   /// Redis Cluster: a request another node redirected here (deadlines stand).
   caf::result<get_result> on_routed(get_job& job);
   caf::result<write_result> on_routed(write_job& job);
-
-  /// The name CAF shows for this actor.
-  static inline const char* name = "cafcache.cache";
 
 private:
   // -- request plumbing ------------------------------------------------------
@@ -424,7 +434,7 @@ private:
   void check_dataset(std::string_view info);
 
   /// On `MOVED` or `ASK` with redirects left (`max_redirects`): hands the
-  /// job to the cluster actor for the node named (a write's key leaves this
+  /// job to the cache actor for the node named (a write's key leaves this
   /// fallback first); an operation's answer comes back here.
   std::optional<caf::delegated<get_result>>
   follow_redirect(get_job& job, std::string_view error_text);
@@ -433,11 +443,11 @@ private:
   bool follow_redirect(const op_ptr& op, std::string_view error_text);
 
   /// The rule of the three: when the redirect is one to follow, a write's
-  /// key leaves the fallback, and the job goes to the cluster actor
+  /// key leaves the fallback, and the job goes to the cache actor
   /// (`delegated`) or the redirect waits in `redirect_` for the caller.
   template <class Job>
   bool hand_to_cluster(Job& job, std::string_view error_text, bool delegated);
-  /// Asks the cluster actor for a fresh slot map (redirect, lost connection,
+  /// Asks the cache actor for a fresh slot map (redirect, lost connection,
   /// failed attempt, breaker leaving closed).
   void ask_for_slot_map();
 
@@ -487,6 +497,8 @@ private:
   // -- member variables ------------------------------------------------------
 
   self_pointer self_;
+  uint16_t index_ = 0;
+  std::function<void(const caf::error&)> stopped_;
   config cfg_;
   std::string redis_redacted_;
   fallback_actor fallback_;
@@ -498,13 +510,13 @@ private:
   bool replay_excused_ = false;
   /// No replay on the closed route starts before this (one failed).
   time_point replay_retry_at_{};
-  /// Redis Cluster: the cluster actor; this node's address; the slots whose
+  /// Redis Cluster: the cache actor; this node's address; the slots whose
   /// keys are still to be deleted here before it is read.
-  cluster_actor cluster_;
+  cache_internal_actor cluster_;
   host_port node_address_;
   cluster_redirect redirect_;
   slot_set slots_to_flush_;
-  /// The slots the cluster actor gave this cache (own minus disown).
+  /// The slots the cache actor gave this cache (own minus disown).
   slot_set owned_;
   /// Operations waiting to be sent again, and when.
   std::vector<std::pair<time_point, op_ptr>> resends_;
@@ -577,9 +589,5 @@ private:
   log_throttle failed_lines_;
   log_throttle refused_lines_;
 };
-
-/// Spawnable behavior of the cache actor.
-cache_internal_actor::behavior_type
-cache(cache_internal_actor::stateful_pointer<cache_state> self, config cfg);
 
 } // namespace cafcache

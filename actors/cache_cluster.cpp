@@ -1,5 +1,5 @@
 // The cache of one Redis Cluster primary: what differs from a single Redis.
-// The cluster actor (actors/cluster) routes each key to the cache of the
+// The cache actor (actors/front) routes each key to the cache of the
 // primary that owns its slot and moves slots between these caches when the
 // slot map changes; see docs/architecture.md, "Redis Cluster".
 
@@ -20,7 +20,7 @@ namespace cafcache {
 
 void cache_state::on_own(caf::actor cluster, bool flush,
                          std::vector<uint16_t> slots) {
-  cluster_ = caf::actor_cast<cluster_actor>(std::move(cluster));
+  cluster_ = caf::actor_cast<cache_internal_actor>(std::move(cluster));
   auto endpoint = cfg_.endpoint();
   node_address_ = host_port{endpoint.host, endpoint.port};
   owned_.add(slots);
@@ -205,7 +205,7 @@ bool cache_state::redirected(std::string_view error_text) {
 }
 
 void cache_state::ask_for_slot_map() {
-  // The cluster actor spaces the fetches; this is one message per event.
+  // The cache actor spaces the fetches; this is one message per event.
   if (cluster_)
     self_->send(cluster_, refresh_atom::value);
 }

@@ -92,8 +92,9 @@ health_report cache_state::current_health() const {
 caf::result<health_report> cache_state::health() {
   auto rp = self_->make_response_promise<health_report>();
   auto report = current_health();
-  self_->request(caf::actor_cast<cache_actor>(self_), std::chrono::seconds(1),
-                 stats_atom::value)
+  // This node cache's stats, behind the batches its actors send first.
+  self_->request(caf::actor_cast<cache_internal_actor>(self_),
+                 std::chrono::seconds(1), stats_atom::value, index_)
     .then(
       [=](stats_report& stats) mutable {
         report.stats = std::move(stats);
@@ -132,8 +133,8 @@ caf::result<metrics_report> cache_state::metrics() {
     report.latency.assign(op_latency_.begin(), op_latency_.end());
     report.redis_latency = redis_latency_;
     report.batch_sizes = batch_sizes_;
-    self_->request(caf::actor_cast<cache_actor>(self_),
-                   std::chrono::seconds(1), stats_atom::value)
+    self_->request(caf::actor_cast<cache_internal_actor>(self_),
+                   std::chrono::seconds(1), stats_atom::value, index_)
       .then(
         [=](stats_report& stats) mutable {
           report.stats = std::move(stats);

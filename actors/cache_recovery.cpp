@@ -297,7 +297,8 @@ void cache_state::replay_done(bool probe, bool ok,
     if (!replay_excused_)
       on_redis_failure(make_error(errc::redis_unavailable, "replay failed"));
     replay_retry_at_ = self_->clock().now() + cfg_.reconnect_min;
-    self_->delayed_send(self_, cfg_.reconnect_min, recover_atom::value);
+    self_->delayed_send(self_, cfg_.reconnect_min, recover_atom::value,
+                        index_);
   }
   replay_excused_ = false;
   if (ok)

@@ -119,7 +119,7 @@ void cache_state::collect_get(size_t slot, get_job& job) {
   if (!flush_due_) {
     // Behind everything waiting now, so the round ends before it.
     flush_due_ = true;
-    self_->send(self_, flush_atom::value);
+    self_->send(self_, flush_atom::value, index_);
   }
 }
 

@@ -1,7 +1,7 @@
-// The cluster actor's slot map: fetching it, applying it, and the redirects
-// of node caches (see actors/cluster.hpp).
+// The slot map of a Redis Cluster: fetching it, applying it, and the
+// redirects of node caches (see actors/front.hpp).
 
-#include "actors/cluster.hpp"
+#include "actors/front.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -22,7 +22,7 @@ constexpr uint16_t no_owner = 0xFFFF;
 
 // -- slot map -----------------------------------------------------------------
 
-std::vector<host_port> cluster_state::fetch_hosts() const {
+std::vector<host_port> front_state::fetch_hosts() const {
   // Replicas first: a primary that fails is the likeliest one not to
   // answer. Each fetch starts one host further, so one that hangs does not
   // delay every fetch.
@@ -40,7 +40,7 @@ std::vector<host_port> cluster_state::fetch_hosts() const {
   return hosts;
 }
 
-void cluster_state::fetch() {
+void front_state::fetch() {
   fetching_ = true;
   refresh_wanted_ = false;
   // A timer still under way finds this fetch done or running; the next
@@ -76,7 +76,7 @@ void cluster_state::fetch() {
   });
 }
 
-void cluster_state::on_refresh() {
+void front_state::on_refresh() {
   if (stopping_)
     return;
   auto now = self_->clock().now();
@@ -94,7 +94,7 @@ void cluster_state::on_refresh() {
   fetch();
 }
 
-void cluster_state::on_period() {
+void front_state::on_period() {
   if (stopping_)
     return;
   if (!fetching_)
@@ -103,7 +103,7 @@ void cluster_state::on_period() {
                       map_period_atom::value);
 }
 
-void cluster_state::on_topology(std::vector<std::string>& hosts,
+void front_state::on_topology(std::vector<std::string>& hosts,
                                 std::vector<uint16_t>& ports,
                                 std::vector<uint16_t>& owners) {
   fetching_ = false;
@@ -170,7 +170,7 @@ void cluster_state::on_topology(std::vector<std::string>& hosts,
     on_refresh();
 }
 
-size_t cluster_state::move_slots(const std::vector<uint16_t>& next,
+size_t front_state::move_slots(const std::vector<uint16_t>& next,
                                  bool flush) {
   std::vector<std::vector<uint16_t>> gains(nodes_.size());
   std::vector<std::vector<uint16_t>> loses(nodes_.size());
@@ -182,15 +182,13 @@ size_t cluster_state::move_slots(const std::vector<uint16_t>& next,
     loses[owner_[slot]].push_back(static_cast<uint16_t>(slot));
     ++moved;
   }
-  // Before any request routed by the new table: a node cache handles its
-  // mailbox in order.
+  // Before any request routed by the new table.
   for (size_t i = 0; i < nodes_.size(); ++i) {
     if (!loses[i].empty())
-      self_->send(nodes_[i].cache, disown_atom::value, std::move(loses[i]));
+      nodes_[i].cache->on_disown(std::move(loses[i]));
     if (!gains[i].empty())
-      self_->send(nodes_[i].cache, own_atom::value,
-                  caf::actor_cast<caf::actor>(self_), flush,
-                  std::move(gains[i]));
+      nodes_[i].cache->on_own(caf::actor_cast<caf::actor>(self_), flush,
+                              std::move(gains[i]));
   }
   if (moved > 0) {
     if (moved_at_.empty())
@@ -206,7 +204,7 @@ size_t cluster_state::move_slots(const std::vector<uint16_t>& next,
   return moved;
 }
 
-void cluster_state::share_fallback() {
+void front_state::share_fallback() {
   // The bounds are the whole cache's: each primary's fallback gets its
   // part, so that more primaries do not mean more memory.
   auto serving = std::max<size_t>(serving_nodes().size(), 1);
@@ -215,15 +213,15 @@ void cluster_state::share_fallback() {
   shared_by_ = serving;
   auto [entries, bytes] = fallback_share();
   for (auto& x : nodes_)
-    self_->send(x.cache, bounds_atom::value, entries, bytes);
+    x.cache->on_bounds(entries, bytes);
 }
 
-std::pair<uint64_t, uint64_t> cluster_state::fallback_share() const {
+std::pair<uint64_t, uint64_t> front_state::fallback_share() const {
   return {std::max<uint64_t>(cfg_.fallback_max_entries / shared_by_, 1),
           std::max<uint64_t>(cfg_.fallback_max_bytes / shared_by_, 1)};
 }
 
-size_t cluster_state::redirect_target(const std::string& key,
+size_t front_state::redirect_target(const std::string& key,
                                       std::string& host, uint16_t port,
                                       bool ask) {
   auto target = node_of(host_port{std::move(host), port});
@@ -242,28 +240,27 @@ size_t cluster_state::redirect_target(const std::string& key,
 }
 
 template <class Job>
-auto cluster_state::redirect(Job& job, std::string& host, uint16_t port,
+auto front_state::redirect(Job& job, std::string& host, uint16_t port,
                              bool ask) {
   auto target = redirect_target(job.key, host, port, ask);
   ++job.redirects;
   job.asking = ask;
-  return self_->delegate(nodes_[target].cache, routed_atom::value,
-                         std::move(job));
+  return nodes_[target].cache->on_routed(job);
 }
 
-caf::result<get_result> cluster_state::on_redirect(get_job& job,
+caf::result<get_result> front_state::on_redirect(get_job& job,
                                                    std::string& host,
                                                    uint16_t port, bool ask) {
   return redirect(job, host, port, ask);
 }
 
-caf::result<write_result> cluster_state::on_redirect(write_job& job,
+caf::result<write_result> front_state::on_redirect(write_job& job,
                                                      std::string& host,
                                                      uint16_t port, bool ask) {
   return redirect(job, host, port, ask);
 }
 
-void cluster_state::on_topology_failed(caf::error& err) {
+void front_state::on_topology_failed(caf::error& err) {
   fetching_ = false;
   if (stopping_)
     return;

@@ -2,8 +2,7 @@
 
 #include <caf/scoped_actor.hpp>
 
-#include "actors/cache.hpp"
-#include "actors/cluster.hpp"
+#include "actors/front.hpp"
 #include "messages/errc.hpp"
 
 namespace cafcache {
@@ -13,18 +12,14 @@ caf::expected<cache_actor> spawn_cache(caf::actor_system& sys,
   if (auto err = cfg.validate())
     return err;
   auto endpoint = cfg.endpoint();
-  caf::actor internal;
+  auto internal = caf::actor_cast<caf::actor>(sys.spawn(front, cfg));
   // How long the first outcome may take: one connection attempt, or for a
   // cluster the slot-map fetch (two limits per seed at worst) and then the
   // node caches' first attempt.
   auto first_outcome = cfg.connect_timeout;
-  if (endpoint.cluster() && cfg.backend_type() == backend_kind::redis) {
-    internal = caf::actor_cast<caf::actor>(sys.spawn(cluster, cfg));
+  if (endpoint.cluster() && cfg.backend_type() == backend_kind::redis)
     first_outcome = cfg.connect_timeout
                     * (2 * endpoint.cluster_seeds.size() + 1);
-  } else {
-    internal = caf::actor_cast<caf::actor>(sys.spawn(cache, cfg));
-  }
   caf::scoped_actor self{sys};
   caf::error failure;
   self->request(internal, first_outcome + std::chrono::milliseconds(100),

@@ -128,46 +128,38 @@ using recover_atom = caf::atom_constant<caf::atom("recover")>;
 /// Cache -> itself: the shutdown's safety net.
 using quit_atom = caf::atom_constant<caf::atom("quit")>;
 
-// -- Redis Cluster: the cluster actor <-> the cache of each primary -------------
+// -- Redis Cluster: the cache actor <-> its node caches ------------------------
 
-/// Cluster actor -> node cache: slots moved to you; with `true`, what your
-/// node holds under the prefix in those slots is deleted before it is read
-/// (their previous owner may have acknowledged writes this node never saw).
-using own_atom = caf::atom_constant<caf::atom("own")>;
-
-/// Cluster actor -> node cache -> fallback: slots moved away from you; the
-/// fallback's entries of those slots go (they would be served stale after
-/// the slots came back).
+/// Node cache -> its fallback: slots moved away; the fallback's entries of
+/// those slots go (they would be served stale after the slots came back).
 using disown_atom = caf::atom_constant<caf::atom("disown")>;
 
-/// Cluster actor -> node cache -> fallback: the fallback's share of
+/// Node cache -> its fallback: the fallback's share of
 /// `fallback-max-entries` and `fallback-max-bytes` (the bounds hold for the
 /// whole cache, split over the primaries of the slot map).
 using bounds_atom = caf::atom_constant<caf::atom("bounds")>;
 
-/// Node cache -> cluster actor: Redis redirected a request (MOVED, ASK,
+/// Node cache -> cache actor: Redis redirected a request (MOVED, ASK,
 /// TRYAGAIN, CLUSTERDOWN); the slot map is fetched again (rate-limited).
-/// Also the timer of the periodic fetch.
 using refresh_atom = caf::atom_constant<caf::atom("refresh")>;
 
-/// Node cache -> cluster actor: Redis redirected this delegated request to
+/// Node cache -> cache actor: Redis redirected this delegated request to
 /// host:port (MOVED, or ASK when the bool is true); still the client's.
 using redirect_atom = caf::atom_constant<caf::atom("redirect")>;
 
-/// Cluster actor -> node cache: a delegated request another node's Redis
-/// redirected here; its deadlines stand.
-using routed_atom = caf::atom_constant<caf::atom("routed")>;
-
-/// Cluster actor -> itself: the periodic fetch of the slot map is due.
+/// Cache actor -> itself: the periodic fetch of the slot map is due.
 using map_period_atom = caf::atom_constant<caf::atom("mapperiod")>;
 
-/// Slot-map fetch -> cluster actor: the primaries ("host", port pairs) and
+/// Slot-map fetch -> cache actor: the primaries ("host", port pairs) and
 /// for each of the 16384 slots the index of its primary (0xFFFF: none), or
 /// the error of the fetch.
 using topology_atom = caf::atom_constant<caf::atom("topology")>;
 
-/// The cache actor as the module's own actors see it: the user interface plus
-/// the signals of breaker and supervisor.
+/// The cache actor as the module's own actors see it: the user interface,
+/// the signals of each node cache's breaker, supervisor, connections and
+/// timers, and the slot-map signals of a Redis Cluster. A `uint16_t` names
+/// the node cache a message is for (actors/front.hpp); messages of a
+/// node cache's own actors are told apart by their sender.
 using cache_internal_actor = cache_actor::extend<
   // Breaker: the route changed.
   caf::reacts_to<route_atom, breaker_state>,
@@ -175,24 +167,28 @@ using cache_internal_actor = cache_actor::extend<
   // last argument is the dataset identity of the Redis it reached
   // ("run_id/master_replid", empty when unknown).
   caf::reacts_to<conn_atom, uint32_t, caf::actor, caf::error, std::string>,
-  // spawn_cache: answered once the first connection attempt has an outcome.
+  // spawn_cache: answered once the first connection attempt has an outcome
+  // (on a Cluster: the first slot map was fetched, or could not be, and the
+  // node caches it names had their first connection attempt).
   caf::replies_to<ready_atom>::with<bool>,
-  // Timer: try the replay again.
-  caf::reacts_to<recover_atom>,
-  // Timer: the shutdown's safety net; quit with requests still outstanding.
-  caf::reacts_to<quit_atom>,
-  // Timer: deadline sweep.
-  caf::reacts_to<sweep_atom>,
-  // Timer: report the Redis failures counted since the last report.
-  caf::reacts_to<report_atom>,
+  // Timer of a node cache: try the replay again.
+  caf::reacts_to<recover_atom, uint16_t>,
+  // Timer of a node cache: the shutdown's safety net; it stops with
+  // requests still outstanding.
+  caf::reacts_to<quit_atom, uint16_t>,
+  // Timer of a node cache: deadline sweep.
+  caf::reacts_to<sweep_atom, uint16_t>,
+  // Timer of a node cache: report the Redis failures counted since the
+  // last report.
+  caf::reacts_to<report_atom, uint16_t>,
+  // A node cache: the gets collected in this mailbox round go out.
+  caf::reacts_to<flush_atom, uint16_t>,
   // Subscriber connection: an invalidation another node published.
   caf::reacts_to<push_atom, std::string, std::string>,
   // Supervisor: the batch sizes a closing Redis connection counted.
   caf::reacts_to<batch_sizes_atom, bucket_histogram>,
-  // Connection: the delegated requests it finished, in Redis' order.
+  // Connection or fallback: the delegated requests it finished, in order.
   caf::reacts_to<served_atom, served_batch>,
-  // Itself: the gets collected in this mailbox round go out.
-  caf::reacts_to<flush_atom>,
   // Connection: a delegated get it could not serve (Redis failed, ran out of
   // time, or the connection is lost), still the client's request.
   caf::replies_to<get_atom, get_job, caf::error, caf::actor>::with<
@@ -201,26 +197,21 @@ using cache_internal_actor = cache_actor::extend<
   // deadline, or whose connection is lost, still the client's request.
   caf::replies_to<write_atom, write_job, caf::error, caf::actor>::with<
     write_result>,
-  // Cluster actor: these slots moved here (their keys are deleted on this
-  // node first when true); the actor to tell of redirects.
-  caf::reacts_to<own_atom, caf::actor, bool, std::vector<uint16_t>>,
-  // Cluster actor: these slots moved away.
-  caf::reacts_to<disown_atom, std::vector<uint16_t>>,
-  // Cluster actor: the fallback's entries and bytes from now on.
-  caf::reacts_to<bounds_atom, uint64_t, uint64_t>,
-  // Cluster actor: a request another node redirected here.
-  caf::replies_to<routed_atom, get_job>::with<get_result>,
-  caf::replies_to<routed_atom, write_job>::with<write_result>>;
-
-/// The cluster actor of a redis-cluster:// URL: the user interface, routed
-/// by slot to the cache of each primary, plus the slot-map signals.
-using cluster_actor = cache_actor::extend<
-  // spawn_cache: answered once the first slot map was fetched (or could not
-  // be) and the caches it names had their first connection attempt.
-  caf::replies_to<ready_atom>::with<bool>,
+  // Itself, on a Cluster: a part of a request that spans several node
+  // caches, or a report, for node cache `uint16_t`.
+  caf::replies_to<get_atom, std::vector<std::string>, request_options,
+                  uint16_t>::with<std::vector<get_result>>,
+  caf::replies_to<put_atom, std::vector<key_value>, set_options,
+                  uint16_t>::with<std::vector<write_result>>,
+  caf::replies_to<delete_atom, tag_atom, std::string, request_options,
+                  uint16_t>::with<write_result>,
+  caf::replies_to<health_atom, uint16_t>::with<health_report>,
+  caf::replies_to<stats_atom, uint16_t>::with<stats_report>,
+  caf::replies_to<metrics_atom, uint16_t>::with<metrics_report>,
+  caf::replies_to<ready_atom, uint16_t>::with<bool>,
   // Node cache: fetch the slot map again (rate-limited).
   caf::reacts_to<refresh_atom>,
-  // Timer: the periodic fetch is due.
+  // Timer: the periodic fetch of the slot map is due.
   caf::reacts_to<map_period_atom>,
   // Slot-map fetch: hosts, ports, and the primary of each slot.
   caf::reacts_to<topology_atom, std::vector<std::string>,

@@ -28,7 +28,7 @@ uint16_t crc16(std::string_view data);
 uint16_t key_slot(std::string_view key);
 
 /// `key_slot` of `prefix` followed by `key`, without building that string
-/// (the hot path of the cluster actor).
+/// (the hot path of the cache actor).
 uint16_t key_slot(std::string_view prefix, std::string_view key);
 
 /// A short text of letters and digits (no brace) whose slot is `slot`: a

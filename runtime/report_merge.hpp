@@ -6,7 +6,7 @@
 namespace cafcache {
 
 /// The reports of a Redis Cluster's node caches folded into one, as the
-/// cluster actor answers `stats`, `health` and `metrics`: counters and
+/// cache actor answers `stats`, `health` and `metrics`: counters and
 /// sizes add up, latency percentiles take the worst node's, a flag that
 /// says "all is well" holds when it holds on every node, `connected` when
 /// any node is, and the breaker shows the worst route (open over half-open

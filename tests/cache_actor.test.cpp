@@ -14,7 +14,7 @@
 #include <caf/all.hpp>
 #include <caf/scheduler/test_coordinator.hpp>
 
-#include "actors/cache.hpp"
+#include "actors/front.hpp"
 #include "messages/errc.hpp"
 #include "actors/module.hpp"
 #include "tests/virtual_time.hpp"
@@ -53,7 +53,7 @@ struct fixture {
     if (tweak)
       tweak(c);
     cache_handle = caf::actor_cast<cache_actor>(
-      sys.spawn(cafcache::cache, c));
+      sys.spawn(cafcache::front, c));
     load_handle = sys.spawn(loader, &src);
     sched.run();
   }

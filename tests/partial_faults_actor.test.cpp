@@ -13,7 +13,7 @@
 #include <caf/all.hpp>
 #include <caf/scheduler/test_coordinator.hpp>
 
-#include "actors/cache.hpp"
+#include "actors/front.hpp"
 #include "actors/job_relay.hpp"
 #include "messages/errc.hpp"
 #include "runtime/codec.hpp"
@@ -191,7 +191,7 @@ struct fixture {
     c.pool_size = pool;
     c.key_prefix = "p:";
     c.request_timeout = 500ms;
-    cache_handle = caf::actor_cast<cache_actor>(sys.spawn(cafcache::cache, c));
+    cache_handle = caf::actor_cast<cache_actor>(sys.spawn(cafcache::front, c));
     sched.run();
     // Replace every slot of the pool by a scripted connection.
     scripts.resize(pool);

@@ -1,13 +1,17 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include <caf/actor_clock.hpp>
 #include <caf/typed_response_promise.hpp>
 
+#include "actors/cache.hpp"
 #include "messages/internal.hpp"
 #include "runtime/config.hpp"
 #include "runtime/log.hpp"
@@ -16,58 +20,79 @@
 
 namespace cafcache {
 
-/// State of the cluster actor, the actor users talk to on a
-/// redis-cluster:// URL.
+/// State of the cache actor, the only actor users talk to.
 ///
-/// Shape: one node cache (the cache actor of a single Redis, with its own
-/// connections, breaker, fallback and dirty-key log) per primary, and this
-/// actor in front, which hands each request to the cache of the primary
-/// that owns the key's slot (`delegate`: that cache answers the client).
-/// So a primary that dies or hangs affects only its slots: its breaker
-/// opens and its fallback answers, while the others keep serving from
-/// Redis. `mget`/`mset` are split by node and answered in order. A tag has
-/// one set per slot, next to its values (commands::tag_layout), so a
-/// tagged set is one script on one node, and `invalidate_tag` goes to every
-/// node cache, each sweeping its own Redis.
+/// It hosts one node cache (cache_state, actors/cache.hpp: the cache of one
+/// Redis node, with its own connections, breaker, fallback and dirty-key
+/// log) per Redis node: one on a single Redis or behind Sentinel, one per
+/// primary on a redis-cluster:// URL. A request is a call into the node
+/// cache of its key, which hands it on to a connection or the fallback
+/// (`delegate`: that actor answers the client), so a Cluster costs no more
+/// hops than a single Redis. The messages of a node cache's own actors
+/// (breaker, supervisor, connections, fallback) are told apart by their
+/// sender, and its timers by the index they carry.
+///
+/// On a Cluster, a primary that dies or hangs affects only its slots: its
+/// node cache's breaker opens and its fallback answers, while the others
+/// keep serving from Redis. `mget`/`mset` are split by node and answered in
+/// order. A tag has one set per slot, next to its values
+/// (commands::tag_layout), so a tagged set is one script on one node, and
+/// `invalidate_tag` goes to every node cache, each sweeping its own Redis.
 ///
 /// The slot map comes from `CLUSTER SLOTS` (runtime/cluster_topology), asked
 /// of the replicas first, then the primaries, then the seeds: at start,
 /// every `cluster-refresh-period`, and when a node cache meets a redirect
 /// (`MOVED`, `ASK`, `TRYAGAIN`, `CLUSTERDOWN`), at most once per
 /// `cluster-refresh-spacing` and never twice at a time. Until the first map
-/// arrives, every slot belongs to the cache of the first seed.
+/// arrives, every slot belongs to the node cache of the first seed.
 ///
 /// Moving slots, the rule that keeps "no value older than an acknowledged
 /// write" true across failovers and resharding: when a fetched map gives
-/// slots to another primary, the cache that loses them drops its fallback's
-/// entries of them (`disown_atom`) and the one that gains them deletes its
-/// node's keys of ours in them before it reads Redis again (`own_atom` with
-/// flush), because the previous owner may have acknowledged writes the new
-/// one never got
-/// (asynchronous replication, or writes its fallback took while it was
-/// unreachable). Both messages leave before any request routed by the new
-/// map, and a node cache handles its messages in order. A slot that moved
-/// moments ago is not moved again by a fetched map (a node that has not
-/// heard of a failover yet names the old owner). A request that
-/// meets `MOVED` or `ASK` is handed to this actor and sent to the node named
-/// (at most `max_redirects` times; a `MOVED` moves that slot at once, by the
-/// same rule); a redirected write the node named cannot take (its cache has
-/// no connection up yet) is answered `redis_unavailable`, not acknowledged.
-/// `TRYAGAIN` and `CLUSTERDOWN` are answered like a request Redis could not
-/// serve (the fallback, marked stale; a write to the fallback and the
-/// dirty-key log). None of them counts against a node's breaker.
-class cluster_state {
+/// slots to another primary, the node cache that loses them drops its
+/// fallback's entries of them (`on_disown`) and the one that gains them
+/// deletes its node's keys of ours in them before it reads Redis again
+/// (`on_own` with flush), because the previous owner may have acknowledged
+/// writes the new one never got (asynchronous replication, or writes its
+/// fallback took while it was unreachable). Both are done before any
+/// request is routed by the new map. A slot that moved moments ago is not
+/// moved again by a fetched map (a node that has not heard of a failover
+/// yet names the old owner). A request that meets `MOVED` or `ASK` comes
+/// back here and goes to the node named (at most `max_redirects` times; a
+/// `MOVED` moves that slot at once, by the same rule); a redirected write
+/// the node named cannot take (its cache has no connection up yet) is
+/// answered `redis_unavailable`, not acknowledged. `TRYAGAIN` and
+/// `CLUSTERDOWN` are answered like a request Redis could not serve (the
+/// fallback, marked stale; a write to the fallback and the dirty-key log).
+/// None of them counts against a node's breaker.
+class front_state {
 public:
-  using self_pointer = cluster_actor::stateful_pointer<cluster_state>;
+  using self_pointer = cache_internal_actor::stateful_pointer<front_state>;
 
   using time_point = caf::actor_clock::time_point;
 
-  explicit cluster_state(self_pointer self) : self_(self) {
+  explicit front_state(self_pointer self) : self_(self) {
     // Nothing to do.
   }
 
-  /// Spawns the cache of the first seed and starts the first fetch.
+  /// Starts the node cache of the Redis (on a Cluster: of the first seed,
+  /// and the first fetch of the slot map).
   void init(config cfg);
+
+  /// Node cache `index`, for a message that names it.
+  cache_state& cache_of(uint16_t index) {
+    return *nodes_[index].cache;
+  }
+
+  /// The node cache whose actor sent the current message (nullptr: none).
+  cache_state* sender_node();
+
+  /// The node cache of connection or fallback `actor` (nullptr: none).
+  cache_state* node_of_actor(const caf::actor& actor);
+
+  /// The supervisor reports a connection: its messages are that node
+  /// cache's from now on.
+  void on_connection(uint32_t slot, caf::actor conn, caf::error err,
+                     std::string identity);
 
   // -- requests ---------------------------------------------------------------
 
@@ -125,24 +150,42 @@ public:
   caf::result<write_result> on_redirect(write_job& job, std::string& host,
                                         uint16_t port, bool ask);
 
-  /// Shutdown: every node cache answers what it holds, then this one ends.
+  /// Shutdown: every node cache answers what it holds, then this actor
+  /// ends.
   void on_exit(const caf::exit_msg& msg);
 
-  /// A node cache ended: the last one during a shutdown ends this actor;
-  /// one that ended on its own ends it too (its slots have no cache).
+  /// A connection ended: its messages were all handled.
   void on_down(const caf::down_msg& msg);
 
-  static inline const char* name = "cafcache.cluster";
+  static inline const char* name = "cafcache.cache";
 
 private:
+  /// Time a node cache has to answer a part of a request or a report
+  /// beyond the request's deadline: it answers by then, so this only
+  /// guards against one that is stuck.
+  static constexpr caf::timespan answer_slack = std::chrono::seconds(1);
+
   struct node {
     host_port address;
     /// "host:port", for logs and health.
     std::string name;
-    cache_internal_actor cache;
+    std::unique_ptr<cache_state> cache;
+    /// The node cache answered everything it held after a shutdown began.
+    bool stopped = false;
   };
 
-  /// The node of `address`, spawning its cache when it is new.
+  /// Starts the node cache of `cfg` as node `nodes_.size()`.
+  size_t add_node(host_port address, config cfg);
+
+  /// Node cache `index` answered everything it held after `stop`.
+  void on_node_stopped(size_t index, const caf::error& reason);
+
+  /// This actor's handle, for the requests it sends itself.
+  cache_internal_actor handle() const {
+    return caf::actor_cast<cache_internal_actor>(self_);
+  }
+
+  /// The node of `address`, starting its cache when it is new.
   size_t node_of(const host_port& address);
 
   /// The node whose cache serves `key`.
@@ -169,7 +212,8 @@ private:
   caf::result<std::vector<Result>>
   split(Atom atom, std::vector<Item>& items, Options& opts, bool writes);
 
-  /// `stats` or `metrics` of every node cache, folded into one.
+  /// `stats` or `metrics` of every node cache, folded into one (asked
+  /// with `uint16_t` messages to this actor).
   template <class Report, class Atom>
   caf::result<Report> gather(Atom atom, Report empty);
 
@@ -211,6 +255,10 @@ private:
   self_pointer self_;
   config cfg_;
   redis_endpoint endpoint_;
+  /// A redis-cluster:// URL: requests are routed by slot.
+  bool clustered_ = false;
+  /// The node cache of each actor whose messages are a node cache's own.
+  std::unordered_map<caf::actor_addr, uint16_t> members_;
   std::string redis_redacted_;
   logger log_;
   /// Bounds the `slot_map_failed` lines while no node answers.
@@ -244,11 +292,10 @@ private:
   std::vector<caf::typed_response_promise<bool>> ready_waiters_;
   bool stopping_ = false;
   caf::error stop_reason_;
-  size_t alive_ = 0;
 };
 
-/// Spawnable behavior of the cluster actor.
-cluster_actor::behavior_type
-cluster(cluster_actor::stateful_pointer<cluster_state> self, config cfg);
+/// Spawnable behavior of the cache actor.
+cache_internal_actor::behavior_type
+front(cache_internal_actor::stateful_pointer<front_state> self, config cfg);
 
 } // namespace cafcache
