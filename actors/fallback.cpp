@@ -57,7 +57,16 @@ void fallback_state::erase_tag(const std::string& tag, bool dirty) {
 }
 
 void fallback_state::clear() {
-  cache_->clear();
+  // A key in the dirty log holds a write this node acknowledged from here
+  // alone: the newest value it has for the key, served (marked stale) until
+  // the replay deletes the key in Redis. It stays; the rest goes.
+  if (dirty_.empty()) {
+    cache_->clear();
+    return;
+  }
+  cache_->erase_if([this](std::string_view key, std::string_view) {
+    return dirty_.count(std::string{key}) == 0;
+  });
 }
 
 void fallback_state::set_bounds(uint64_t entries, uint64_t bytes) {

@@ -64,7 +64,8 @@ public:
   /// for replay.
   void erase_tag(const std::string& tag, bool dirty);
 
-  /// Drops every entry; the dirty-key log stays.
+  /// Drops every entry but those of keys in the dirty-key log (writes
+  /// waiting for their replay); the log stays.
   void clear();
 
   /// New bounds; the least recently used entries beyond them go.

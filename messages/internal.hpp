@@ -111,7 +111,8 @@ using drain_atom = caf::atom_constant<caf::atom("drain")>;
 /// Cache -> fallback: put keys back into the dirty log after a failed replay.
 using dirty_atom = caf::atom_constant<caf::atom("dirty")>;
 
-/// Cache -> fallback: drop every entry (the dirty-key log stays).
+/// Cache -> fallback: drop every entry but the writes waiting for their replay
+/// (the dirty-key log stays).
 using clear_atom = caf::atom_constant<caf::atom("clear")>;
 
 // -- cache timers --------------------------------------------------------------
@@ -241,7 +242,7 @@ using fallback_actor = caf::typed_actor<
   caf::reacts_to<delete_atom, std::string, bool>,
   // Erase every entry carrying a tag; `dirty` records the tag for replay.
   caf::reacts_to<delete_atom, tag_atom, std::string, bool>,
-  // Drops every entry; the dirty log stays.
+  // Drops every entry but those of keys in the dirty log, which stays.
   caf::reacts_to<clear_atom>,
   // Cache: new bounds (its share on a cluster); the least recently used
   // entries beyond them go.

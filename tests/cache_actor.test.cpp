@@ -14,9 +14,11 @@
 #include <caf/all.hpp>
 #include <caf/scheduler/test_coordinator.hpp>
 
+#include "actors/fallback.hpp"
 #include "actors/front.hpp"
 #include "messages/errc.hpp"
 #include "actors/module.hpp"
+#include "runtime/codec.hpp"
 #include "tests/virtual_time.hpp"
 
 using namespace cafcache;
@@ -300,4 +302,35 @@ TEST_CASE("a write degraded while the recovery's PING travels is replayed "
                                      request_options{})))
         == "<miss>");
   CHECK(f.run(f.ask<stats_report>(stats_atom::value)).replayed_keys == 1);
+}
+
+TEST_CASE("a dropped fallback keeps the writes still waiting for their "
+          "replay") {
+  // The coherence gap rule and a peer's namespace flush drop the fallback's
+  // entries; a write this node acknowledged from its fallback alone is the
+  // newest value it has for that key until the replay deletes the key in
+  // Redis, and reads of it are served from the fallback until then.
+  virtual_time_config cfg;
+  caf::actor_system sys{cfg};
+  auto& sched
+    = dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
+  auto fb = sys.spawn(fallback, config{}, cache_internal_actor{});
+  auto stored = [](const std::string& v) {
+    return encode_envelope(pack<codec_kind::raw>(v));
+  };
+  caf::anon_send(fb, put_atom::value, std::string{"dirty"}, stored("v2"),
+                 caf::timespan{10s}, true);
+  caf::anon_send(fb, put_atom::value, std::string{"clean"}, stored("v1"),
+                 caf::timespan{10s}, false);
+  caf::anon_send(fb, clear_atom::value);
+  auto dirty = test::ask<std::vector<std::string>>(sys, fb, get_atom::value,
+                                                   std::string{"dirty"});
+  auto clean = test::ask<std::vector<std::string>>(sys, fb, get_atom::value,
+                                                   std::string{"clean"});
+  auto kept = test::run(sched, dirty);
+  REQUIRE(kept.size() == 1);
+  CHECK(kept.front() == stored("v2"));
+  CHECK(test::run(sched, clean).empty());
+  caf::anon_send_exit(fb, caf::exit_reason::kill);
+  sched.run();
 }
