@@ -182,7 +182,11 @@ void cache_state::done_one() {
 
 void cache_state::done(size_t n) {
   outstanding_ -= n;
-  if (outstanding_ == 0 && stopping_)
+  check_stopped();
+}
+
+void cache_state::check_stopped() {
+  if (stopped())
     stopped_(stop_reason_);
 }
 
@@ -444,6 +448,7 @@ void cache_state::stop(const caf::error& reason) {
 }
 
 void cache_state::on_quit_timer() {
+  gave_up_ = true;
   stopped_(stop_reason_);
 }
 

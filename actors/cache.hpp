@@ -13,6 +13,7 @@
 
 #include <caf/typed_response_promise.hpp>
 
+#include "actors/bulk_answers.hpp"
 #include "actors/cache_operation.hpp"
 #include "messages/internal.hpp"
 #include "runtime/cluster_slots.hpp"
@@ -99,6 +100,18 @@ public:
   mset(std::vector<key_value>& entries, const set_options& opts);
   caf::result<get_result> get_or_load(std::string& key, loader_actor& loader,
                                       const set_options& opts);
+
+  /// A part of a request that spans node caches (Redis Cluster), run at
+  /// once in the order the request came: the answer of `keys[i]` goes to
+  /// `positions[i]` of `bulk`, a refusal fails the whole of `bulk`.
+  void mget(std::vector<std::string>& keys, const request_options& opts,
+            const std::shared_ptr<bulk_answers<get_result>>& bulk,
+            const std::vector<size_t>& positions);
+  void mset(std::vector<key_value>& entries, const set_options& opts,
+            const std::shared_ptr<bulk_answers<write_result>>& bulk,
+            const std::vector<size_t>& positions);
+  void invalidate_tag(std::string& tag, const request_options& opts,
+                      std::function<void(caf::expected<write_result>)> sink);
   caf::result<health_report> health();
   caf::result<stats_report> stats();
 
@@ -147,6 +160,12 @@ public:
   /// Shutdown: refuse new requests, answer pending ones, then report
   /// `stopped`.
   void stop(const caf::error& reason);
+
+  /// A shutdown began and this node cache holds no request any more (or
+  /// gave up waiting for them, `request-timeout` * 4 after it began).
+  bool stopped() const {
+    return stopping_ && (outstanding_ == 0 || gave_up_);
+  }
 
   /// Redis Cluster (actors/cache_cluster.cpp): `slots` moved here; with
   /// `flush` their keys are deleted on this node before it is read again
@@ -233,6 +252,9 @@ private:
   /// `n` requests were answered (by this actor or a connection).
   void done(size_t n);
 
+  /// Tells the cache actor when a shutdown has nothing left here.
+  void check_stopped();
+
   // -- metrics and logs --------------------------------------------------------
 
   /// Counts the answer of `op` by operation and outcome and records its
@@ -275,6 +297,9 @@ private:
   /// The one rule for a tag (1 to max_tag_bytes bytes): the error that
   /// refuses it, if any.
   static caf::error check_tag(std::string_view tag);
+
+  /// Why `invalidate_tag` of `tag` is refused now, if it is.
+  caf::error tag_refusal(const std::string& tag) const;
 
   /// Checks the tags of a set (at most max_tags, each by check_tag): the
   /// error that refuses them, if any.
@@ -572,6 +597,8 @@ private:
   bool reporting_window_ = false;
   uint64_t outstanding_ = 0;
   bool stopping_ = false;
+  /// The shutdown's safety net fired: requests still held are left.
+  bool gave_up_ = false;
   caf::error stop_reason_;
   deadline_queue<operation> deadlines_;
   bool sweep_scheduled_ = false;

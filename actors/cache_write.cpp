@@ -86,14 +86,7 @@ cache_state::invalidate(std::string& key, const request_options& opts) {
 caf::result<write_result>
 cache_state::invalidate_tag(std::string& tag, const request_options& opts) {
   ++stats_.tag_invalidations;
-  caf::error err;
-  if (stopping_)
-    err = make_error(errc::shutting_down);
-  else if (auto bad = check_tag(tag))
-    err = std::move(bad);
-  else if (auth_broken())
-    err = conn_error_;
-  if (err)
+  if (auto err = tag_refusal(tag))
     return refuse(metric_op::invalidate_tag, std::move(err),
                   opts.correlation_id);
   auto op = start(operation::kind::invalidate_tag, std::move(tag),
@@ -102,6 +95,32 @@ cache_state::invalidate_tag(std::string& tag, const request_options& opts) {
   op->write_rp = self_->make_response_promise<write_result>();
   dispatch(op);
   return op->write_rp;
+}
+
+void cache_state::invalidate_tag(
+  std::string& tag, const request_options& opts,
+  std::function<void(caf::expected<write_result>)> sink) {
+  ++stats_.tag_invalidations;
+  if (auto err = tag_refusal(tag)) {
+    sink(refuse(metric_op::invalidate_tag, std::move(err),
+                opts.correlation_id));
+    return;
+  }
+  auto op = start(operation::kind::invalidate_tag, std::move(tag),
+                  opts.deadline);
+  op->correlation_id = opts.correlation_id;
+  op->on_write = std::move(sink);
+  dispatch(op);
+}
+
+caf::error cache_state::tag_refusal(const std::string& tag) const {
+  if (stopping_)
+    return make_error(errc::shutting_down);
+  if (auto bad = check_tag(tag))
+    return bad;
+  if (auth_broken())
+    return conn_error_;
+  return caf::none;
 }
 
 write_result cache_state::degraded(metric_op which, std::string key,

@@ -239,9 +239,13 @@ size_t front_state::redirect_target(const std::string& key,
   return target;
 }
 
-template <class Job>
-auto front_state::redirect(Job& job, std::string& host, uint16_t port,
-                             bool ask) {
+template <class Result, class Job>
+caf::result<Result> front_state::redirect(Job& job, std::string& host,
+                                          uint16_t port, bool ask) {
+  // During a shutdown no node cache starts: a redirect to a node without
+  // one is answered, not acknowledged.
+  if (stopping_ && !find_node(host_port{host, port}))
+    return make_error(errc::shutting_down);
   auto target = redirect_target(job.key, host, port, ask);
   ++job.redirects;
   job.asking = ask;
@@ -251,13 +255,13 @@ auto front_state::redirect(Job& job, std::string& host, uint16_t port,
 caf::result<get_result> front_state::on_redirect(get_job& job,
                                                    std::string& host,
                                                    uint16_t port, bool ask) {
-  return redirect(job, host, port, ask);
+  return redirect<get_result>(job, host, port, ask);
 }
 
 caf::result<write_result> front_state::on_redirect(write_job& job,
                                                      std::string& host,
                                                      uint16_t port, bool ask) {
-  return redirect(job, host, port, ask);
+  return redirect<write_result>(job, host, port, ask);
 }
 
 void front_state::on_topology_failed(caf::error& err) {

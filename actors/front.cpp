@@ -56,23 +56,24 @@ size_t front_state::add_node(host_port address, config cfg) {
   x.name = address_of(x.address);
   x.cache = std::make_unique<cache_state>(self_);
   x.cache->init(std::move(cfg), static_cast<uint16_t>(index),
-                [this, index](const caf::error& reason) {
-                  on_node_stopped(index, reason);
-                });
+                [this](const caf::error&) { maybe_quit(); });
   for (auto& addr : x.cache->own_actors())
     members_.emplace(addr, static_cast<uint16_t>(index));
   nodes_.push_back(std::move(x));
-  // A node cache started during a shutdown stops at once.
-  if (stopping_)
-    nodes_.back().cache->stop(stop_reason_);
   return index;
 }
 
-size_t front_state::node_of(const host_port& address) {
+std::optional<size_t> front_state::find_node(const host_port& address) const {
   for (size_t i = 0; i < nodes_.size(); ++i)
     if (nodes_[i].address.host == address.host
         && nodes_[i].address.port == address.port)
       return i;
+  return std::nullopt;
+}
+
+size_t front_state::node_of(const host_port& address) {
+  if (auto known = find_node(address))
+    return *known;
   auto node_cfg = cfg_;
   node_cfg.redis_url = node_url(endpoint_, address);
   std::tie(node_cfg.fallback_max_entries, node_cfg.fallback_max_bytes)
@@ -94,6 +95,15 @@ cache_state* front_state::sender_node() {
     return nullptr;
   auto i = members_.find(sender->address());
   return i != members_.end() ? nodes_[i->second].cache.get() : nullptr;
+}
+
+cache_state* front_state::own_part(uint16_t index) {
+  // Only this actor names a node cache by index (its timers and reports);
+  // from anyone else, such a message is dropped.
+  auto& sender = self_->current_sender();
+  if (index >= nodes_.size() || !sender || sender != self_->ctrl())
+    return nullptr;
+  return nodes_[index].cache.get();
 }
 
 cache_state* front_state::node_of_actor(const caf::actor& actor) {
@@ -144,12 +154,6 @@ caf::error front_state::refusal(bool tagged) const {
                       "'{', or with a whole hash tag: a value and its tag "
                       "sets would live in different slots");
   return caf::none;
-}
-
-caf::timespan front_state::answer_limit(caf::timespan deadline) const {
-  return (deadline > caf::timespan{0} ? deadline
-                                           : cfg_.request_timeout)
-         + answer_slack;
 }
 
 // -- requests -----------------------------------------------------------------
@@ -207,20 +211,21 @@ front_state::invalidate_tag(std::string& tag, request_options& opts) {
   auto state = std::make_shared<join>();
   state->left = nodes.size();
   state->rp = self_->make_response_promise<write_result>();
-  for (auto index : nodes)
-    self_->request(handle(), answer_limit(opts.deadline), delete_atom::value,
-                   tag_atom::value, tag, opts, static_cast<uint16_t>(index))
-      .then(
-        [state](write_result& x) {
-          if (x.target != tier::redis)
-            state->result.target = x.target;
-          state->one_done();
-        },
-        [state](caf::error& err) {
+  // Each part now, in the order of the requests: a later request of the
+  // same client is handled after it.
+  for (auto index : nodes) {
+    auto part = tag;
+    nodes_[index].cache->invalidate_tag(
+      part, opts, [state](caf::expected<write_result> x) {
+        if (!x) {
           if (!state->err)
-            state->err = std::move(err);
-          state->one_done();
-        });
+            state->err = std::move(x.error());
+        } else if (x->target != tier::redis) {
+          state->result.target = x->target;
+        }
+        state->one_done();
+      });
+  }
   return state->rp;
 }
 
@@ -236,10 +241,9 @@ const std::string& key_of(const key_value& entry) {
 
 } // namespace
 
-template <class Result, class Atom, class Item, class Options>
+template <class Result, class Item, class Options>
 caf::result<std::vector<Result>>
-front_state::split(Atom atom, std::vector<Item>& items, Options& opts,
-                     bool writes) {
+front_state::split(std::vector<Item>& items, Options& opts, bool writes) {
   // Per node, the items and where their answers go.
   std::unordered_map<size_t, std::pair<std::vector<Item>,
                                        std::vector<size_t>>> parts;
@@ -261,18 +265,16 @@ front_state::split(Atom atom, std::vector<Item>& items, Options& opts,
   }
   auto state = std::make_shared<bulk_answers<Result>>();
   state->results.resize(items.size());
-  state->left = parts.size();
+  state->left = items.size();
   state->rp = self_->template make_response_promise<std::vector<Result>>();
-  auto limit = answer_limit(opts.deadline);
+  // Each part now, in the order of the requests: a later request of the
+  // same client (a set of one of these keys) is handled after it.
   for (auto& [index, part] : parts) {
-    auto positions = std::move(part.second);
-    self_->request(handle(), limit, atom, std::move(part.first), opts,
-                   static_cast<uint16_t>(index))
-      .then(
-        [state, positions](std::vector<Result>& results) {
-          state->fill(positions, results);
-        },
-        [state](caf::error& err) { state->fail(std::move(err)); });
+    auto& cache = *nodes_[index].cache;
+    if constexpr (std::is_same_v<Result, get_result>)
+      cache.mget(part.first, opts, state, part.second);
+    else
+      cache.mset(part.first, opts, state, part.second);
   }
   return state->rp;
 }
@@ -283,7 +285,7 @@ front_state::mget(std::vector<std::string>& keys, request_options& opts) {
     return nodes_.front().cache->mget(keys, opts);
   if (auto err = refusal(false))
     return err;
-  return split<get_result>(get_atom::value, keys, opts, false);
+  return split<get_result>(keys, opts, false);
 }
 
 caf::result<std::vector<write_result>>
@@ -292,7 +294,7 @@ front_state::mset(std::vector<key_value>& entries, set_options& opts) {
     return nodes_.front().cache->mset(entries, opts);
   if (auto err = refusal(!opts.tags.empty()))
     return err;
-  return split<write_result>(put_atom::value, entries, opts, true);
+  return split<write_result>(entries, opts, true);
 }
 
 caf::result<get_result> front_state::get_or_load(std::string& key,
@@ -316,23 +318,22 @@ void front_state::on_exit(const caf::exit_msg& msg) {
   // A node cache may stop at once, and the last one ends this actor.
   for (size_t i = 0; i < nodes_.size(); ++i)
     nodes_[i].cache->stop(msg.reason);
+  maybe_quit();
 }
 
-void front_state::on_node_stopped(size_t index, const caf::error& reason) {
-  if (nodes_[index].stopped)
+void front_state::maybe_quit() {
+  // The requests this actor asked its node caches for (reports) are
+  // answered before it ends, as are those each node cache holds.
+  if (!stopping_ || asked_ > 0)
     return;
-  nodes_[index].stopped = true;
   if (std::all_of(nodes_.begin(), nodes_.end(),
-                  [](const node& x) { return x.stopped; }))
-    self_->quit(reason);
+                  [](const node& x) { return x.cache->stopped(); }))
+    self_->quit(stop_reason_);
 }
 
 cache_internal_actor::behavior_type
 front(cache_internal_actor::stateful_pointer<front_state> self, config cfg) {
   self->state.init(std::move(cfg));
-  auto node = [self](uint16_t index) -> cache_state& {
-    return self->state.cache_of(index);
-  };
   return {
     [=](get_atom, std::string& key, request_options& opts) {
       return self->state.get(key, opts);
@@ -395,22 +396,47 @@ front(cache_internal_actor::stateful_pointer<front_state> self, config cfg) {
       return make_error(errc::redis_unavailable);
     },
     // -- the timers of a node cache, told apart by index --------------------
-    [=](recover_atom, uint16_t i) { node(i).on_recover_timer(); },
-    [=](quit_atom, uint16_t i) { node(i).on_quit_timer(); },
-    [=](sweep_atom, uint16_t i) { node(i).on_sweep(); },
-    [=](report_atom, uint16_t i) { node(i).on_report_window(); },
-    [=](flush_atom, uint16_t i) { node(i).on_flush(); },
-    // -- parts for one node cache, asked by this actor ----------------------
-    [=](get_atom, std::vector<std::string>& keys, request_options& opts,
-        uint16_t i) { return node(i).mget(keys, opts); },
-    [=](put_atom, std::vector<key_value>& entries, set_options& opts,
-        uint16_t i) { return node(i).mset(entries, opts); },
-    [=](delete_atom, tag_atom, std::string& tag, request_options& opts,
-        uint16_t i) { return node(i).invalidate_tag(tag, opts); },
-    [=](health_atom, uint16_t i) { return node(i).health(); },
-    [=](stats_atom, uint16_t i) { return node(i).stats(); },
-    [=](metrics_atom, uint16_t i) { return node(i).metrics(); },
-    [=](ready_atom, uint16_t i) { return node(i).ready(); },
+    [=](recover_atom, uint16_t i) {
+      if (auto x = self->state.own_part(i))
+        x->on_recover_timer();
+    },
+    [=](quit_atom, uint16_t i) {
+      if (auto x = self->state.own_part(i))
+        x->on_quit_timer();
+    },
+    [=](sweep_atom, uint16_t i) {
+      if (auto x = self->state.own_part(i))
+        x->on_sweep();
+    },
+    [=](report_atom, uint16_t i) {
+      if (auto x = self->state.own_part(i))
+        x->on_report_window();
+    },
+    [=](flush_atom, uint16_t i) {
+      if (auto x = self->state.own_part(i))
+        x->on_flush();
+    },
+    // -- reports of one node cache, asked by this actor ---------------------
+    [=](health_atom, uint16_t i) -> caf::result<health_report> {
+      if (auto x = self->state.own_part(i))
+        return x->health();
+      return caf::sec::unexpected_message;
+    },
+    [=](stats_atom, uint16_t i) -> caf::result<stats_report> {
+      if (auto x = self->state.own_part(i))
+        return x->stats();
+      return caf::sec::unexpected_message;
+    },
+    [=](metrics_atom, uint16_t i) -> caf::result<metrics_report> {
+      if (auto x = self->state.own_part(i))
+        return x->metrics();
+      return caf::sec::unexpected_message;
+    },
+    [=](ready_atom, uint16_t i) -> caf::result<bool> {
+      if (auto x = self->state.own_part(i))
+        return x->ready();
+      return caf::sec::unexpected_message;
+    },
     // -- the slot map of a Cluster ------------------------------------------
     [=](refresh_atom) { self->state.on_refresh(); },
     [=](map_period_atom) { self->state.on_period(); },

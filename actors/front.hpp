@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -78,13 +79,12 @@ public:
   /// and the first fetch of the slot map).
   void init(config cfg);
 
-  /// Node cache `index`, for a message that names it.
-  cache_state& cache_of(uint16_t index) {
-    return *nodes_[index].cache;
-  }
-
   /// The node cache whose actor sent the current message (nullptr: none).
   cache_state* sender_node();
+
+  /// Node cache `index` for a message this actor sent itself (nullptr: the
+  /// index is unknown or another actor sent it).
+  cache_state* own_part(uint16_t index);
 
   /// The node cache of connection or fallback `actor` (nullptr: none).
   cache_state* node_of_actor(const caf::actor& actor);
@@ -170,15 +170,20 @@ private:
     /// "host:port", for logs and health.
     std::string name;
     std::unique_ptr<cache_state> cache;
-    /// The node cache answered everything it held after a shutdown began.
-    bool stopped = false;
   };
 
   /// Starts the node cache of `cfg` as node `nodes_.size()`.
   size_t add_node(host_port address, config cfg);
 
-  /// Node cache `index` answered everything it held after `stop`.
-  void on_node_stopped(size_t index, const caf::error& reason);
+  /// Ends this actor once a shutdown began, every node cache holds no
+  /// request and every report this actor asked for is in.
+  void maybe_quit();
+
+  /// A report this actor asked a node cache for is in.
+  void answered();
+
+  /// The node of `address`, if it has one.
+  std::optional<size_t> find_node(const host_port& address) const;
 
   /// This actor's handle, for the requests it sends itself.
   cache_internal_actor handle() const {
@@ -207,19 +212,20 @@ private:
   std::pair<uint64_t, uint64_t> fallback_share() const;
 
   /// A bulk request split by node and answered in order (`writes`: the
-  /// items are writes).
-  template <class Result, class Atom, class Item, class Options>
+  /// items are writes); each part runs at once.
+  template <class Result, class Item, class Options>
   caf::result<std::vector<Result>>
-  split(Atom atom, std::vector<Item>& items, Options& opts, bool writes);
+  split(std::vector<Item>& items, Options& opts, bool writes);
 
   /// `stats` or `metrics` of every node cache, folded into one (asked
   /// with `uint16_t` messages to this actor).
   template <class Report, class Atom>
   caf::result<Report> gather(Atom atom, Report empty);
 
-  /// Sends a redirected job to the node named (see `on_redirect`).
-  template <class Job>
-  auto redirect(Job& job, std::string& host, uint16_t port, bool ask);
+  /// Hands a redirected job to the node named (see `on_redirect`).
+  template <class Result, class Job>
+  caf::result<Result> redirect(Job& job, std::string& host, uint16_t port,
+                               bool ask);
 
   /// Starts a fetch in a detached actor.
   void fetch();
@@ -292,6 +298,8 @@ private:
   std::vector<caf::typed_response_promise<bool>> ready_waiters_;
   bool stopping_ = false;
   caf::error stop_reason_;
+  /// Reports this actor asked its node caches for and still waits for.
+  size_t asked_ = 0;
 };
 
 /// Spawnable behavior of the cache actor.

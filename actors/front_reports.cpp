@@ -112,13 +112,20 @@ caf::result<health_report> front_state::health() {
       state->total.nodes.push_back(status_of(name, served, x));
       state->one_done();
     };
+    ++asked_;
     self_->request(handle(), answer_slack, health_atom::value,
                    static_cast<uint16_t>(index))
-      .then(add, [add](caf::error& err) mutable {
-        health_report x;
-        x.last_error = log_text(err);
-        add(x);
-      });
+      .then(
+        [this, add](health_report& x) mutable {
+          add(x);
+          answered();
+        },
+        [this, add](caf::error& err) mutable {
+          health_report x;
+          x.last_error = log_text(err);
+          add(x);
+          answered();
+        });
   }
   return state->rp;
 }
@@ -137,21 +144,24 @@ caf::result<Report> front_state::gather(Atom atom, Report empty) {
   for (auto index : nodes) {
     auto name = nodes_[index].name;
     auto served = slots[index];
+    ++asked_;
     self_->request(handle(), answer_slack, atom, static_cast<uint16_t>(index))
       .then(
-        [state, name, served](Report& x) {
+        [this, state, name, served](Report& x) {
           merge_into(state->total, x);
           if constexpr (std::is_same_v<Report, metrics_report>)
             state->total.nodes.push_back(status_of(name, served, x));
           state->one_done();
+          answered();
         },
-        [state, name, served](caf::error&) {
+        [this, state, name, served](caf::error&) {
           if constexpr (std::is_same_v<Report, metrics_report>) {
             state->total.healthy = false;
             state->total.nodes.push_back(
               status_of(name, served, metrics_report{}));
           }
           state->one_done();
+          answered();
         });
   }
   return state->rp;
@@ -202,16 +212,28 @@ void front_state::settle_ready(caf::expected<bool> answer) {
         rp.deliver(ready_answer_.error());
     ready_waiters_.clear();
   };
-  for (auto index : nodes)
+  for (auto index : nodes) {
+    ++asked_;
     self_->request(handle(), cfg_.connect_timeout + answer_slack,
                    ready_atom::value, static_cast<uint16_t>(index))
-      .then([finish](bool) mutable { finish(); },
-            [finish, result](caf::error& err) mutable {
-              if (*result && (is(err, errc::auth_failed)
-                              || is(err, errc::bad_config)))
-                *result = std::move(err);
-              finish();
-            });
+      .then(
+        [this, finish](bool) mutable {
+          finish();
+          answered();
+        },
+        [this, finish, result](caf::error& err) mutable {
+          if (*result
+              && (is(err, errc::auth_failed) || is(err, errc::bad_config)))
+            *result = std::move(err);
+          finish();
+          answered();
+        });
+  }
+}
+
+void front_state::answered() {
+  --asked_;
+  maybe_quit();
 }
 
 } // namespace cafcache

@@ -198,14 +198,8 @@ using cache_internal_actor = cache_actor::extend<
   // deadline, or whose connection is lost, still the client's request.
   caf::replies_to<write_atom, write_job, caf::error, caf::actor>::with<
     write_result>,
-  // Itself, on a Cluster: a part of a request that spans several node
-  // caches, or a report, for node cache `uint16_t`.
-  caf::replies_to<get_atom, std::vector<std::string>, request_options,
-                  uint16_t>::with<std::vector<get_result>>,
-  caf::replies_to<put_atom, std::vector<key_value>, set_options,
-                  uint16_t>::with<std::vector<write_result>>,
-  caf::replies_to<delete_atom, tag_atom, std::string, request_options,
-                  uint16_t>::with<write_result>,
+  // Itself: the report of node cache `uint16_t` (a Cluster's reports are
+  // folded from those of its node caches).
   caf::replies_to<health_atom, uint16_t>::with<health_report>,
   caf::replies_to<stats_atom, uint16_t>::with<stats_report>,
   caf::replies_to<metrics_atom, uint16_t>::with<metrics_report>,

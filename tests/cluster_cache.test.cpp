@@ -252,6 +252,77 @@ TEST_CASE("Cluster: tags: a tag's sets live in the slots of its values, and "
   CHECK(braces.api->set("k", "v"));
 }
 
+TEST_CASE("Cluster: a request right behind an mset that spans primaries "
+          "is applied after it, and a shutdown answers what was asked") {
+  redis_cluster cl;
+  auto cfg = cluster_cache::settings_for(cl);
+  {
+    cluster_cache c{cfg};
+    c.healthy();
+    caf::scoped_actor self{c.sys};
+    auto raw = [](const std::string& x) {
+      return cache_value{codec_kind::raw, x};
+    };
+    int older = 0;
+    int found_after_invalidate = 0;
+    for (int run = 0; run < 40; ++run) {
+      // `a` and `b` on different primaries: the mset has a part on each.
+      auto a = "order-a" + std::to_string(run);
+      std::string b;
+      for (int i = 0; b.empty() || owner_of_key(cl, b) == owner_of_key(cl, a);
+           ++i)
+        b = "order-b" + std::to_string(run) + "-" + std::to_string(i);
+      std::vector<key_value> entries{{a, raw("old")}, {b, raw("x")}};
+      // Both sent before either is answered, as an actor would.
+      auto bulk = self->request(c.cache, 5s, put_atom::value, entries,
+                                set_options{});
+      auto later = run % 2 == 0
+                     ? self->request(c.cache, 5s, put_atom::value, a,
+                                     raw("new"), set_options{})
+                     : self->request(c.cache, 5s, delete_atom::value, a,
+                                     request_options{});
+      bulk.receive([](std::vector<write_result>&) {},
+                   [](caf::error& err) { FAIL(to_sentence(err)); });
+      later.receive([](write_result&) {},
+                    [](caf::error& err) { FAIL(to_sentence(err)); });
+      auto r = c.api->get(a);
+      REQUIRE_MESSAGE(r, why(r));
+      if (run % 2 == 0 && (!r->found || r->value.data != "new"))
+        ++older;
+      if (run % 2 == 1 && r->found)
+        ++found_after_invalidate;
+    }
+    CHECK(older == 0);
+    CHECK(found_after_invalidate == 0);
+  }
+  // An mget over every primary and a health report asked right before the
+  // shutdown: both answered, neither left to the client's timeout.
+  int unanswered = 0;
+  for (int run = 0; run < 5; ++run) {
+    cluster_cache c{cfg};
+    c.healthy();
+    caf::scoped_actor self{c.sys};
+    std::vector<std::string> keys;
+    for (int i = 0; i < 20; ++i)
+      keys.push_back("exit-" + std::to_string(i));
+    auto many = self->request(c.cache, 3s, get_atom::value, keys,
+                              request_options{});
+    auto report = self->request(c.cache, 3s, health_atom::value);
+    self->send_exit(c.cache, caf::exit_reason::user_shutdown);
+    many.receive([](std::vector<get_result>&) {},
+                 [&](caf::error& err) {
+                   if (err == caf::sec::request_timeout)
+                     ++unanswered;
+                 });
+    report.receive([](health_report&) {},
+                   [&](caf::error& err) {
+                     if (err == caf::sec::request_timeout)
+                       ++unanswered;
+                   });
+  }
+  CHECK(unanswered == 0);
+}
+
 TEST_CASE("Cluster: the fallback's bounds hold for the whole cache, split "
           "over the primaries") {
   redis_cluster cl;
