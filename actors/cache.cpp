@@ -13,6 +13,7 @@
 #include "messages/errc.hpp"
 #include "runtime/commands.hpp"
 #include "runtime/get_reply.hpp"
+#include "runtime/request_rules.hpp"
 
 namespace cafcache {
 
@@ -23,9 +24,7 @@ void cache_state::init(config cfg, uint16_t index,
   cfg_ = std::move(cfg);
   index_ = index;
   stopped_ = std::move(stopped);
-  auto level = log_level::info;
-  parse_log_level(cfg_.log_level, level);
-  log_ = logger{level};
+  log_ = logger::named(cfg_.log_level);
   failed_lines_ = log_throttle{cfg_.log_burst};
   refused_lines_ = log_throttle{cfg_.log_burst};
   redis_redacted_ = redacted(cfg_.endpoint());
@@ -199,56 +198,13 @@ bool cache_state::local_sender() const {
   return !sender || sender->node() == self_->node();
 }
 
-caf::error cache_state::check_value(const cache_value& value) {
-  caf::error err;
-  if (value.data.size() > cfg_.max_value_bytes)
-    err = make_error(errc::value_too_large,
-                     std::to_string(value.data.size()) + " bytes, at most "
-                       + std::to_string(cfg_.max_value_bytes));
-  else if (!body_is_valid(value.codec, value.data))
-    err = make_error(errc::decode_error, std::string{"the value is not valid "}
-                                           + to_string(value.codec));
-  return err;
-}
-
 caf::error cache_state::admit(const std::string& key) {
-  auto err = check_key(key);
+  if (stopping_)
+    return make_error(errc::shutting_down);
+  auto err = check_key(key, cfg_.max_key_bytes);
   if (!err && auth_broken())
     err = conn_error_;
   return err;
-}
-
-caf::error cache_state::check_key(const std::string& key) {
-  if (stopping_)
-    return make_error(errc::shutting_down);
-  if (key.empty())
-    return make_error(errc::invalid_key);
-  if (key.size() > cfg_.max_key_bytes)
-    return make_error(errc::key_too_large,
-                      std::to_string(key.size()) + " bytes, at most "
-                        + std::to_string(cfg_.max_key_bytes));
-  if (key.front() == commands::reserved_byte)
-    return make_error(errc::invalid_key,
-                      "keys starting with the byte 0xFF are reserved");
-  return caf::none;
-}
-
-caf::error cache_state::check_tag(std::string_view tag) {
-  if (tag.empty() || tag.size() > max_tag_bytes)
-    return make_error(errc::invalid_tag,
-                      fmt::format("a tag has {} bytes, allowed are 1 to {}",
-                                  tag.size(), max_tag_bytes));
-  return caf::none;
-}
-
-caf::error cache_state::check_tags(const std::vector<std::string>& tags) {
-  if (tags.size() > max_tags)
-    return make_error(errc::invalid_tag, fmt::format("{} tags, at most {}",
-                                                     tags.size(), max_tags));
-  for (auto& tag : tags)
-    if (auto err = check_tag(tag))
-      return err;
-  return caf::none;
 }
 
 // -- get ----------------------------------------------------------------------

@@ -238,19 +238,16 @@ private:
   /// Registers a deadline of `op` and makes sure the sweep timer runs.
   void arm(const op_ptr& op, time_point at);
 
-
   /// A deadline of `op` passed: fail over to the fallback or time out.
   void on_expired(const op_ptr& op, time_point now);
 
   void answer(const op_ptr& op, get_result x);
-
   void answer(const op_ptr& op, write_result x);
-
   void answer(const op_ptr& op, caf::error err);
 
-  void done_one();
-  /// `n` requests were answered (by this actor or a connection).
+  /// `n` requests (one) were answered, here or by a connection.
   void done(size_t n);
+  void done_one();
 
   /// Tells the cache actor when a shutdown has nothing left here.
   void check_stopped();
@@ -284,26 +281,12 @@ private:
   /// The health flags, without counters.
   health_report current_health() const;
 
-  /// Checks a set's value (size, codec body); counts and returns the error
-  /// that refuses it, if any.
-  caf::error check_value(const cache_value& value);
-
-  /// Checks the key and the credentials; counts and returns the error that
-  /// refuses the request, if any.
+  /// Checks the key (runtime/request_rules), that no shutdown began and
+  /// the credentials: the error that refuses the request, if any.
   caf::error admit(const std::string& key);
-
-  caf::error check_key(const std::string& key);
-
-  /// The one rule for a tag (1 to max_tag_bytes bytes): the error that
-  /// refuses it, if any.
-  static caf::error check_tag(std::string_view tag);
 
   /// Why `invalidate_tag` of `tag` is refused now, if it is.
   caf::error tag_refusal(const std::string& tag) const;
-
-  /// Checks the tags of a set (at most max_tags, each by check_tag): the
-  /// error that refuses them, if any.
-  static caf::error check_tags(const std::vector<std::string>& tags);
 
   /// The slot of the connection for the operation's key, or nullopt when
   /// Redis is not routed for it or the deadline leaves it no time.
@@ -356,7 +339,6 @@ private:
   void refused_write(const op_ptr& op, const resp_value& reply);
 
   void on_reply(const op_ptr& op, resp_value& reply);
-
   void get_reply(const op_ptr& op, resp_value& reply);
 
   /// Redis failed or ran out of time: stale-if-error for reads, the
@@ -399,7 +381,6 @@ private:
   void end_flight(const flight_ptr& f);
 
   void on_redis_failure(const caf::error& err);
-
   void on_redis_success();
 
   /// Sends the unsent failures (and a success after them) to the breaker.
@@ -604,8 +585,7 @@ private:
   bool sweep_scheduled_ = false;
   stats_report stats_;
   latency_histogram latency_;
-  /// Counters and histograms of `metrics` beyond `stats_`: plain state of
-  /// this actor, read only when a scrape asks.
+  /// Counters and histograms of `metrics` beyond `stats_`, read on a scrape.
   std::array<uint64_t, metric_op_count * metric_outcome_count> requests_{};
   std::array<uint64_t, 14> errors_by_code_{};
   std::array<bucket_histogram, metric_op_count> op_latency_;

@@ -4,6 +4,8 @@
 
 #include "actors/cache.hpp"
 
+#include "runtime/request_rules.hpp"
+
 #include "actors/bulk_answers.hpp"
 #include "messages/errc.hpp"
 
@@ -73,7 +75,7 @@ void cache_state::mset(std::vector<key_value>& entries, const set_options& opts,
     if (!err)
       err = admit(entry.key);
     if (!err)
-      err = check_value(entry.value);
+      err = check_value(entry.value, cfg_.max_value_bytes);
   }
   if (!err)
     err = check_tags(opts.tags);

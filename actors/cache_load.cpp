@@ -3,6 +3,8 @@
 
 #include "actors/cache.hpp"
 
+#include "runtime/request_rules.hpp"
+
 #include "messages/errc.hpp"
 
 namespace cafcache {

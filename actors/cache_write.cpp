@@ -3,6 +3,8 @@
 
 #include "actors/cache.hpp"
 
+#include "runtime/request_rules.hpp"
+
 #include <algorithm>
 #include <random>
 
@@ -19,7 +21,7 @@ caf::result<write_result> cache_state::set(std::string& key,
   ++stats_.sets;
   auto err = admit(key);
   if (!err)
-    err = check_value(value);
+    err = check_value(value, cfg_.max_value_bytes);
   if (!err)
     err = check_tags(opts.tags);
   if (err)

@@ -22,9 +22,7 @@ void front_state::init(config cfg) {
   cfg_ = std::move(cfg);
   endpoint_ = cfg_.endpoint();
   redis_redacted_ = redacted(endpoint_);
-  auto level = log_level::info;
-  parse_log_level(cfg_.log_level, level);
-  log_ = logger{level};
+  log_ = logger::named(cfg_.log_level);
   failed_lines_ = log_throttle{cfg_.log_burst};
   self_->set_exit_handler([this](caf::exit_msg& msg) { on_exit(msg); });
   self_->set_down_handler([this](caf::down_msg& msg) { on_down(msg); });

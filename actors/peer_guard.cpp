@@ -186,9 +186,7 @@ void refuse(guard_actor* self, caf::io::connection_handle peer,
 }
 
 caf::behavior guard(guard_actor* self, peer_guard_settings settings) {
-  log_level level = log_level::info;
-  parse_log_level(settings.log_level, level);
-  self->state.log = logger{level};
+  self->state.log = logger::named(settings.log_level);
   if (settings.serves)
     self->monitor(settings.serves);
   self->state.settings = std::move(settings);

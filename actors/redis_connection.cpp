@@ -8,23 +8,6 @@
 
 namespace cafcache {
 
-namespace {
-
-/// A message a subscribed connection receives without asking:
-/// ["message", channel, payload].
-bool is_pubsub_message(const resp_value& x) {
-  return x.type == resp_value::kind::array && x.elements.size() == 3
-         && x.elements[0].type == resp_value::kind::string
-         && x.elements[0].str == "message";
-}
-
-/// A server that is a replica now refuses writes with `-READONLY ...`.
-bool is_readonly(const resp_value& x) {
-  return x.is_error() && x.str.compare(0, 8, "READONLY") == 0;
-}
-
-} // namespace
-
 void redis_connection_state::init(caf::io::connection_handle hdl,
                                   caf::actor supervisor, uint32_t slot,
                                   uint64_t attempt,

@@ -41,9 +41,7 @@ void sentinel_watcher_state::init(const redis_endpoint& master,
   master_ = master;
   cfg_ = cfg;
   supervisor_ = std::move(supervisor);
-  auto level = log_level::info;
-  parse_log_level(cfg.log_level, level);
-  log_ = logger{level};
+  log_ = logger::named(cfg.log_level);
   std::random_device rd;
   delays_.emplace(
     std::chrono::duration_cast<std::chrono::milliseconds>(cfg.reconnect_min),

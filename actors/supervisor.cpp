@@ -19,9 +19,7 @@ void supervisor_state::init(const config& cfg, cache_internal_actor cache,
   cfg_ = cfg;
   endpoint_ = cfg.endpoint();
   redis_redacted_ = redacted(endpoint_);
-  auto level = log_level::info;
-  parse_log_level(cfg.log_level, level);
-  log_ = logger{level};
+  log_ = logger::named(cfg.log_level);
   failed_lines_ = log_throttle{cfg.log_burst};
   cache_ = std::move(cache);
   breaker_ = std::move(breaker);

@@ -33,6 +33,14 @@ public:
     // Nothing to do.
   }
 
+  /// A logger at the level `name` names (`parse_log_level`), `info` when it
+  /// names none.
+  static logger named(std::string_view name) {
+    auto level = log_level::info;
+    parse_log_level(name, level);
+    return logger{level};
+  }
+
   /// True when lines of `level` are written; check it before building
   /// fields that cost something.
   bool enabled(log_level level) const {

@@ -219,4 +219,14 @@ std::string resp_reader::error_text() const {
   return reader_->errstr;
 }
 
+bool is_pubsub_message(const resp_value& x) {
+  return x.type == resp_value::kind::array && x.elements.size() == 3
+         && x.elements[0].type == resp_value::kind::string
+         && x.elements[0].str == "message";
+}
+
+bool is_readonly(const resp_value& x) {
+  return x.is_error() && x.str.compare(0, 8, "READONLY") == 0;
+}
+
 } // namespace cafcache

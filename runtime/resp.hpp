@@ -155,4 +155,11 @@ private:
   std::unique_ptr<redisReader, reader_deleter> reader_;
 };
 
+/// A message a subscribed connection receives without asking:
+/// ["message", channel, payload].
+bool is_pubsub_message(const resp_value& x);
+
+/// A server that is a replica now refuses writes with `-READONLY ...`.
+bool is_readonly(const resp_value& x);
+
 } // namespace cafcache

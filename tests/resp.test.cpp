@@ -356,3 +356,23 @@ TEST_CASE("CAF prints resp_value with its type name and kind names") {
 }
 
 } // TEST_SUITE
+
+TEST_CASE("a pushed pub/sub message and a READONLY refusal are told apart") {
+  resp_value message;
+  message.type = resp_value::kind::array;
+  for (auto part : {"message", "channel", "payload"}) {
+    resp_value x;
+    x.type = resp_value::kind::string;
+    x.str = part;
+    message.elements.push_back(x);
+  }
+  CHECK(is_pubsub_message(message));
+  message.elements[0].str = "subscribe";
+  CHECK_FALSE(is_pubsub_message(message));
+  resp_value refusal;
+  refusal.type = resp_value::kind::error;
+  refusal.str = "READONLY You can't write against a read only replica.";
+  CHECK(is_readonly(refusal));
+  refusal.str = "ERR unknown command";
+  CHECK_FALSE(is_readonly(refusal));
+}
