@@ -30,16 +30,6 @@ struct bulk_answers {
     one_done();
   }
 
-  /// A part of several keys, the answer of `part[i]` going to
-  /// `positions[i]`.
-  void fill(const std::vector<size_t>& positions, std::vector<T>& part) {
-    if (failed)
-      return;
-    for (size_t i = 0; i < positions.size() && i < part.size(); ++i)
-      results[positions[i]] = std::move(part[i]);
-    one_done();
-  }
-
   void fail(caf::error err) {
     if (failed)
       return;

@@ -394,13 +394,11 @@ void cache_state::stop(const caf::error& reason) {
     return;
   stopping_ = true;
   stop_reason_ = reason;
-  if (outstanding_ == 0) {
-    stopped_(stop_reason_);
-    return;
-  }
-  // Every outstanding request ends by its deadline; this is a safety net.
+  // Every outstanding request ends by its deadline, also one that reaches
+  // this node cache later (a redirect); this is a safety net.
   self_->delayed_send(self_, cfg_.request_timeout * 4, quit_atom::value,
                       index_);
+  check_stopped();
 }
 
 void cache_state::on_quit_timer() {

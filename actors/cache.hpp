@@ -80,8 +80,7 @@ public:
   void init(config cfg, uint16_t index,
             std::function<void(const caf::error&)> stopped);
 
-  /// The fallback, breaker and supervisor of this node cache: their
-  /// messages to the cache actor are this node cache's.
+  /// Its fallback, breaker and supervisor, whose messages are its own.
   std::vector<caf::actor_addr> own_actors() const;
 
   // -- callbacks for the behavior -------------------------------------------
@@ -112,18 +111,14 @@ public:
             const std::vector<size_t>& positions);
   void invalidate_tag(std::string& tag, const request_options& opts,
                       std::function<void(caf::expected<write_result>)> sink);
+  /// The reports; `metrics` has every counter and histogram, for a scrape.
   caf::result<health_report> health();
   caf::result<stats_report> stats();
-
-  /// Handles `ready`.
   caf::result<bool> ready();
-
-  /// Handles `metrics`: every counter and histogram, for a scrape.
   caf::result<metrics_report> metrics();
 
   /// A closing Redis connection hands over the batch sizes it counted.
   void on_batch_sizes(const bucket_histogram& counts);
-
   /// The breaker pushed a new route.
   void on_route(breaker_state state);
 
@@ -137,18 +132,14 @@ public:
 
   /// Timer: retries a failed replay (not while stopping).
   void on_recover_timer();
-
   /// Timer: a shutdown that waited too long for outstanding requests ends.
   void on_quit_timer();
 
-  /// Timer: expires the deadlines that passed.
-  void on_sweep();
+  void on_sweep(); ///< Timer: expires the deadlines that passed.
   /// Timer: a window of failure reports ended; reports what it counted.
   void on_report_window();
-  /// A connection reports the delegated gets it answered.
-  void on_served(served_batch& batch);
-  /// The round of the mailbox in which gets were collected is over.
-  void on_flush();
+  void on_served(served_batch& batch); ///< Gets a connection answered.
+  void on_flush(); ///< The round in which gets were collected is over.
   /// A connection hands back a delegated get it could not serve with `err`.
   caf::result<get_result> on_handed_over(get_job& job, caf::error& err,
                                          caf::actor& conn);
@@ -160,22 +151,31 @@ public:
   /// Shutdown: refuse new requests, answer pending ones, then report
   /// `stopped`.
   void stop(const caf::error& reason);
-
   /// A shutdown began and this node cache holds no request any more (or
   /// gave up waiting for them, `request-timeout` * 4 after it began).
   bool stopped() const {
     return stopping_ && (outstanding_ == 0 || gave_up_);
+  }
+  /// The shutdown's safety net fired.
+  bool gave_up() const {
+    return gave_up_;
   }
 
   /// Redis Cluster (actors/cache_cluster.cpp): `slots` moved here; with
   /// `flush` their keys are deleted on this node before it is read again
   /// and the fallback drops its entries of them.
   void on_own(caf::actor cluster, bool flush, std::vector<uint16_t> slots);
-
   /// Redis Cluster: `slots` moved away; the fallback drops their entries.
   void on_disown(std::vector<uint16_t> slots);
   /// Redis Cluster: the fallback's share of the bounds from now on.
   void on_bounds(uint64_t entries, uint64_t bytes);
+  /// Redis Cluster: the cache actor routed a request this node cache handed
+  /// it after a redirect; it no longer counts here.
+  void routed_elsewhere() {
+    done(1);
+  }
+  /// No node cache (a redirect of a request a node cache still holds).
+  static constexpr uint16_t no_node = 0xFFFF;
   /// Redis Cluster: a request another node redirected here (deadlines stand).
   caf::result<get_result> on_routed(get_job& job);
   caf::result<write_result> on_routed(write_job& job);

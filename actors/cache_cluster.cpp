@@ -391,11 +391,14 @@ bool cache_state::hand_to_cluster(Job& job, std::string_view error_text,
     self_->send(fallback_, delete_atom::value, job.key, false);
     guard_.invalidated(job.key);
   }
-  if (delegated)
+  if (delegated) {
+    // Still this node cache's until the cache actor routed it: a shutdown
+    // does not end with it in the mailbox.
+    ++outstanding_;
     self_->delegate(cluster_, redirect_atom::value, std::move(job),
                     std::move(hop->target.host), hop->target.port,
-                    hop->what == cluster_redirect::kind::ask);
-  else
+                    hop->what == cluster_redirect::kind::ask, index_);
+  } else
     redirect_ = std::move(*hop);
   return true;
 }
@@ -437,7 +440,7 @@ bool cache_state::follow_redirect(const op_ptr& op,
     auto hop = std::move(redirect_);
     self_->request(cluster_, limit, redirect_atom::value, std::move(job),
                    std::move(hop.target.host), hop.target.port,
-                   hop.what == cluster_redirect::kind::ask)
+                   hop.what == cluster_redirect::kind::ask, no_node)
       .then(on_answer, [this, op, settle](caf::error&) {
         if (settle())
           redis_failed(op);

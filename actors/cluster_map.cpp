@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include <caf/detail/scope_guard.hpp>
 #include <caf/event_based_actor.hpp>
 
 #include "messages/errc.hpp"
@@ -241,7 +242,14 @@ size_t front_state::redirect_target(const std::string& key,
 
 template <class Result, class Job>
 caf::result<Result> front_state::redirect(Job& job, std::string& host,
-                                          uint16_t port, bool ask) {
+                                          uint16_t port, bool ask,
+                                          uint16_t from) {
+  // The node cache that handed the request over counted it until now, and
+  // lets go of it once it is routed (or answered here).
+  auto release = caf::detail::make_scope_guard([this, from] {
+    if (from < nodes_.size())
+      nodes_[from].cache->routed_elsewhere();
+  });
   // During a shutdown no node cache starts: a redirect to a node without
   // one is answered, not acknowledged.
   if (stopping_ && !find_node(host_port{host, port}))
@@ -254,14 +262,16 @@ caf::result<Result> front_state::redirect(Job& job, std::string& host,
 
 caf::result<get_result> front_state::on_redirect(get_job& job,
                                                    std::string& host,
-                                                   uint16_t port, bool ask) {
-  return redirect<get_result>(job, host, port, ask);
+                                                   uint16_t port, bool ask,
+                                                   uint16_t from) {
+  return redirect<get_result>(job, host, port, ask, from);
 }
 
 caf::result<write_result> front_state::on_redirect(write_job& job,
                                                      std::string& host,
-                                                     uint16_t port, bool ask) {
-  return redirect<write_result>(job, host, port, ask);
+                                                     uint16_t port, bool ask,
+                                                     uint16_t from) {
+  return redirect<write_result>(job, host, port, ask, from);
 }
 
 void front_state::on_topology_failed(caf::error& err) {

@@ -15,6 +15,7 @@
 #include "actors/bulk_answers.hpp"
 #include "messages/errc.hpp"
 #include "runtime/cluster_slots.hpp"
+#include "runtime/request_rules.hpp"
 
 namespace cafcache {
 
@@ -85,13 +86,19 @@ size_t front_state::node_of(const host_port& address) {
   return index;
 }
 
+bool front_state::local_message() const {
+  // The module's own actors run on this node; a peer reaches the published
+  // cache too and could send anything its interface names.
+  auto& sender = self_->current_sender();
+  return sender && sender->node() == self_->node();
+}
+
 cache_state* front_state::sender_node() {
+  if (!local_message())
+    return nullptr;
   if (nodes_.size() == 1)
     return nodes_.front().cache.get();
-  auto& sender = self_->current_sender();
-  if (!sender)
-    return nullptr;
-  auto i = members_.find(sender->address());
+  auto i = members_.find(self_->current_sender()->address());
   return i != members_.end() ? nodes_[i->second].cache.get() : nullptr;
 }
 
@@ -105,6 +112,8 @@ cache_state* front_state::own_part(uint16_t index) {
 }
 
 cache_state* front_state::node_of_actor(const caf::actor& actor) {
+  if (!local_message() || !actor)
+    return nullptr;
   if (nodes_.size() == 1)
     return nodes_.front().cache.get();
   auto i = members_.find(actor.address());
@@ -113,8 +122,9 @@ cache_state* front_state::node_of_actor(const caf::actor& actor) {
 
 void front_state::on_connection(uint32_t slot, caf::actor conn,
                                 caf::error err, std::string identity) {
-  auto& sender = self_->current_sender();
-  auto owner = sender ? members_.find(sender->address()) : members_.end();
+  if (!local_message())
+    return;
+  auto owner = members_.find(self_->current_sender()->address());
   uint16_t index = 0;
   if (owner != members_.end())
     index = owner->second;
@@ -266,8 +276,11 @@ front_state::split(std::vector<Item>& items, Options& opts, bool writes) {
   state->left = items.size();
   state->rp = self_->template make_response_promise<std::vector<Result>>();
   // Each part now, in the order of the requests: a later request of the
-  // same client (a set of one of these keys) is handled after it.
+  // same client (a set of one of these keys) is handled after it. A part
+  // refused ends the request; the writes were checked before any part ran.
   for (auto& [index, part] : parts) {
+    if (state->failed)
+      break;
     auto& cache = *nodes_[index].cache;
     if constexpr (std::is_same_v<Result, get_result>)
       cache.mget(part.first, opts, state, part.second);
@@ -291,6 +304,16 @@ front_state::mset(std::vector<key_value>& entries, set_options& opts) {
   if (!clustered_)
     return nodes_.front().cache->mset(entries, opts);
   if (auto err = refusal(!opts.tags.empty()))
+    return err;
+  // All or nothing, as on one Redis: no part is written when an entry of
+  // another part is refused.
+  auto err = check_tags(opts.tags);
+  for (size_t i = 0; i < entries.size() && !err; ++i) {
+    err = check_key(entries[i].key, cfg_.max_key_bytes);
+    if (!err)
+      err = check_value(entries[i].value, cfg_.max_value_bytes);
+  }
+  if (err)
     return err;
   return split<write_result>(entries, opts, true);
 }
@@ -320,12 +343,18 @@ void front_state::on_exit(const caf::exit_msg& msg) {
 }
 
 void front_state::maybe_quit() {
-  // The requests this actor asked its node caches for (reports) are
-  // answered before it ends, as are those each node cache holds.
-  if (!stopping_ || asked_ > 0)
+  // The reports this actor asked its node caches for are answered before
+  // it ends, as are the requests each node cache holds, unless one gave up
+  // waiting (its safety net, `request-timeout` * 4 into the shutdown).
+  if (!stopping_)
     return;
-  if (std::all_of(nodes_.begin(), nodes_.end(),
-                  [](const node& x) { return x.cache->stopped(); }))
+  auto gave_up = false;
+  for (auto& x : nodes_) {
+    if (!x.cache->stopped())
+      return;
+    gave_up = gave_up || x.cache->gave_up();
+  }
+  if (asked_ == 0 || gave_up)
     self_->quit(stop_reason_);
 }
 
@@ -436,19 +465,35 @@ front(cache_internal_actor::stateful_pointer<front_state> self, config cfg) {
       return caf::sec::unexpected_message;
     },
     // -- the slot map of a Cluster ------------------------------------------
-    [=](refresh_atom) { self->state.on_refresh(); },
-    [=](map_period_atom) { self->state.on_period(); },
+    [=](refresh_atom) {
+      if (self->state.local_message())
+        self->state.on_refresh();
+    },
+    [=](map_period_atom) {
+      if (self->state.local_message())
+        self->state.on_period();
+    },
     [=](topology_atom, std::vector<std::string>& hosts,
         std::vector<uint16_t>& ports, std::vector<uint16_t>& owners) {
-      self->state.on_topology(hosts, ports, owners);
+      if (self->state.local_message())
+        self->state.on_topology(hosts, ports, owners);
     },
     [=](topology_atom, caf::error& err) {
-      self->state.on_topology_failed(err);
+      if (self->state.local_message())
+        self->state.on_topology_failed(err);
     },
     [=](redirect_atom, get_job& job, std::string& host, uint16_t port,
-        bool ask) { return self->state.on_redirect(job, host, port, ask); },
+        bool ask, uint16_t from) -> caf::result<get_result> {
+      if (!self->state.local_message())
+        return caf::sec::unexpected_message;
+      return self->state.on_redirect(job, host, port, ask, from);
+    },
     [=](redirect_atom, write_job& job, std::string& host, uint16_t port,
-        bool ask) { return self->state.on_redirect(job, host, port, ask); },
+        bool ask, uint16_t from) -> caf::result<write_result> {
+      if (!self->state.local_message())
+        return caf::sec::unexpected_message;
+      return self->state.on_redirect(job, host, port, ask, from);
+    },
   };
 }
 

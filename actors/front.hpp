@@ -79,6 +79,10 @@ public:
   /// and the first fetch of the slot map).
   void init(config cfg);
 
+  /// True when the current message comes from an actor on this node: the
+  /// signals of the module's own actors are taken from nowhere else.
+  bool local_message() const;
+
   /// The node cache whose actor sent the current message (nullptr: none).
   cache_state* sender_node();
 
@@ -144,11 +148,13 @@ public:
   /// A node cache's Redis redirected a delegated request to host:port: a
   /// `MOVED` moves the key's slot to that node at once (with the slot-move
   /// rule; a fetch of the whole map follows), an `ASK` (`ask`) sends this
-  /// one request there behind `ASKING`, the table unchanged.
+  /// one request there behind `ASKING`, the table unchanged. Node cache
+  /// `from` counted the request until now (cache_state::no_node: none).
   caf::result<get_result> on_redirect(get_job& job, std::string& host,
-                                      uint16_t port, bool ask);
+                                      uint16_t port, bool ask, uint16_t from);
   caf::result<write_result> on_redirect(write_job& job, std::string& host,
-                                        uint16_t port, bool ask);
+                                        uint16_t port, bool ask,
+                                        uint16_t from);
 
   /// Shutdown: every node cache answers what it holds, then this actor
   /// ends.
@@ -217,6 +223,11 @@ private:
   caf::result<std::vector<Result>>
   split(std::vector<Item>& items, Options& opts, bool writes);
 
+  /// The report of the one node cache of a single Redis (asked with a
+  /// `uint16_t` message to this actor, counted in `asked_`).
+  template <class Report, class Atom>
+  caf::result<Report> forward(Atom atom);
+
   /// `stats` or `metrics` of every node cache, folded into one (asked
   /// with `uint16_t` messages to this actor).
   template <class Report, class Atom>
@@ -225,7 +236,7 @@ private:
   /// Hands a redirected job to the node named (see `on_redirect`).
   template <class Result, class Job>
   caf::result<Result> redirect(Job& job, std::string& host, uint16_t port,
-                               bool ask);
+                               bool ask, uint16_t from);
 
   /// Starts a fetch in a detached actor.
   void fetch();
@@ -240,10 +251,6 @@ private:
   /// with tags or `invalidate_tag` under a prefix whose braces would put
   /// the tag sets into other slots), if any.
   caf::error refusal(bool tagged) const;
-
-  /// How long a node cache has to answer a part of a request that has
-  /// `deadline` (zero: `request-timeout`).
-  caf::timespan answer_limit(caf::timespan deadline) const;
 
   /// The nodes that own slots (the ones health asks).
   std::vector<size_t> serving_nodes() const;

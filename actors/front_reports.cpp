@@ -80,9 +80,28 @@ std::vector<uint32_t> front_state::slot_counts() const {
   return result;
 }
 
+template <class Report, class Atom>
+caf::result<Report> front_state::forward(Atom atom) {
+  // Asked of the one node cache like the parts of a Cluster's report, so a
+  // shutdown right behind it still answers it.
+  auto rp = self_->template make_response_promise<Report>();
+  ++asked_;
+  self_->request(handle(), answer_slack, atom, uint16_t{0})
+    .then(
+      [this, rp](Report& x) mutable {
+        rp.deliver(std::move(x));
+        answered();
+      },
+      [this, rp](caf::error& err) mutable {
+        rp.deliver(std::move(err));
+        answered();
+      });
+  return rp;
+}
+
 caf::result<health_report> front_state::health() {
   if (!clustered_)
-    return nodes_.front().cache->health();
+    return forward<health_report>(health_atom::value);
   // Every node is listed; only those that serve slots decide the flags.
   auto nodes = all_nodes();
   auto slots = slot_counts();
@@ -169,13 +188,13 @@ caf::result<Report> front_state::gather(Atom atom, Report empty) {
 
 caf::result<stats_report> front_state::stats() {
   if (!clustered_)
-    return nodes_.front().cache->stats();
+    return forward<stats_report>(stats_atom::value);
   return gather(stats_atom::value, empty_stats());
 }
 
 caf::result<metrics_report> front_state::metrics() {
   if (!clustered_)
-    return nodes_.front().cache->metrics();
+    return forward<metrics_report>(metrics_atom::value);
   return gather(metrics_atom::value, empty_metrics());
 }
 

@@ -213,12 +213,13 @@ using cache_internal_actor = cache_actor::extend<
                  std::vector<uint16_t>, std::vector<uint16_t>>,
   // Slot-map fetch: no node gave a map.
   caf::reacts_to<topology_atom, caf::error>,
-  // Node cache: Redis redirected a delegated request to host:port (true:
-  // ASK, false: MOVED).
-  caf::replies_to<redirect_atom, get_job, std::string, uint16_t,
-                  bool>::with<get_result>,
-  caf::replies_to<redirect_atom, write_job, std::string, uint16_t,
-                  bool>::with<write_result>>;
+  // Node cache: Redis redirected a request to host:port (true: ASK, false:
+  // MOVED); the last index names the node cache that counts the request
+  // until it is routed (0xFFFF: none, the node cache still holds it).
+  caf::replies_to<redirect_atom, get_job, std::string, uint16_t, bool,
+                  uint16_t>::with<get_result>,
+  caf::replies_to<redirect_atom, write_job, std::string, uint16_t, bool,
+                  uint16_t>::with<write_result>>;
 
 /// The in-memory fallback tier (local only).
 using fallback_actor = caf::typed_actor<

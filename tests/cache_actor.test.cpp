@@ -65,6 +65,7 @@ struct fixture {
     // or the actor system waits for them forever.
     caf::anon_send_exit(cache_handle, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(load_handle, caf::exit_reason::kill);
+    caf::anon_send_exit(signaller, caf::exit_reason::kill);
     sched.run();
     advance(2s);
   }
@@ -104,8 +105,10 @@ struct fixture {
 
   /// Sends the cache a route as the breaker would; runs it unless `step`.
   void route(breaker_state state, bool step = false) {
-    caf::anon_send(caf::actor_cast<cache_internal_actor>(cache_handle),
-                   route_atom::value, state);
+    // From an actor of this node: the cache takes its actors' signals from
+    // nowhere else.
+    caf::send_as(signaller, caf::actor_cast<cache_internal_actor>(cache_handle),
+                 route_atom::value, state);
     if (!step)
       sched.run();
   }
@@ -120,6 +123,8 @@ struct fixture {
   caf::scheduler::test_coordinator& sched;
   source src;
   cache_actor cache_handle;
+  /// Sends the cache the signals of its own actors in their place.
+  caf::actor signaller = sys.spawn([] { return caf::behavior{[](int) {}}; });
   loader_actor load_handle;
 };
 

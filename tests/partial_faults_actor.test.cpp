@@ -206,6 +206,7 @@ struct fixture {
 
   ~fixture() {
     caf::anon_send_exit(cache_handle, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(signaller, caf::exit_reason::kill);
     for (auto& conn : conns)
       caf::anon_send_exit(conn, caf::exit_reason::kill);
     sched.run();
@@ -217,8 +218,8 @@ struct fixture {
   void plug(uint32_t slot, caf::actor conn) {
     auto err = conn ? caf::error{}
                     : make_error(errc::redis_unavailable, "lost");
-    caf::anon_send(caf::actor_cast<caf::actor>(cache_handle), conn_atom::value,
-                   slot, conn, err, std::string{});
+    caf::send_as(signaller, caf::actor_cast<caf::actor>(cache_handle),
+                 conn_atom::value, slot, conn, err, std::string{});
   }
 
   template <class T, class... Ts>
@@ -241,8 +242,8 @@ struct fixture {
   }
 
   void route(breaker_state state) {
-    caf::anon_send(caf::actor_cast<cache_internal_actor>(cache_handle),
-                   route_atom::value, state);
+    caf::send_as(signaller, caf::actor_cast<cache_internal_actor>(cache_handle),
+                 route_atom::value, state);
     sched.run();
   }
 
@@ -260,6 +261,8 @@ struct fixture {
   caf::actor_system sys;
   caf::scheduler::test_coordinator& sched;
   cache_actor cache_handle;
+  /// Sends the cache the signals of its own actors in their place.
+  caf::actor signaller = sys.spawn([] { return caf::behavior{[](int) {}}; });
   std::vector<script> scripts;
   std::vector<caf::actor> conns;
 };
