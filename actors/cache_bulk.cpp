@@ -4,10 +4,11 @@
 
 #include "actors/cache.hpp"
 
-#include "runtime/request_rules.hpp"
+#include <numeric>
 
 #include "actors/bulk_answers.hpp"
 #include "messages/errc.hpp"
+#include "runtime/request_rules.hpp"
 
 namespace cafcache {
 
@@ -21,8 +22,7 @@ cache_state::mget(std::vector<std::string>& keys,
   bulk->left = keys.size();
   bulk->rp = self_->make_response_promise<std::vector<get_result>>();
   std::vector<size_t> positions(keys.size());
-  for (size_t i = 0; i < positions.size(); ++i)
-    positions[i] = i;
+  std::iota(positions.begin(), positions.end(), size_t{0});
   mget(keys, opts, bulk, positions);
   return bulk->rp;
 }
@@ -60,8 +60,7 @@ cache_state::mset(std::vector<key_value>& entries, const set_options& opts) {
   bulk->left = entries.size();
   bulk->rp = self_->make_response_promise<std::vector<write_result>>();
   std::vector<size_t> positions(entries.size());
-  for (size_t i = 0; i < positions.size(); ++i)
-    positions[i] = i;
+  std::iota(positions.begin(), positions.end(), size_t{0});
   mset(entries, opts, bulk, positions);
   return bulk->rp;
 }
