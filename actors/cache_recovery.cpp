@@ -122,7 +122,7 @@ void cache_state::replay_keys(bool probe, caf::actor conn, dirty_batch batch) {
   std::vector<std::vector<std::string>> per_slot(conns_.size());
   std::vector<std::vector<const std::string*>> published(conns_.size());
   for (auto& key : batch.keys) {
-    auto slot = router_.owner(key).value_or(router_.home(key));
+    auto slot = router_.owner(key).value_or(router_.active());
     per_slot[slot].push_back(redis_key(key));
     published[slot].push_back(&key);
     recent_.key(key, self_->clock().now());

@@ -1,7 +1,5 @@
 #include "runtime/key_router.hpp"
 
-#include <functional>
-
 namespace cafcache {
 
 key_router::key_router(size_t slots) : up_(slots, false) {
@@ -12,14 +10,22 @@ void key_router::set_up(size_t slot, bool up) {
   if (slot >= up_.size() || up_[slot] == up)
     return;
   up_[slot] = up;
-  if (up)
-    ++up_count_;
-  else
-    --up_count_;
-}
-
-size_t key_router::home(std::string_view key) const {
-  return up_.empty() ? 0 : std::hash<std::string_view>{}(key) % up_.size();
+  if (up) {
+    // The first slot up after none was becomes active.
+    if (++up_count_ == 1)
+      active_ = slot;
+    return;
+  }
+  --up_count_;
+  if (slot != active_ || up_count_ == 0)
+    return;
+  for (size_t i = 1; i < up_.size(); ++i) {
+    auto next = (slot + i) % up_.size();
+    if (up_[next]) {
+      active_ = next;
+      return;
+    }
+  }
 }
 
 std::optional<size_t> key_router::owner(const std::string& key) const {
@@ -30,13 +36,7 @@ std::optional<size_t> key_router::owner(const std::string& key) const {
     if (i != pins_.end() && up_[i->second.slot])
       return i->second.slot;
   }
-  auto start = home(key);
-  for (size_t i = 0; i < up_.size(); ++i) {
-    auto slot = (start + i) % up_.size();
-    if (up_[slot])
-      return slot;
-  }
-  return std::nullopt;
+  return active_;
 }
 
 void key_router::pin(const std::string& key, size_t slot) {

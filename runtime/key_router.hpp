@@ -4,7 +4,6 @@
 #include <cstdint>
 #include <optional>
 #include <string>
-#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -17,11 +16,20 @@ namespace cafcache {
 /// but gives no order across connections. So every command of a key goes over
 /// one connection, its *owner*:
 /// - while writes of the key are still in flight on a connection that is up,
-///   that connection (a pin), even after the key's home came back: a newer
-///   write sent elsewhere could be applied before the older one;
-/// - otherwise its home slot (a hash of the key), when that slot is up;
-/// - otherwise the next slot after home that is up, so that one lost
-///   connection moves its keys to a live one instead of to the fallback.
+///   that connection (a pin): a newer write sent elsewhere could be applied
+///   before the older one;
+/// - otherwise the pool's *active* slot. One connection carries every key;
+///   the others stand by, connected, and take over at once when it drops, so
+///   that one lost connection moves its keys to a live one instead of to the
+///   fallback. The active slot changes only when it goes down (to the next
+///   slot after it that is up); a slot that comes back does not take the
+///   keys back.
+///
+/// One active connection instead of keys hashed over the pool: CAF 0.17 runs
+/// every connection on its one I/O thread and redis-server serves them on one
+/// thread too, so spreading the keys only split each pipelined batch in two
+/// (2 connections against 1: 0.87x the GETs per second at 50 in flight and
+/// 1.38x the CPU per GET, docs/benchmarks.md).
 /// A pin lasts until the connection answered (or failed) the write, not until
 /// the request's deadline: a write that ran out of time may still be in the
 /// connection's pipeline.
@@ -48,8 +56,10 @@ public:
     return up_count_;
   }
 
-  /// The slot a key hashes to, whether it is up or not.
-  size_t home(std::string_view key) const;
+  /// The slot that carries the keys, or carried them last when none is up.
+  size_t active() const noexcept {
+    return active_;
+  }
 
   /// The slot that carries `key`'s commands now, or nullopt when no slot is
   /// up.
@@ -74,6 +84,7 @@ private:
 
   std::vector<bool> up_;
   size_t up_count_ = 0;
+  size_t active_ = 0;
   std::unordered_map<std::string, pin_state> pins_;
 };
 
