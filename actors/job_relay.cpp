@@ -97,7 +97,7 @@ void job_relay::hand_over(write_promise& rp, write_job& job,
               caf::actor_cast<caf::actor>(self_));
 }
 
-void job_relay::end_read(size_t waiting) {
+void job_relay::end_read(bool report) {
   if (wrote_) {
     wrote_ = false;
     flush();
@@ -109,7 +109,7 @@ void job_relay::end_read(size_t waiting) {
       a.get.deliver(std::move(a.got));
   }
   answers_.clear();
-  if (waiting == 0 || batch_.size() >= max_batch)
+  if (report || batch_.size() >= max_batch)
     flush();
 }
 

@@ -20,7 +20,8 @@ namespace cafcache {
 ///
 /// Ordering, where it is enforced:
 /// - A read whose batch holds only gets: the answers leave first, the batch
-///   after them (or, under load, at the connection's tick). Once the cache
+///   after them, at the connection's tick (or at once where there is no
+///   tick, or when the batch is full). Once the cache
 ///   has a report it may finish a shutdown, and the answers must be on
 ///   their way by then. `(served_atom)` asks for the batch at once (the
 ///   cache does so before it answers `stats`, so a get answered before is
@@ -80,12 +81,13 @@ public:
   /// A write handed back at its Redis deadline left the pipeline.
   void released(write_job& job);
 
-  /// After the replies of one read: sends the answers and the batch (see
-  /// the ordering above) when nothing else is waiting (`waiting` requests
-  /// in flight) or it is full. The rest of the batch waits for the
-  /// connection's tick, so that the report costs one message per many
-  /// requests under load, not one per read.
-  void end_read(size_t waiting);
+  /// After the replies of one read: sends the answers, and the batch (see
+  /// the ordering above) when `report` or when it is full. Otherwise the
+  /// batch waits for the connection's tick, so that the report costs one
+  /// message per many requests, not one per read. (A report per read also
+  /// woke a second CAF worker for every GET at one request in flight:
+  /// 72 against 59 us of CPU per GET, docs/benchmarks.md.)
+  void end_read(bool report);
 
   /// Gives `job` back to the cache as a request of its client: the cache
   /// sends it over another connection or lets the fallback answer.

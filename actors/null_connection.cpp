@@ -163,7 +163,7 @@ null_connection(caf::stateful_actor<null_connection_state>* self,
     [=](get_atom, get_job& job) {
       auto rp = self->make_response_promise();
       self->state.get(rp, job, self->clock().now());
-      self->state.relay.end_read(0);
+      self->state.relay.end_read(true);
       return rp;
     },
     [=](get_atom, get_batch& batch) {
@@ -171,7 +171,7 @@ null_connection(caf::stateful_actor<null_connection_state>* self,
       job_relay::each_get(self, batch, [&](auto& rp, get_job& job) {
         self->state.get(rp, job, now);
       });
-      self->state.relay.end_read(0);
+      self->state.relay.end_read(true);
     },
     [=](write_atom, write_job& job) {
       auto rp = self->make_response_promise<write_result>();
@@ -185,7 +185,7 @@ null_connection(caf::stateful_actor<null_connection_state>* self,
                                              commands::ttl_millis(job.ttl)},
                                             now);
       st.relay.complete(rp, job, reply, now);
-      st.relay.end_read(0);
+      st.relay.end_read(true);
       return rp;
     },
     [=](cmd_atom, const std::vector<std::string>& argv) {

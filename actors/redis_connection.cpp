@@ -346,13 +346,14 @@ void redis_connection_state::on_data(const std::vector<char>& buf) {
   for (;;) {
     switch (reader_.next(reply)) {
       case resp_reader::status::need_more:
-        // After every answer of the read; under load at the next tick.
-        relay_.end_read(jobs_);
+        // The answers leave now, the report of what was served at the next
+        // tick.
+        relay_.end_read(false);
         if (relay_.has_batch())
           schedule_sweep();
         return;
       case resp_reader::status::protocol_error:
-        relay_.end_read(0);
+        relay_.end_read(true);
         on_lost(make_error(errc::redis_unavailable,
                            fmt::format("protocol error: {}",
                                        reader_.error_text())));
@@ -374,7 +375,7 @@ void redis_connection_state::on_data(const std::vector<char>& buf) {
           // A failover demoted this server. What is queued here goes back
           // to the cache as lost (this command was refused, so resending it
           // is safe), and the next connect asks the Sentinels again.
-          relay_.end_read(0);
+          relay_.end_read(true);
           on_lost(make_error(errc::redis_unavailable,
                              fmt::format("{} became a replica (READONLY); "
                                          "following the failover",
@@ -464,7 +465,7 @@ void redis_connection_state::on_failover(const std::string& host,
   auto primary = address_of(host_port{host, port});
   if (!follow_failover_ || lost_ || primary == address_)
     return;
-  relay_.end_read(0);
+  relay_.end_read(true);
   on_lost(make_error(errc::redis_unavailable,
                      fmt::format("the Sentinels moved the master from {} to "
                                  "{}",

@@ -90,13 +90,13 @@ caf::behavior scripted_connection(caf::event_based_actor* self, script* s,
       reply.type = resp_value::kind::error;
       reply.str = "ERR failing";
       relay->complete(rp, job, reply, self->clock().now());
-      relay->end_read(0);
+      relay->end_read(true);
     } else if (s->hold_gets) {
       s->held_gets.push_back({rp, std::move(job), lookup(s, key)});
     } else {
       auto reply = lookup(s, key);
       relay->complete(rp, job, reply, self->clock().now());
-      relay->end_read(0);
+      relay->end_read(true);
     }
   };
   return {
@@ -136,7 +136,7 @@ caf::behavior scripted_connection(caf::event_based_actor* self, script* s,
         reply = status_ok();
       }
       relay->complete(rp, job, reply, self->clock().now());
-      relay->end_read(0);
+      relay->end_read(true);
       return rp;
     },
     [=](cmd_atom, const std::vector<std::string>& argv)
@@ -177,7 +177,7 @@ caf::behavior scripted_connection(caf::event_based_actor* self, script* s,
       for (auto& x : s->held_gets)
         relay->complete(x.rp, x.job, x.reply, self->clock().now());
       s->held_gets.clear();
-      relay->end_read(0);
+      relay->end_read(true);
     },
   };
 }
