@@ -57,7 +57,8 @@ struct config {
   std::string backend = "redis";
   /// Namespace prepended to every key in Redis.
   std::string key_prefix = "cafcache:";
-  /// Connections to Redis; each is pipelined, so a few are plenty.
+  /// Connections to Redis: one carries every key, pipelined; the others
+  /// stand by and take over at once when it drops (runtime/key_router).
   uint32_t pool_size = 2;
   /// Bound on requests in flight per connection; beyond it the connection
   /// sheds them: reads are answered from the fallback, writes go to it (and
@@ -217,7 +218,8 @@ void config::for_each_field(F&& f) {
   f("key-prefix", &config::key_prefix,
     "namespace prepended to every key in Redis");
   f("pool-size", &config::pool_size,
-    "connections to Redis (each one pipelined)");
+    "connections to Redis: one carries the requests, pipelined; the "
+    "others stand by");
   f("max-pending", &config::max_pending,
     "requests in flight per connection before shedding load");
   f("connect-timeout", &config::connect_timeout,
