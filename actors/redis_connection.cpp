@@ -79,6 +79,7 @@ redis_connection_state::on_command(const std::vector<std::string>& argv) {
   write(argv);
   ++batch_;
   self_->flush(hdl_);
+  wrote_since_check_ = true;
   count_batch();
   waiting x;
   x.reply = rp;
@@ -138,6 +139,7 @@ void redis_connection_state::on_gets(get_batch& batch) {
 
 void redis_connection_state::written() {
   self_->flush(hdl_);
+  wrote_since_check_ = true;
   count_batch();
   if (!pending_.empty())
     schedule_sweep();
@@ -211,22 +213,22 @@ void redis_connection_state::announce() {
                  coherence::encode_keys(announce_as_, unannounced_));
   unannounced_.clear();
   unannounced_bytes_ = 0;
-  ++batch_;
-  ++ignored_;
-  auto& published = pending_.emplace_back();
-  published.what = waiting::kind::ignored;
-  published.sent = self_->clock().now();
+  wrote_ignored();
 }
 
 void redis_connection_state::ask_next() {
   // Redis Cluster: the next command is for a slot this node is importing;
   // the reply to ASKING is dropped.
   write(std::vector<std::string>{"ASKING"});
+  wrote_ignored();
+}
+
+void redis_connection_state::wrote_ignored() {
   ++batch_;
   ++ignored_;
-  auto& asking = pending_.emplace_back();
-  asking.what = waiting::kind::ignored;
-  asking.sent = self_->clock().now();
+  auto& x = pending_.emplace_back();
+  x.what = waiting::kind::ignored;
+  x.sent = self_->clock().now();
 }
 
 void redis_connection_state::schedule_sweep() {
@@ -279,6 +281,26 @@ void redis_connection_state::on_sweep() {
     }
   });
   schedule_sweep();
+}
+
+void redis_connection_state::schedule_idle_check() {
+  if (stall_timeout_ <= caf::timespan{0})
+    return;
+  // Without a sender, like the other timers.
+  caf::delayed_anon_send(caf::actor_cast<caf::actor>(self_), stall_timeout_,
+                         ping_atom::value);
+}
+
+void redis_connection_state::on_idle_check() {
+  if (lost_)
+    return;
+  if (!wrote_since_check_ && pending_.empty()) {
+    write(std::vector<std::string>{"PING"});
+    wrote_ignored();
+    written();
+  }
+  wrote_since_check_ = false;
+  schedule_idle_check();
 }
 
 bool redis_connection_state::on_report_asked() {
@@ -412,54 +434,6 @@ void redis_connection_state::on_data(const std::vector<char>& buf) {
   }
 }
 
-void redis_connection_state::on_handshake_reply(const resp_value& reply) {
-  auto step = handshake_.front();
-  handshake_.pop_front();
-  auto self_handle = caf::actor_cast<caf::actor>(self_);
-  // A server that refuses INFO (renamed command, ACL) still serves the cache;
-  // only its identity stays unknown.
-  auto info = reply.type == resp_value::kind::string
-                ? std::string_view{reply.str}
-                : std::string_view{};
-  switch (step) {
-    case handshake_step::setup:
-      if (reply.is_error()) {
-        auto code = reply.str.compare(0, 8, "WRONGPAS") == 0
-                        || reply.str.compare(0, 6, "NOAUTH") == 0
-                        || reply.str.find("AUTH") != std::string::npos
-                      ? errc::auth_failed
-                      : errc::bad_config;
-        auto err = make_error(code, reply.str);
-        self_->send(supervisor_, hello_atom::value, slot_, attempt_,
-                    self_handle, err, std::string{});
-        on_closed(err);
-        return;
-      }
-      break;
-    case handshake_step::info_server:
-      info_.run_id = info_field(info, "run_id");
-      break;
-    case handshake_step::info_replication:
-      info_.role = info_field(info, "role");
-      info_.master_replid = info_field(info, "master_replid");
-      if (follow_failover_ && !info_.role.empty() && info_.role != "master") {
-        // A Sentinel that has not seen the failover yet named a replica.
-        auto err = make_error(errc::redis_unavailable,
-                              fmt::format("{}, named master by a Sentinel, "
-                                          "is a {}",
-                                          address_, info_.role));
-        self_->send(supervisor_, hello_atom::value, slot_, attempt_,
-                    self_handle, err, std::string{});
-        on_closed(err);
-        return;
-      }
-      break;
-  }
-  if (handshake_.empty())
-    self_->send(supervisor_, hello_atom::value, slot_, attempt_, self_handle,
-                caf::error{}, info_.identity());
-}
-
 void redis_connection_state::on_failover(const std::string& host,
                                          uint16_t port) {
   auto primary = address_of(host_port{host, port});
@@ -470,17 +444,6 @@ void redis_connection_state::on_failover(const std::string& host,
                      fmt::format("the Sentinels moved the master from {} to "
                                  "{}",
                                  address_, primary)));
-}
-
-void redis_connection_state::on_handshake_deadline() {
-  if (handshake_.empty())
-    return;
-  auto err = make_error(errc::redis_unavailable,
-                        "Redis accepted the connection but did not answer "
-                        "within cafcache.connect-timeout");
-  self_->send(supervisor_, hello_atom::value, slot_, attempt_,
-              caf::actor_cast<caf::actor>(self_), err, std::string{});
-  on_closed(std::move(err));
 }
 
 void redis_connection_state::on_lost(caf::error reason) {
@@ -533,12 +496,6 @@ void redis_connection_state::write(const std::vector<std::string>& argv) {
   buf.insert(buf.end(), scratch_.begin(), scratch_.end());
 }
 
-void redis_connection_state::write(handshake_step step,
-                                   const std::vector<std::string>& argv) {
-  write(argv);
-  handshake_.push_back(step);
-}
-
 caf::behavior
 redis_connection(caf::io::stateful_broker<redis_connection_state>* self,
                  caf::io::connection_handle hdl, caf::actor supervisor,
@@ -566,6 +523,7 @@ redis_connection(caf::io::stateful_broker<redis_connection_state>* self,
     [=](write_atom, write_job& job) { return self->state.on_write(job); },
     [=](announce_atom) { self->state.on_announce(); },
     [=](sweep_atom) { self->state.on_sweep(); },
+    [=](ping_atom) { self->state.on_idle_check(); },
     [=](served_atom) { return self->state.on_report_asked(); },
     [=](batch_sizes_atom) { return self->state.take_batch_sizes(); },
     [=](handshake_deadline_atom) { self->state.on_handshake_deadline(); },

@@ -93,6 +93,12 @@ public:
   /// Timer: hands over the delegated requests whose Redis deadline passed.
   void on_sweep();
 
+  /// Timer, every `stall_timeout` after the handshake: a connection that
+  /// wrote nothing since the last one writes a PING (its reply dropped), so
+  /// that a standby of the pool that nobody uses is found dead by the stall
+  /// check before it is needed, not after.
+  void on_idle_check();
+
   /// `(served_atom) -> bool`: sends the cache what was served so far, ahead
   /// of this reply.
   bool on_report_asked();
@@ -154,6 +160,9 @@ private:
   /// Writes `ASKING` (its reply ignored) for the command that follows.
   void ask_next();
 
+  /// Queues the command just written as one whose reply is dropped.
+  void wrote_ignored();
+
   /// Writes one handshake command.
   void write(handshake_step step, const std::vector<std::string>& argv);
 
@@ -207,6 +216,8 @@ private:
 
   void schedule_sweep();
 
+  void schedule_idle_check();
+
   /// Counts the commands of a batch once CAF took it out of the write
   /// buffer.
   void count_batch();
@@ -233,6 +244,8 @@ private:
   caf::timespan sweep_interval_{0};
   caf::timespan stall_timeout_{0};
   bool sweep_scheduled_ = false;
+  /// Something was written since the last idle check.
+  bool wrote_since_check_ = false;
   /// Commands written since CAF last took the write buffer to the socket.
   uint32_t batch_ = 0;
   bucket_histogram batch_sizes_;

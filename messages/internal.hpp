@@ -83,7 +83,8 @@ using connect_deadline_atom = caf::atom_constant<caf::atom("cdeadline")>;
 /// master to this host and port.
 using failover_atom = caf::atom_constant<caf::atom("failover")>;
 
-/// Sentinel watcher -> itself: time to check the watched Sentinel.
+/// Sentinel watcher -> itself: time to check the watched Sentinel;
+/// connection -> itself: time to check an idle connection.
 using ping_atom = caf::atom_constant<caf::atom("ping")>;
 
 /// Connection -> itself: the handshake outlived its deadline.

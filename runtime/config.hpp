@@ -268,7 +268,8 @@ void config::for_each_field(F&& f) {
   f("probe-timeout", &config::probe_timeout,
     "deadline of the half-open probe (replay + PING); also how long a "
     "connection's oldest command waits for its reply before the connection "
-    "is dropped as lost");
+    "is dropped as lost, and how often an idle connection is checked with a "
+    "PING");
   f("max-half-open", &config::max_half_open,
     "longest time in half-open before reopening");
   f("port", &config::port,

@@ -295,6 +295,46 @@ TEST_CASE("a connection stopped after its handshake closes its socket") {
   }
 }
 
+TEST_CASE("an idle connection whose server stops answering is dropped as "
+          "lost") {
+  // A standby of the pool carries no requests: without a check of its own
+  // it would be found dead only when the active connection drops.
+  redis_process redis;
+  node_config cfg;
+  caf::actor_system sys{cfg};
+  caf::scoped_actor self{sys};
+  auto endpoint = fast_config(redis.url()).endpoint();
+  auto conn = sys.middleman().spawn_client(redis_connection, endpoint.host,
+                                           endpoint.port, caf::actor{self},
+                                           0u, uint64_t{1}, endpoint, 10u,
+                                           5s, 200ms, cache_internal_actor{},
+                                           std::string{}, 1ms, 0ms);
+  REQUIRE(conn);
+  caf::error err{errc::redis_unavailable};
+  self->receive(
+    [&](hello_atom, uint32_t, uint64_t, caf::actor&, caf::error& e,
+        std::string&) { err = std::move(e); },
+    caf::after(5s) >> [] {});
+  REQUIRE_MESSAGE(!err, to_sentence(err));
+  // Idle and healthy: a few checks pass without a report.
+  bool lost = false;
+  self->receive([&](lost_atom, uint32_t, uint64_t, caf::error&) { lost = true; },
+                caf::after(700ms) >> [] {});
+  REQUIRE_FALSE(lost);
+  redis.pause();
+  self->receive(
+    [&](lost_atom, uint32_t slot, uint64_t attempt, caf::error& e) {
+      lost = true;
+      CHECK(slot == 0);
+      CHECK(attempt == 1);
+      CHECK(is(e, errc::redis_unavailable));
+    },
+    caf::after(3s) >> [] {});
+  redis.resume();
+  CHECK(lost);
+  self->send_exit(*conn, caf::exit_reason::kill);
+}
+
 TEST_CASE("a handshake the peer never answers ends after the timeout") {
   black_hole peer;
   node_config cfg;
