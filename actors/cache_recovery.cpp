@@ -136,8 +136,8 @@ void cache_state::replay_keys(bool probe, caf::actor conn, dirty_batch batch) {
   std::vector<std::vector<std::vector<std::string>>> commands(conns_.size());
   for (size_t slot = 0; slot < per_slot.size(); ++slot)
     commands[slot] = unlink_commands(std::move(per_slot[slot]));
-  // A tag's keys live on every connection's share; its script runs on one
-  // (on a cluster, the sweep of its per-slot sets).
+  // A tag's script runs on one connection (on a cluster, the sweep of its
+  // per-slot sets).
   for (auto& tag : batch.tags) {
     if (!cluster_)
       commands.push_back({commands::invalidate_tag(cfg_.key_prefix, tag)});

@@ -56,6 +56,10 @@ std::optional<size_t> cache_state::route_for(const operation& op) const {
 }
 
 caf::actor cache_state::any_connection() const {
+  // The active one first: the probe checks the connection traffic takes.
+  auto active = router_.active();
+  if (active < conns_.size() && router_.is_up(active))
+    return conns_[active];
   for (size_t slot = 0; slot < conns_.size(); ++slot)
     if (router_.is_up(slot))
       return conns_[slot];

@@ -213,6 +213,7 @@ void redis_connection_state::announce() {
                  coherence::encode_keys(announce_as_, unannounced_));
   unannounced_.clear();
   unannounced_bytes_ = 0;
+  ++batch_;
   wrote_ignored();
 }
 
@@ -220,11 +221,11 @@ void redis_connection_state::ask_next() {
   // Redis Cluster: the next command is for a slot this node is importing;
   // the reply to ASKING is dropped.
   write(std::vector<std::string>{"ASKING"});
+  ++batch_;
   wrote_ignored();
 }
 
 void redis_connection_state::wrote_ignored() {
-  ++batch_;
   ++ignored_;
   auto& x = pending_.emplace_back();
   x.what = waiting::kind::ignored;
@@ -292,9 +293,13 @@ void redis_connection_state::schedule_idle_check() {
 }
 
 void redis_connection_state::on_idle_check() {
-  if (lost_)
+  // A subscribed connection is left alone: a Redis that blocks for a while
+  // (a slow script, a fork) would cost every node its fallback at the
+  // resubscription, which a check must not add.
+  if (lost_ || subscriber_)
     return;
   if (!wrote_since_check_ && pending_.empty()) {
+    // Not counted as a pipeline batch: the metric is about requests.
     write(std::vector<std::string>{"PING"});
     wrote_ignored();
     written();

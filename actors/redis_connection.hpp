@@ -28,8 +28,8 @@ namespace cafcache {
 ///
 /// Interface: `(cmd_atom, std::vector<std::string> argv) -> resp_value`.
 /// `(get_atom, get_job) -> get_result` is a client's get the cache delegated:
-/// this actor answers the client, reports it to the cache in a batch per
-/// socket read (job_relay), and hands the job back to the cache when Redis
+/// this actor answers the client, reports it to the cache in a batch at its
+/// next tick (job_relay), and hands the job back to the cache when Redis
 /// fails, the connection is lost, too many requests wait, or Redis has not
 /// answered by the job's Redis deadline (checked on a coarse tick while gets
 /// wait, not with a timer per request).
@@ -90,13 +90,15 @@ public:
   /// is over: publishes them.
   void on_announce();
 
-  /// Timer: hands over the delegated requests whose Redis deadline passed.
+  /// Timer: sends the cache what was served, drops the connection when its
+  /// oldest command waited `stall_timeout`, and hands over the delegated
+  /// requests whose Redis deadline passed.
   void on_sweep();
 
   /// Timer, every `stall_timeout` after the handshake: a connection that
   /// wrote nothing since the last one writes a PING (its reply dropped), so
   /// that a standby of the pool that nobody uses is found dead by the stall
-  /// check before it is needed, not after.
+  /// check before it is needed, not after. Not on a subscribed connection.
   void on_idle_check();
 
   /// `(served_atom) -> bool`: sends the cache what was served so far, ahead
@@ -236,8 +238,9 @@ private:
   ring_queue<waiting> pending_;
   /// Delegated requests in `pending_` not handed over yet.
   size_t jobs_ = 0;
-  /// Commands in pending_ written behind a request (PUBLISH, ASKING), whose
-  /// replies are dropped: max-pending counts requests, not these.
+  /// Commands in pending_ whose replies are dropped (PUBLISH and ASKING
+  /// written behind a request, the idle check's PING): max-pending counts
+  /// requests, not these.
   size_t ignored_ = 0;
   job_relay relay_;
   std::string key_prefix_;

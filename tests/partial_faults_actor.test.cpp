@@ -300,7 +300,7 @@ TEST_CASE("a late read reply never lands in the fallback over a newer "
 TEST_CASE("a write whose connection slot is down goes to Redis over another "
           "slot, not to the fallback") {
   fixture f{2};
-  // Slot 0, plugged first, carries every key.
+  // Slot 0 carries every key: its connection reported up first.
   std::string key = "k";
   REQUIRE(f.put(key, "v1").target == tier::redis);
   CHECK(f.stored(0, key) == "v1");
