@@ -403,6 +403,7 @@ void redis_connection_state::on_data(const std::vector<char>& buf) {
           // to the cache as lost (this command was refused, so resending it
           // is safe), and the next connect asks the Sentinels again.
           relay_.end_read(true);
+          self_->send(supervisor_, demoted_atom::value, address_);
           on_lost(make_error(errc::redis_unavailable,
                              fmt::format("{} became a replica (READONLY); "
                                          "following the failover",
@@ -449,6 +450,16 @@ void redis_connection_state::on_failover(const std::string& host,
                      fmt::format("the Sentinels moved the master from {} to "
                                  "{}",
                                  address_, primary)));
+}
+
+void redis_connection_state::on_demoted(const std::string& address) {
+  if (!follow_failover_ || lost_ || address != address_)
+    return;
+  relay_.end_read(true);
+  on_lost(make_error(errc::redis_unavailable,
+                     fmt::format("{} became a replica (READONLY on another "
+                                 "connection); following the failover",
+                                 address_)));
 }
 
 void redis_connection_state::on_lost(caf::error reason) {
@@ -534,6 +545,9 @@ redis_connection(caf::io::stateful_broker<redis_connection_state>* self,
     [=](handshake_deadline_atom) { self->state.on_handshake_deadline(); },
     [=](failover_atom, const std::string& host, uint16_t port) {
       self->state.on_failover(host, port);
+    },
+    [=](demoted_atom, const std::string& address) {
+      self->state.on_demoted(address);
     },
     [=](subscribe_atom, caf::actor& subscriber, uint64_t own_node) {
       self->state.on_subscriber(std::move(subscriber), own_node);

@@ -122,6 +122,10 @@ public:
   /// server ends as lost, so that its next attempt resolves the new one.
   void on_failover(const std::string& host, uint16_t port);
 
+  /// Another connection found the server at `address` ("host:port")
+  /// demoted: a connection to it ends as lost, like the one that wrote.
+  void on_demoted(const std::string& address);
+
   /// Fails everything pending, closes the socket and terminates.
   void on_closed(caf::error reason);
 

@@ -174,6 +174,12 @@ void supervisor_state::on_failover(const std::string& host, uint16_t port) {
   }
 }
 
+void supervisor_state::on_demoted(const std::string& address) {
+  for (auto& s : slots_)
+    if (s.conn)
+      self_->send(s.conn, demoted_atom::value, address);
+}
+
 void supervisor_state::on_retry(uint32_t slot) {
   if (slot < slots_.size() && !slots_[slot].conn && !slots_[slot].connecting)
     connect(slot);
@@ -245,6 +251,9 @@ caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self,
     },
     [=](failover_atom, const std::string& host, uint16_t port) {
       self->state.on_failover(host, port);
+    },
+    [=](demoted_atom, const std::string& address) {
+      self->state.on_demoted(address);
     },
   };
 }

@@ -72,6 +72,12 @@ public:
   /// start over and idle slots connect at once.
   void on_failover(const std::string& host, uint16_t port);
 
+  /// A connection found the server at `address` demoted (READONLY): every
+  /// connection is told, and those to that server close and reconnect.
+  /// Without it a standby of the pool on the same server would serve reads
+  /// from the replica until a write of its own was refused.
+  void on_demoted(const std::string& address);
+
   /// A closing connection's batch sizes: passed on to the cache.
   void on_batch_sizes(const bucket_histogram& counts);
 

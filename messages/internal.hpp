@@ -83,6 +83,11 @@ using connect_deadline_atom = caf::atom_constant<caf::atom("cdeadline")>;
 /// master to this host and port.
 using failover_atom = caf::atom_constant<caf::atom("failover")>;
 
+/// Connection -> supervisor -> connections: the server at this address
+/// ("host:port") refused a write as a replica (READONLY): a failover demoted
+/// it, and every connection to it follows, not only the one that wrote.
+using demoted_atom = caf::atom_constant<caf::atom("demoted")>;
+
 /// Sentinel watcher -> itself: time to check the watched Sentinel;
 /// connection -> itself: time to check an idle connection.
 using ping_atom = caf::atom_constant<caf::atom("ping")>;

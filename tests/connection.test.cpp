@@ -379,7 +379,7 @@ TEST_CASE("a handshake the peer never answers ends after the timeout") {
 }
 
 TEST_CASE("a Sentinel-managed connection refuses a server that is a replica, "
-          "and drops one that turns READONLY") {
+          "and drops one that turns READONLY, and so do the others to it") {
   // A Sentinel that has not seen a failover yet can name a replica; the
   // handshake's ROLE check (INFO replication) catches it.
   redis_process primary;
@@ -391,13 +391,13 @@ TEST_CASE("a Sentinel-managed connection refuses a server that is a replica, "
   node_config cfg;
   caf::actor_system sys{cfg};
   caf::scoped_actor self{sys};
-  auto hello = [&](redis_process& to) {
+  auto hello = [&](redis_process& to, uint32_t slot) {
     auto endpoint = fast_config(to.url()).endpoint();
     endpoint.sentinels = {{"127.0.0.1", 1}};
     endpoint.master_name = "m";
     auto conn = sys.middleman().spawn_client(redis_connection, endpoint.host,
                                              endpoint.port, caf::actor{self},
-                                             0u, uint64_t{1}, endpoint, 10u,
+                                             slot, uint64_t{1}, endpoint, 10u,
                                              5s, 5s, cache_internal_actor{},
                                              std::string{}, 1ms, 0ms);
     REQUIRE(conn);
@@ -408,25 +408,55 @@ TEST_CASE("a Sentinel-managed connection refuses a server that is a replica, "
       caf::after(5s) >> [] {});
     return std::make_pair(*conn, err);
   };
-  auto [refused, err] = hello(replica);
+  auto [refused, err] = hello(replica, 0);
   REQUIRE(err);
   CHECK(to_sentence(err).find("is a slave") != std::string::npos);
   // On the primary the handshake passes; once the primary is demoted, its
   // READONLY reply ends the connection (lost), so that the next attempt asks
   // the Sentinels again.
-  auto [conn, ok] = hello(primary);
+  auto [conn, ok] = hello(primary, 0);
   REQUIRE_MESSAGE(!ok, to_sentence(ok));
+  // A standby of the same pool, which writes nothing.
+  auto [standby, standby_ok] = hello(primary, 1);
+  REQUIRE_MESSAGE(!standby_ok, to_sentence(standby_ok));
   primary.command({"REPLICAOF", "127.0.0.1", std::to_string(replica.port())});
   self->request(conn, 5s, cmd_atom::value,
                 std::vector<std::string>{"SET", "k", "v"})
     .receive([](resp_value&) { FAIL("a READONLY reply was delivered"); },
              [](caf::error&) {});
+  // The supervisor (here: this actor) hears which server was demoted.
+  std::string demoted;
   caf::error lost;
-  self->receive(
-    [&](lost_atom, uint32_t, uint64_t, caf::error& e) { lost = std::move(e); },
-    caf::after(5s) >> [] {});
-  REQUIRE(lost);
+  bool timed_out = false;
+  self->receive_while([&] { return !timed_out && (demoted.empty() || !lost); })(
+    [&](demoted_atom, std::string& address) { demoted = std::move(address); },
+    [&](lost_atom, uint32_t slot, uint64_t, caf::error& e) {
+      CHECK(slot == 0);
+      lost = std::move(e);
+    },
+    caf::after(5s) >> [&] { timed_out = true; });
   CHECK(to_sentence(lost).find("READONLY") != std::string::npos);
+  CHECK(demoted == "127.0.0.1:" + std::to_string(primary.port()));
+  // Told of another server, the standby stays; told of its own, it goes.
+  self->send(standby, demoted_atom::value, std::string{"127.0.0.1:1"});
+  caf::error standby_lost;
+  self->receive(
+    [&](lost_atom, uint32_t, uint64_t, caf::error& e) {
+      standby_lost = std::move(e);
+    },
+    caf::after(300ms) >> [] {});
+  CHECK_FALSE(standby_lost);
+  self->send(standby, demoted_atom::value, demoted);
+  self->receive(
+    [&](lost_atom, uint32_t slot, uint64_t, caf::error& e) {
+      CHECK(slot == 1);
+      standby_lost = std::move(e);
+    },
+    caf::after(5s) >> [] {});
+  REQUIRE(standby_lost);
+  CHECK(to_sentence(standby_lost).find("READONLY on another connection")
+        != std::string::npos);
   self->send_exit(conn, caf::exit_reason::kill);
+  self->send_exit(standby, caf::exit_reason::kill);
   self->send_exit(refused, caf::exit_reason::kill);
 }
