@@ -5,13 +5,10 @@
 #include <limits>
 #include <memory>
 
-#include <fmt/format.h>
-
 #include "actors/breaker.hpp"
 #include "actors/fallback.hpp"
 #include "actors/supervisor.hpp"
 #include "messages/errc.hpp"
-#include "runtime/commands.hpp"
 #include "runtime/get_reply.hpp"
 #include "runtime/request_rules.hpp"
 

@@ -172,7 +172,7 @@ public:
   /// Redis Cluster: the cache actor routed a request this node cache handed
   /// it after a redirect; it no longer counts here.
   void routed_elsewhere() {
-    done(1);
+    done_one();
   }
   /// No node cache (a redirect of a request a node cache still holds).
   static constexpr uint16_t no_node = 0xFFFF;

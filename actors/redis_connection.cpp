@@ -78,14 +78,11 @@ redis_connection_state::on_command(const std::vector<std::string>& argv) {
   count_batch();
   write(argv);
   ++batch_;
-  self_->flush(hdl_);
-  wrote_since_check_ = true;
-  count_batch();
   waiting x;
   x.reply = rp;
   x.sent = self_->clock().now();
   pending_.push_back(std::move(x));
-  schedule_sweep();
+  written();
   return rp;
 }
 
@@ -402,12 +399,10 @@ void redis_connection_state::on_data(const std::vector<char>& buf) {
           // A failover demoted this server. What is queued here goes back
           // to the cache as lost (this command was refused, so resending it
           // is safe), and the next connect asks the Sentinels again.
-          relay_.end_read(true);
           self_->send(supervisor_, demoted_atom::value, address_);
-          on_lost(make_error(errc::redis_unavailable,
-                             fmt::format("{} became a replica (READONLY); "
-                                         "following the failover",
-                                         address_)));
+          follow_failover(fmt::format("{} became a replica (READONLY); "
+                                      "following the failover",
+                                      address_));
           return;
         } else if (!pending_.empty()) {
           auto& x = pending_.front();
@@ -445,21 +440,23 @@ void redis_connection_state::on_failover(const std::string& host,
   auto primary = address_of(host_port{host, port});
   if (!follow_failover_ || lost_ || primary == address_)
     return;
-  relay_.end_read(true);
-  on_lost(make_error(errc::redis_unavailable,
-                     fmt::format("the Sentinels moved the master from {} to "
-                                 "{}",
-                                 address_, primary)));
+  follow_failover(fmt::format("the Sentinels moved the master from {} to {}",
+                              address_, primary));
 }
 
 void redis_connection_state::on_demoted(const std::string& address) {
   if (!follow_failover_ || lost_ || address != address_)
     return;
+  follow_failover(fmt::format("{} became a replica (READONLY on another "
+                              "connection); following the failover",
+                              address_));
+}
+
+void redis_connection_state::follow_failover(std::string why) {
+  // Answers prepared in this read leave first; what is queued goes back to
+  // the cache as lost, and the next connect asks the Sentinels again.
   relay_.end_read(true);
-  on_lost(make_error(errc::redis_unavailable,
-                     fmt::format("{} became a replica (READONLY on another "
-                                 "connection); following the failover",
-                                 address_)));
+  on_lost(make_error(errc::redis_unavailable, std::move(why)));
 }
 
 void redis_connection_state::on_lost(caf::error reason) {

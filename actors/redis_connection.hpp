@@ -136,6 +136,10 @@ public:
   /// them, so the cache can send them again elsewhere.)
   void on_lost(caf::error reason);
 
+  /// The server is no longer the master: ends this connection as lost with
+  /// `why`.
+  void follow_failover(std::string why);
+
   /// The cache sends nothing more: terminates.
   void on_released();
 

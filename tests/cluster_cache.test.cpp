@@ -21,6 +21,17 @@ using namespace std::chrono_literals;
 
 namespace {
 
+/// Waits for the answer of `handle`, a request of a scoped actor; counts it
+/// in `unanswered`, named `what`, when it is an error.
+template <class T, class Handle>
+void count_unanswered(Handle& handle, const char* what, int& unanswered) {
+  handle.receive([](T&) {},
+                 [&](caf::error& err) {
+                   MESSAGE(what << ": " << to_sentence(err));
+                   ++unanswered;
+                 });
+}
+
 /// A cache on the cluster with the tests' fast settings.
 struct cluster_cache : cache_node {
   explicit cluster_cache(const redis_cluster& cl)
@@ -325,16 +336,8 @@ TEST_CASE("Cluster: a request right behind an mset that spans primaries "
                               request_options{});
     auto report = self->request(c.cache, 3s, health_atom::value);
     self->send_exit(c.cache, caf::exit_reason::user_shutdown);
-    many.receive([](std::vector<get_result>&) {},
-                 [&](caf::error& err) {
-                   MESSAGE("mget: " << to_sentence(err));
-                   ++unanswered;
-                 });
-    report.receive([](health_report&) {},
-                   [&](caf::error& err) {
-                     MESSAGE("health: " << to_sentence(err));
-                     ++unanswered;
-                   });
+    count_unanswered<std::vector<get_result>>(many, "mget", unanswered);
+    count_unanswered<health_report>(report, "health", unanswered);
   }
   CHECK(unanswered == 0);
   // On a single Redis too, a report asked right before the shutdown.
@@ -345,16 +348,8 @@ TEST_CASE("Cluster: a request right behind an mset that spans primaries "
     auto report = self->request(c.cache, 3s, health_atom::value);
     auto counters = self->request(c.cache, 3s, stats_atom::value);
     self->send_exit(c.cache, caf::exit_reason::user_shutdown);
-    report.receive([](health_report&) {},
-                   [&](caf::error& err) {
-                     MESSAGE("single health: " << to_sentence(err));
-                     ++unanswered;
-                   });
-    counters.receive([](stats_report&) {},
-                     [&](caf::error& err) {
-                       MESSAGE("single stats: " << to_sentence(err));
-                       ++unanswered;
-                     });
+    count_unanswered<health_report>(report, "single health", unanswered);
+    count_unanswered<stats_report>(counters, "single stats", unanswered);
   }
   CHECK(unanswered == 0);
 }

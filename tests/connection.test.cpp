@@ -131,6 +131,36 @@ private:
   std::atomic<size_t> received_{0};
 };
 
+/// A connection to `endpoint` whose supervisor is `self`, and the hello it
+/// sent `self` at the end of its handshake.
+struct spawned {
+  caf::actor conn;
+  caf::error err;
+  std::string identity;
+};
+
+spawned spawn_connection(caf::actor_system& sys, caf::scoped_actor& self,
+                         const redis_endpoint& endpoint, uint32_t slot = 0,
+                         uint64_t attempt = 1,
+                         caf::timespan stall_timeout = 5s) {
+  auto conn = sys.middleman().spawn_client(redis_connection, endpoint.host,
+                                           endpoint.port, caf::actor{self},
+                                           slot, attempt, endpoint, 10u, 5s,
+                                           stall_timeout,
+                                           cache_internal_actor{},
+                                           std::string{}, 1ms, 0ms);
+  REQUIRE(conn);
+  spawned out{*conn, make_error(errc::shutting_down, "no hello"), {}};
+  self->receive(
+    [&](hello_atom, uint32_t, uint64_t, caf::actor&, caf::error& e,
+        std::string& id) {
+      out.err = std::move(e);
+      out.identity = std::move(id);
+    },
+    caf::after(5s) >> [] {});
+  return out;
+}
+
 /// The number of file descriptors this process has open.
 size_t open_fds() {
   size_t n = 0;
@@ -267,25 +297,12 @@ TEST_CASE("a connection stopped after its handshake closes its socket") {
   auto endpoint = fast_config(redis.url()).endpoint();
   auto fds_before = open_fds();
   for (uint64_t attempt = 1; attempt <= 5; ++attempt) {
-    auto conn = sys.middleman().spawn_client(redis_connection, endpoint.host,
-                                             endpoint.port, caf::actor{self},
-                                             0u, attempt, endpoint, 10u, 5s,
-                                             5s, cache_internal_actor{},
-                                             std::string{}, 1ms, 0ms);
-    REQUIRE(conn);
-    caf::error err{errc::redis_unavailable};
-    std::string identity;
-    self->receive(
-      [&](hello_atom, uint32_t, uint64_t, caf::actor&, caf::error& e,
-          std::string& id) {
-        err = std::move(e);
-        identity = std::move(id);
-      },
-      caf::after(5s) >> [] {});
+    auto [conn, err, identity] = spawn_connection(sys, self, endpoint, 0,
+                                                  attempt);
     REQUIRE_MESSAGE(!err, to_sentence(err));
     CHECK(!identity.empty());
-    self->monitor(*conn);
-    self->send_exit(*conn, caf::exit_reason::kill);
+    self->monitor(conn);
+    self->send_exit(conn, caf::exit_reason::kill);
     self->receive([](const caf::down_msg&) {});
     // The multiplexer closes the socket after the broker is gone.
     auto until = std::chrono::steady_clock::now() + 2s;
@@ -308,19 +325,9 @@ TEST_CASE("an idle connection whose server stops answering is dropped as "
   auto endpoint = fast_config(redis.url()).endpoint();
   std::vector<caf::actor> conns;
   for (uint32_t slot = 0; slot < 2; ++slot) {
-    auto conn = sys.middleman().spawn_client(redis_connection, endpoint.host,
-                                             endpoint.port, caf::actor{self},
-                                             slot, uint64_t{1}, endpoint, 10u,
-                                             5s, 500ms, cache_internal_actor{},
-                                             std::string{}, 1ms, 0ms);
-    REQUIRE(conn);
-    caf::error err{errc::redis_unavailable};
-    self->receive(
-      [&](hello_atom, uint32_t, uint64_t, caf::actor&, caf::error& e,
-          std::string&) { err = std::move(e); },
-      caf::after(5s) >> [] {});
-    REQUIRE_MESSAGE(!err, to_sentence(err));
-    conns.push_back(*conn);
+    auto x = spawn_connection(sys, self, endpoint, slot, 1, 500ms);
+    REQUIRE_MESSAGE(!x.err, to_sentence(x.err));
+    conns.push_back(x.conn);
   }
   self->send(conns[1], subscribe_atom::value, caf::actor{self}, uint64_t{0});
   // Idle and healthy: a few checks pass without a report.
@@ -395,18 +402,8 @@ TEST_CASE("a Sentinel-managed connection refuses a server that is a replica, "
     auto endpoint = fast_config(to.url()).endpoint();
     endpoint.sentinels = {{"127.0.0.1", 1}};
     endpoint.master_name = "m";
-    auto conn = sys.middleman().spawn_client(redis_connection, endpoint.host,
-                                             endpoint.port, caf::actor{self},
-                                             slot, uint64_t{1}, endpoint, 10u,
-                                             5s, 5s, cache_internal_actor{},
-                                             std::string{}, 1ms, 0ms);
-    REQUIRE(conn);
-    caf::error err{errc::shutting_down};
-    self->receive(
-      [&](hello_atom, uint32_t, uint64_t, caf::actor&, caf::error& e,
-          std::string&) { err = std::move(e); },
-      caf::after(5s) >> [] {});
-    return std::make_pair(*conn, err);
+    auto x = spawn_connection(sys, self, endpoint, slot);
+    return std::make_pair(x.conn, x.err);
   };
   auto [refused, err] = hello(replica, 0);
   REQUIRE(err);
